@@ -1,0 +1,111 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Request is an on-demand job from chat or the CLI.
+type Request struct {
+	// ID identifies the cause (e.g. "chat", platform, message id); the same ID
+	// always maps to the same job.
+	ID        []string
+	Op        provider.Op
+	Instance  string
+	Method    string
+	Databases []string
+	Object    string // import source: cos://bucket/key, s3://bucket/key or bucket/key
+	Origin    job.Origin
+}
+
+// Enqueue validates a request and hands its first step to the work queue. It
+// returns the job id; a repeated request returns the same id and the
+// duplicate message is dropped downstream.
+func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
+	p, ok := provider.ProductOf(r.Instance)
+	if !ok {
+		return "", apierr.Invalid("instance %q: unknown id shape (want cdb-…, mssql-…, cmgo-… or a Huawei RDS id)", r.Instance)
+	}
+	if err := provider.ValidateInstanceID(p, r.Instance); err != nil {
+		return "", err
+	}
+	if len(r.ID) == 0 {
+		return "", apierr.Invalid("request has no id")
+	}
+	id := job.NewID(r.ID...)
+	m := job.Message{
+		JobID: id, Step: job.StepCreate, Created: s.d.Now(), Origin: r.Origin,
+		Spec: provider.Spec{Op: r.Op, Product: p, InstanceID: r.Instance, Name: job.Name(id), Method: r.Method, Databases: r.Databases},
+	}
+	if r.Op == provider.Import {
+		obj, err := ParseObject(r.Object)
+		if err != nil {
+			return "", err
+		}
+		m.Object = &obj
+		m.Spec.SourceURL = "pending" // validated shape only; presigned when the step runs
+	}
+	if err := m.Spec.Validate(); err != nil {
+		return "", err
+	}
+	m.Spec.SourceURL = ""
+	if err := s.send(ctx, m, 0); err != nil {
+		return "", err
+	}
+	s.putState(ctx, m, "queued")
+	return id, nil
+}
+
+// ParseObject reads cos://bucket/key, s3://bucket/key or bucket/key.
+func ParseObject(s string) (job.Object, error) {
+	platform := "cos"
+	rest := s
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" {
+		switch u.Scheme {
+		case "cos", "s3":
+			platform = u.Scheme
+			rest = u.Host + u.Path
+		default:
+			return job.Object{}, apierr.Invalid("object %q: want cos://bucket/key, s3://bucket/key or bucket/key", s)
+		}
+	}
+	bucket, key, ok := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
+	if !ok || bucket == "" || key == "" {
+		return job.Object{}, apierr.Invalid("object %q: want bucket/key", s)
+	}
+	return job.Object{Platform: platform, Bucket: bucket, Key: key}, nil
+}
+
+// State returns the last known state of a job.
+func (s *Service) State(ctx context.Context, jobID string) (JobState, *Outcome, error) {
+	var st JobState
+	b, ok, err := s.d.Ledger.Get(ctx, keyState(jobID))
+	if err != nil {
+		return st, nil, wrapLedger(err)
+	}
+	if !ok {
+		return st, nil, fmt.Errorf("job %s: %w", jobID, ErrUnknownJob)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, nil, fmt.Errorf("job %s: state record: %w", jobID, err)
+	}
+	ob, ok, err := s.d.Ledger.Get(ctx, keyOutcome(jobID))
+	if err != nil || !ok {
+		return st, nil, wrapLedger(err)
+	}
+	var o Outcome
+	if err := json.Unmarshal(ob, &o); err != nil {
+		return st, nil, fmt.Errorf("job %s: outcome record: %w", jobID, err)
+	}
+	return st, &o, nil
+}
+
+// ErrUnknownJob is returned by State for an id the ledger has never seen.
+var ErrUnknownJob = fmt.Errorf("unknown job")

@@ -1,0 +1,234 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Selection narrows one timer run to some instances. It is what an SCF timer's
+// Message (or an EventBridge Input) may carry: {"targets":["cdb-…","mssql-…"]}.
+type Selection struct {
+	Targets []string `json:"targets"`
+}
+
+// ParseSelection reads a timer message. Empty or non-JSON text selects all.
+func ParseSelection(msg string) (Selection, error) {
+	msg = strings.TrimSpace(msg)
+	if msg == "" || !strings.HasPrefix(msg, "{") {
+		return Selection{}, nil
+	}
+	var sel Selection
+	if err := json.Unmarshal([]byte(msg), &sel); err != nil {
+		return Selection{}, fmt.Errorf("timer message: %w", err)
+	}
+	return sel, nil
+}
+
+// RunReport says what a nightly run fanned out.
+type RunReport struct {
+	Run     string
+	Jobs    []string
+	Skipped []Candidate
+}
+
+// Nightly resolves the run's targets (static list plus discovery by tag) and
+// fans out one create message per target. Sends are spread with queue
+// delays so no product's create rate limit is exceeded: the i-th target of a
+// product is due at i / rate seconds. Job ids derive from the schedule slot
+// and the instance, so a timer delivered twice makes no second job.
+func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (RunReport, error) {
+	slot := job.Slot(at)
+	run := "nightly-" + slot
+	log := s.log.With("run", run)
+	targets, skipped, err := s.resolve(ctx, sel)
+	if err != nil {
+		return RunReport{Run: run}, err
+	}
+	if len(targets) > s.cfg.MaxTargets {
+		return RunReport{Run: run}, fmt.Errorf("nightly run %s: %d targets exceeds the limit of %d (BACKUPFLOW_MAX_TARGETS); nothing was started",
+			run, len(targets), s.cfg.MaxTargets)
+	}
+	report := RunReport{Run: run, Skipped: skipped}
+	for _, t := range targets {
+		report.Jobs = append(report.Jobs, job.NewID("nightly", slot, t.InstanceID))
+	}
+	manifest, _ := json.Marshal(struct {
+		Jobs    []string    `json:"jobs"`
+		Skipped []Candidate `json:"skipped,omitempty"`
+	}{report.Jobs, skipped})
+	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
+		return report, wrapLedger(err)
+	}
+	index := map[provider.Product]int{}
+	var errs []error
+	for i, t := range targets {
+		rate := provider.LimitsOf(t.Product, provider.Backup).CreatePerSecond
+		// A one-second safety margin would double the makespan; instead the
+		// i-th send of a product goes out at floor(i/rate) s, which never puts
+		// more than `rate` creates into one second.
+		delay := time.Duration(math.Floor(float64(index[t.Product])/rate)) * time.Second
+		index[t.Product]++
+		id := report.Jobs[i]
+		m := job.Message{
+			JobID: id, Step: job.StepCreate,
+			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
+				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables},
+			Created: at, Origin: job.Origin{Source: "timer", Run: run},
+		}
+		if err := s.send(ctx, m, delay); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	log.Info("nightly fan-out", "jobs", len(report.Jobs), "skipped", len(skipped), "failedSends", len(errs))
+	if len(errs) > 0 {
+		// The timer is retried by the platform; job ids make the re-run idempotent.
+		return report, fmt.Errorf("nightly run %s: %d of %d hand-offs failed: %w", run, len(errs), len(targets), errors.Join(errs...))
+	}
+	if len(targets) == 0 {
+		s.maybeSummarize(ctx, run)
+	}
+	return report, nil
+}
+
+// resolve merges the static targets with the discovered ones.
+func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []Candidate, error) {
+	var out []Target
+	seen := map[string]bool{}
+	add := func(t Target) error {
+		if t.Product == "" {
+			p, ok := provider.ProductOf(t.InstanceID)
+			if !ok {
+				return fmt.Errorf("target %q: cannot tell the product from the id; set product", t.InstanceID)
+			}
+			t.Product = p
+		}
+		if err := provider.ValidateInstanceID(t.Product, t.InstanceID); err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+		if seen[t.InstanceID] {
+			return nil
+		}
+		seen[t.InstanceID] = true
+		out = append(out, t)
+		return nil
+	}
+	for _, t := range s.cfg.Targets {
+		if err := add(t); err != nil {
+			return nil, nil, err
+		}
+	}
+	var skipped []Candidate
+	if s.cfg.DiscoverTag != "" {
+		k, v, err := ParseTag(s.cfg.DiscoverTag)
+		if err != nil {
+			return nil, nil, err
+		}
+		products := make([]provider.Product, 0, len(s.d.Discoverers))
+		for p := range s.d.Discoverers {
+			products = append(products, p)
+		}
+		slices.Sort(products)
+		for _, p := range products {
+			found, err := s.d.Discoverers[p].Discover(ctx, k, v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("discover %s tagged %s: %w", p, s.cfg.DiscoverTag, err)
+			}
+			for _, c := range found {
+				if !c.Eligible {
+					skipped = append(skipped, c)
+					continue
+				}
+				if err := add(Target{InstanceID: c.InstanceID, Product: c.Product, Region: c.Region}); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	if len(sel.Targets) > 0 {
+		want := map[string]bool{}
+		for _, id := range sel.Targets {
+			want[id] = true
+		}
+		kept := out[:0]
+		for _, t := range out {
+			if want[t.InstanceID] {
+				kept = append(kept, t)
+				delete(want, t.InstanceID)
+			}
+		}
+		out = kept
+		for id := range want {
+			// A selected id outside the configured scope is still backed up:
+			// the operator named it explicitly.
+			if err := add(Target{InstanceID: id}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return out, skipped, nil
+}
+
+func keyRun(run string) string { return "runs/" + run + "/" }
+
+// recordRunOutcome files the outcome under its run and, when every job of
+// the run has one, sends the run's single summary.
+func (s *Service) recordRunOutcome(ctx context.Context, o Outcome) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Ledger.Put(ctx, keyRun(o.Origin.Run)+"jobs/"+o.JobID, b); err != nil {
+		return wrapLedger(err)
+	}
+	s.maybeSummarize(ctx, o.Origin.Run)
+	return nil
+}
+
+func (s *Service) maybeSummarize(ctx context.Context, run string) {
+	log := s.log.With("run", run)
+	mb, ok, err := s.d.Ledger.Get(ctx, keyRun(run)+"manifest")
+	if err != nil || !ok {
+		return
+	}
+	var manifest struct {
+		Jobs    []string    `json:"jobs"`
+		Skipped []Candidate `json:"skipped"`
+	}
+	if json.Unmarshal(mb, &manifest) != nil {
+		return
+	}
+	keys, err := s.d.Ledger.List(ctx, keyRun(run)+"jobs/")
+	if err != nil || len(keys) < len(manifest.Jobs) {
+		return
+	}
+	won, err := s.d.Ledger.Claim(ctx, keyRun(run)+"summary", []byte(s.d.Now().UTC().Format(time.RFC3339)))
+	if err != nil || !won {
+		return
+	}
+	sum := Summary{Run: run, Skipped: manifest.Skipped}
+	for _, k := range keys {
+		b, ok, err := s.d.Ledger.Get(ctx, k)
+		if err != nil || !ok {
+			continue
+		}
+		var o Outcome
+		if json.Unmarshal(b, &o) == nil {
+			sum.Outcomes = append(sum.Outcomes, o)
+		}
+	}
+	c := sum.Counts()
+	log.Info("nightly run finished", "jobs", len(sum.Outcomes), "succeeded", c[Succeeded], "failed", c[Failed],
+		"stuck", c[Stuck], "deadLettered", c[DeadLettered], "skipped", len(sum.Skipped))
+	if err := s.d.Notifier.Notify(ctx, Notice{Summary: &sum}); err != nil {
+		log.Error("run summary not delivered", "err", err)
+	}
+}

@@ -1,0 +1,64 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Result is a job's single outcome.
+type Result string
+
+const (
+	Succeeded    Result = "succeeded"
+	Failed       Result = "failed"
+	Stuck        Result = "stuck"         // still running at its deadline
+	DeadLettered Result = "dead-lettered" // retries exhausted or undecodable
+)
+
+// Outcome is what the ledger records once per job and what is notified.
+type Outcome struct {
+	JobID     string           `json:"job"`
+	Result    Result           `json:"result"`
+	Op        provider.Op      `json:"op"`
+	Product   provider.Product `json:"product"`
+	Instance  string           `json:"instance"`
+	Name      string           `json:"name,omitempty"`
+	Ref       provider.Ref     `json:"ref,omitempty"`
+	Object    string           `json:"object,omitempty"` // bucket/key for imports
+	Code      string           `json:"code,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	RequestID string           `json:"requestId,omitempty"`
+	Detail    string           `json:"detail,omitempty"`
+	Attempts  int              `json:"attempts,omitempty"`
+	Polls     int              `json:"polls,omitempty"`
+	Created   time.Time        `json:"created"`
+	Finished  time.Time        `json:"finished"`
+	Origin    job.Origin       `json:"origin"`
+}
+
+// Duration is the time from cause to outcome.
+func (o Outcome) Duration() time.Duration { return o.Finished.Sub(o.Created) }
+
+// Notice is one notification: a job's outcome, or a nightly run's summary.
+type Notice struct {
+	Outcome *Outcome // set for a job
+	Summary *Summary // set for a run
+}
+
+// Summary is the one message per nightly run.
+type Summary struct {
+	Run      string
+	Outcomes []Outcome
+	Skipped  []Candidate // discovered but not eligible
+}
+
+// Counts tallies the outcomes by result.
+func (s Summary) Counts() map[Result]int {
+	m := map[Result]int{}
+	for _, o := range s.Outcomes {
+		m[o.Result]++
+	}
+	return m
+}

@@ -1,0 +1,482 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Deps are the adapters a Service drives. Work receives create steps, Poll
+// the poll steps, Dead the messages given up on. Objects is needed only by
+// imports, Discoverers only by nightly discovery.
+type Deps struct {
+	Providers   Providers
+	Work, Poll  Sender
+	Dead        Sender
+	Ledger      Ledger
+	Notifier    Notifier
+	Objects     Objects
+	Discoverers map[provider.Product]Discoverer
+	Now         func() time.Time
+	Logger      *slog.Logger
+	// Seed makes backoff jitter reproducible (tests, simulation).
+	Seed uint64
+}
+
+// Service runs the flows. Safe for concurrent use.
+type Service struct {
+	cfg Config
+	d   Deps
+	log *slog.Logger
+
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+// New checks the wiring and returns a Service.
+func New(cfg Config, d Deps) (*Service, error) {
+	switch {
+	case d.Providers == nil:
+		return nil, errors.New("flow: no providers")
+	case d.Work == nil || d.Poll == nil || d.Dead == nil:
+		return nil, errors.New("flow: work, poll and dead-letter queues are all required")
+	case d.Ledger == nil:
+		return nil, errors.New("flow: no ledger")
+	case d.Notifier == nil:
+		return nil, errors.New("flow: no notifier")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	seed := d.Seed
+	if seed == 0 {
+		seed = uint64(d.Now().UnixNano())
+	}
+	return &Service{cfg: cfg.withDefaults(), d: d, log: d.Logger, rng: rand.New(rand.NewPCG(seed, seed>>1|1))}, nil
+}
+
+// Handle processes one queue message. A nil error means the message is done
+// with and may be deleted; an error means "leave it for redelivery" and is
+// returned only when the hand-off itself failed (queue or ledger down), so
+// nothing is lost.
+func (s *Service) Handle(ctx context.Context, body []byte) error {
+	m, err := job.Decode(body)
+	if err != nil {
+		s.log.Error("undecodable message dead-lettered", "err", err, "bytes", len(body))
+		if _, serr := s.d.Dead.Send(ctx, body, 0); serr != nil {
+			return fmt.Errorf("dead-letter undecodable message: %w", serr)
+		}
+		return nil
+	}
+	log := s.log.With("job", m.JobID, "step", string(m.Step), "seq", m.Seq)
+	ctx = withLogger(ctx, log)
+	now := s.d.Now()
+	if !m.NotBefore.IsZero() && now.Before(m.NotBefore) {
+		return s.send(ctx, m, m.NotBefore.Sub(now))
+	}
+	done, err := s.handled(ctx, m)
+	if err != nil {
+		return err
+	}
+	if done {
+		log.Info("duplicate delivery dropped")
+		return nil
+	}
+	switch m.Step {
+	case job.StepCreate:
+		err = s.create(ctx, m)
+	case job.StepPoll:
+		err = s.poll(ctx, m)
+	}
+	if err != nil {
+		return err
+	}
+	return s.markHandled(ctx, m)
+}
+
+// handled reports whether this (job, seq) was already processed or the job
+// already has its outcome.
+func (s *Service) handled(ctx context.Context, m job.Message) (bool, error) {
+	if _, ok, err := s.d.Ledger.Get(ctx, keyOutcome(m.JobID)); err != nil || ok {
+		return ok, wrapLedger(err)
+	}
+	_, ok, err := s.d.Ledger.Get(ctx, keyDone(m.JobID, m.Seq))
+	return ok, wrapLedger(err)
+}
+
+func (s *Service) markHandled(ctx context.Context, m job.Message) error {
+	_, err := s.d.Ledger.Claim(ctx, keyDone(m.JobID, m.Seq), []byte(s.d.Now().UTC().Format(time.RFC3339)))
+	return wrapLedger(err)
+}
+
+func wrapLedger(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("ledger: %w", err)
+}
+
+func (s *Service) provider(p provider.Product) (provider.Provider, error) {
+	pr, err := s.d.Providers(p)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p, err)
+	}
+	return pr, nil
+}
+
+// create starts the job's cloud job, or adopts the one an earlier delivery
+// started, then hands it to the poll queue.
+func (s *Service) create(ctx context.Context, m job.Message) error {
+	log := loggerFrom(ctx, s.log)
+	now := s.d.Now()
+	pr, err := s.provider(m.Spec.Product)
+	if err != nil {
+		return s.finish(ctx, m, failure(m, err))
+	}
+	spec := m.Spec
+	if spec.Op == provider.Import {
+		if spec.SourceURL, err = s.presign(ctx, m); err != nil {
+			return s.retryOrFail(ctx, m, err)
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return s.finish(ctx, m, failure(m, err))
+	}
+	ref, found, err := pr.Find(ctx, spec)
+	if err != nil {
+		return s.retryOrFail(ctx, m, err)
+	}
+	if found {
+		log.Info("adopted a job an earlier delivery started", "ref", string(ref))
+	} else {
+		ok, err := s.claimStart(ctx, m)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Another delivery is starting this job right now; look again later.
+			log.Info("another delivery holds the start claim; checking back")
+			return s.requeue(ctx, m, s.cfg.StartLease/2, false)
+		}
+		ref, err = pr.Start(ctx, spec)
+		if err != nil {
+			// Release the claim so this job's own retry may start; an
+			// ambiguous failure is covered by the Find the retry does first.
+			if perr := s.d.Ledger.Put(ctx, keyStart(m.JobID), []byte("released")); perr != nil {
+				return wrapLedger(perr)
+			}
+			return s.retryOrFail(ctx, m, err)
+		}
+		log.Info("cloud job started", "ref", string(ref), "product", string(spec.Product), "instance", spec.InstanceID)
+	}
+	next := m
+	next.Step, next.Ref, next.Seq, next.Attempt = job.StepPoll, ref, m.Seq+1, 0
+	next.Started = now
+	next.Deadline = now.Add(s.deadline(m.Spec.Op))
+	s.putState(ctx, next, "running")
+	return s.send(ctx, next, s.firstPoll(ctx, m.Spec))
+}
+
+// claimStart takes the start claim for a job. A claim older than StartLease
+// belongs to a starter that died between claiming and starting: take it over.
+func (s *Service) claimStart(ctx context.Context, m job.Message) (bool, error) {
+	now := s.d.Now()
+	stamp := []byte(now.UTC().Format(time.RFC3339Nano))
+	ok, err := s.d.Ledger.Claim(ctx, keyStart(m.JobID), stamp)
+	if err != nil || ok {
+		return ok, wrapLedger(err)
+	}
+	prev, _, err := s.d.Ledger.Get(ctx, keyStart(m.JobID))
+	if err != nil {
+		return false, wrapLedger(err)
+	}
+	t, perr := time.Parse(time.RFC3339Nano, string(prev))
+	if perr != nil || now.Sub(t) >= s.cfg.StartLease {
+		return true, wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), stamp))
+	}
+	return false, nil
+}
+
+func (s *Service) presign(ctx context.Context, m job.Message) (string, error) {
+	if s.d.Objects == nil {
+		return "", apierr.Invalid("import of %s: no object store configured", m.Spec.InstanceID)
+	}
+	u, err := s.d.Objects.Presign(ctx, m.Object.Bucket, m.Object.Key, s.cfg.PresignTTL)
+	if err != nil {
+		return "", fmt.Errorf("presign %s/%s: %w", m.Object.Bucket, m.Object.Key, err)
+	}
+	return u, nil
+}
+
+// poll reads the job's state and finishes it or checks back later.
+func (s *Service) poll(ctx context.Context, m job.Message) error {
+	log := loggerFrom(ctx, s.log)
+	pr, err := s.provider(m.Spec.Product)
+	if err != nil {
+		return s.finish(ctx, m, failure(m, err))
+	}
+	st, err := pr.Status(ctx, m.Spec, m.Ref)
+	if err != nil {
+		return s.retryOrFail(ctx, m, err)
+	}
+	m.Polls++
+	now := s.d.Now()
+	switch st.State {
+	case provider.Succeeded:
+		s.recordDuration(ctx, m, now)
+		o := outcomeOf(m, Succeeded, now)
+		o.Detail = st.BackupID
+		return s.finish(ctx, m, o)
+	case provider.Failed:
+		o := outcomeOf(m, Failed, now)
+		o.Detail = st.Detail
+		return s.finish(ctx, m, o)
+	}
+	if !m.Deadline.IsZero() && !now.Before(m.Deadline) {
+		o := outcomeOf(m, Stuck, now)
+		o.Detail = fmt.Sprintf("still running after %s", now.Sub(m.Started).Round(time.Second))
+		return s.finish(ctx, m, o)
+	}
+	next := m
+	next.Seq, next.Attempt = m.Seq+1, 0
+	delay := s.nextPoll(now.Sub(m.Started))
+	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
+		delay = rem
+	}
+	log.Debug("still running", "progress", st.Progress, "next", delay)
+	s.putState(ctx, next, "running")
+	return s.send(ctx, next, delay)
+}
+
+// retryOrFail decides by error kind: throttled/busy → back off and retry;
+// ambiguous → retry a few times (the next create looks the job up first);
+// permanent → the job fails now with the cloud's code. Exhausted retries
+// dead-letter the message.
+func (s *Service) retryOrFail(ctx context.Context, m job.Message, cause error) error {
+	log := loggerFrom(ctx, s.log)
+	kind := apierr.KindOf(cause)
+	limit := s.cfg.MaxAttempts
+	if kind == apierr.RetryAfterLookup {
+		limit = s.cfg.MaxLookupAttempts
+	}
+	if kind == apierr.Permanent {
+		return s.finish(ctx, m, failure(m, cause))
+	}
+	if m.Attempt+1 >= limit {
+		log.Warn("retries exhausted", "kind", kind.String(), "attempts", m.Attempt+1, "err", cause)
+		return s.deadLetter(ctx, m, cause)
+	}
+	log.Info("will retry", "kind", kind.String(), "attempt", m.Attempt+1, "code", apierr.Code(cause))
+	return s.requeue(ctx, m, s.backoff(m.Attempt, kind), true)
+}
+
+// requeue sends the same step again as the next hand-off.
+func (s *Service) requeue(ctx context.Context, m job.Message, delay time.Duration, countAttempt bool) error {
+	next := m
+	next.Seq = m.Seq + 1
+	if countAttempt {
+		next.Attempt = m.Attempt + 1
+	}
+	return s.send(ctx, next, delay)
+}
+
+// backoff is exponential with full jitter, from RetryBase to RetryCap.
+func (s *Service) backoff(attempt int, kind apierr.Kind) time.Duration {
+	base := s.cfg.RetryBase
+	if kind == apierr.RetryAfterLookup {
+		base *= 2
+	}
+	d := base << min(attempt, 20)
+	if d > s.cfg.RetryCap || d <= 0 {
+		d = s.cfg.RetryCap
+	}
+	s.mu.Lock()
+	j := time.Duration(s.rng.Int64N(int64(d)/2 + 1))
+	s.mu.Unlock()
+	return d/2 + j
+}
+
+func (s *Service) deadline(op provider.Op) time.Duration {
+	if op == provider.Import {
+		return s.cfg.ImportDeadline
+	}
+	return s.cfg.BackupDeadline
+}
+
+// send routes a message to its queue, chaining delays longer than the
+// queue's maximum through NotBefore.
+func (s *Service) send(ctx context.Context, m job.Message, delay time.Duration) error {
+	q := s.d.Work
+	if m.Step == job.StepPoll {
+		q = s.d.Poll
+	}
+	if delay < 0 {
+		delay = 0
+	}
+	m.NotBefore = time.Time{}
+	if max := q.MaxDelay(); max > 0 && delay > max {
+		m.NotBefore = s.d.Now().Add(delay)
+		delay = max
+	}
+	body, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := q.Send(ctx, body, delay.Round(time.Second)); err != nil {
+		return fmt.Errorf("hand off job %s (%s): %w", m.JobID, m.Step, err)
+	}
+	return nil
+}
+
+// deadLetter parks the message and ends the job.
+func (s *Service) deadLetter(ctx context.Context, m job.Message, cause error) error {
+	body, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := s.d.Dead.Send(ctx, body, 0); err != nil {
+		return fmt.Errorf("dead-letter job %s: %w", m.JobID, err)
+	}
+	o := failure(m, cause)
+	o.Result = DeadLettered
+	return s.finish(ctx, m, o)
+}
+
+func failure(m job.Message, cause error) Outcome {
+	o := outcomeOf(m, Failed, time.Time{})
+	o.Message = cause.Error()
+	var ae *apierr.Error
+	if errors.As(cause, &ae) {
+		o.Code, o.Message, o.RequestID = ae.Code, ae.Message, ae.RequestID
+	}
+	return o
+}
+
+func outcomeOf(m job.Message, r Result, now time.Time) Outcome {
+	o := Outcome{
+		JobID: m.JobID, Result: r, Op: m.Spec.Op, Product: m.Spec.Product, Instance: m.Spec.InstanceID,
+		Name: m.Spec.Name, Ref: m.Ref, Attempts: m.Attempt, Polls: m.Polls,
+		Created: m.Created, Finished: now, Origin: m.Origin,
+	}
+	if m.Object != nil {
+		o.Object = m.Object.Bucket + "/" + m.Object.Key
+	}
+	return o
+}
+
+// finish records the job's one outcome. Only the delivery that wins the
+// outcome claim logs the result line and notifies; any other copy stops.
+func (s *Service) finish(ctx context.Context, m job.Message, o Outcome) error {
+	log := loggerFrom(ctx, s.log)
+	if o.Finished.IsZero() {
+		o.Finished = s.d.Now()
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode outcome of %s: %w", m.JobID, err)
+	}
+	won, err := s.d.Ledger.Claim(ctx, keyOutcome(m.JobID), b)
+	if err != nil {
+		return wrapLedger(err)
+	}
+	if !won {
+		return s.renotifyIfOrphaned(ctx, m.JobID)
+	}
+	log.Info("job finished", "result", string(o.Result), "product", string(o.Product), "instance", o.Instance,
+		"code", o.Code, "requestId", o.RequestID, "detail", o.Detail, "duration", o.Duration().Round(time.Second).String(),
+		"polls", o.Polls, "attempts", o.Attempts)
+	s.putState(ctx, m, string(o.Result))
+	if err := s.notifyOutcome(ctx, o); err != nil {
+		// The outcome stands; a lost notification is logged, never retried into a duplicate.
+		log.Error("notification failed", "err", err)
+	}
+	if o.Origin.Run != "" {
+		if err := s.recordRunOutcome(ctx, o); err != nil {
+			log.Error("run summary bookkeeping failed", "run", o.Origin.Run, "err", err)
+		}
+	}
+	return nil
+}
+
+// renotifyIfOrphaned covers a winner that died between claiming the outcome
+// and notifying: if no notification is recorded well after the claim, send it.
+func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
+	if _, ok, err := s.d.Ledger.Get(ctx, keyNotified(jobID)); err != nil || ok {
+		return wrapLedger(err)
+	}
+	b, ok, err := s.d.Ledger.Get(ctx, keyOutcome(jobID))
+	if err != nil || !ok {
+		return wrapLedger(err)
+	}
+	var o Outcome
+	if json.Unmarshal(b, &o) != nil || s.d.Now().Sub(o.Finished) < s.cfg.StartLease {
+		return nil
+	}
+	return s.notifyOutcome(ctx, o)
+}
+
+func (s *Service) notifyOutcome(ctx context.Context, o Outcome) error {
+	quiet := s.cfg.QuietSuccess && o.Origin.Run != "" && o.Result == Succeeded
+	if !quiet {
+		if err := s.d.Notifier.Notify(ctx, Notice{Outcome: &o}); err != nil {
+			return err
+		}
+	}
+	_, err := s.d.Ledger.Claim(ctx, keyNotified(o.JobID), []byte(s.d.Now().UTC().Format(time.RFC3339)))
+	return wrapLedger(err)
+}
+
+// putState keeps a short, best-effort status line per job for `status`.
+func (s *Service) putState(ctx context.Context, m job.Message, state string) {
+	b, _ := json.Marshal(JobState{JobID: m.JobID, State: state, Step: m.Step, Ref: m.Ref, Spec: m.Spec,
+		Polls: m.Polls, Attempt: m.Attempt, Created: m.Created, Updated: s.d.Now(), Origin: m.Origin})
+	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
+		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
+	}
+}
+
+// JobState is the last known state of a job, for status queries.
+type JobState struct {
+	JobID   string        `json:"job"`
+	State   string        `json:"state"`
+	Step    job.Step      `json:"step"`
+	Ref     provider.Ref  `json:"ref,omitempty"`
+	Spec    provider.Spec `json:"spec"`
+	Polls   int           `json:"polls"`
+	Attempt int           `json:"attempt"`
+	Created time.Time     `json:"created"`
+	Updated time.Time     `json:"updated"`
+	Origin  job.Origin    `json:"origin"`
+}
+
+// Ledger keys. One prefix per job keeps a job's records together.
+func keyDone(id string, seq int) string { return fmt.Sprintf("jobs/%s/done/%06d", id, seq) }
+func keyStart(id string) string         { return "jobs/" + id + "/start" }
+func keyOutcome(id string) string       { return "jobs/" + id + "/outcome" }
+func keyNotified(id string) string      { return "jobs/" + id + "/notified" }
+func keyState(id string) string         { return "jobs/" + id + "/state" }
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+func loggerFrom(ctx context.Context, def *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return def
+}

@@ -1,0 +1,146 @@
+package job
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Version is the envelope version this code writes. Decode accepts it and
+// rejects newer ones, so a rolled-back function never half-reads a message.
+const Version = 1
+
+// MaxSize caps an encoded envelope. SCF's async limit is 128 KB; a real
+// envelope is under 2 KB, so anything near the cap is a bug or an attack.
+const MaxSize = 64 << 10
+
+// Step is what the receiving function does with a message.
+type Step string
+
+const (
+	StepCreate Step = "create" // start the backup or import (after looking for one already started)
+	StepPoll   Step = "poll"   // read the job's state; finish or look again later
+)
+
+// Object is the source of an import: the uploaded backup file.
+type Object struct {
+	Platform  string `json:"platform"` // "cos" | "s3"
+	Bucket    string `json:"bucket"`
+	Region    string `json:"region,omitempty"`
+	Key       string `json:"key"`
+	ETag      string `json:"etag,omitempty"`
+	VersionID string `json:"version,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+}
+
+// Origin says what caused the job and where its result goes.
+type Origin struct {
+	Source    string `json:"source"`             // "timer" | "cos" | "s3" | "chat" | "cli"
+	Run       string `json:"run,omitempty"`      // nightly run id, for the one summary per run
+	Platform  string `json:"platform,omitempty"` // chat platform
+	User      string `json:"user,omitempty"`
+	Chat      string `json:"chat,omitempty"`
+	Thread    string `json:"thread,omitempty"`
+	MessageID string `json:"message,omitempty"`
+}
+
+// Message is the envelope. State travels in it; functions keep none.
+type Message struct {
+	V      int           `json:"v"`
+	JobID  string        `json:"job"`
+	Step   Step          `json:"step"`
+	Spec   provider.Spec `json:"spec"`
+	Object *Object       `json:"object,omitempty"`
+	Ref    provider.Ref  `json:"ref,omitempty"`
+	// Seq numbers the hand-offs of one job (0 for the first message). A
+	// redelivered or duplicated message repeats a Seq already handled, which
+	// is how a duplicate is recognised and dropped.
+	Seq int `json:"seq"`
+	// Attempt counts failed tries of the current step; reset on progress.
+	Attempt int `json:"attempt,omitempty"`
+	Polls   int `json:"polls,omitempty"`
+	// Created is when the job was caused; Started when the cloud job was
+	// started or adopted; Deadline ends polling as "stuck".
+	Created  time.Time `json:"created"`
+	Started  time.Time `json:"started,omitempty"`
+	Deadline time.Time `json:"deadline,omitempty"`
+	// NotBefore holds a message the queue delivered early because the wanted
+	// delay exceeded the queue's maximum; the receiver re-sends the rest.
+	NotBefore time.Time `json:"notBefore,omitempty"`
+	Origin    Origin    `json:"origin"`
+}
+
+// Encode marshals the envelope, stamping the version.
+func (m Message) Encode() ([]byte, error) {
+	m.V = Version
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode job %s: %w", m.JobID, err)
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("encode job %s: envelope is %d bytes, over the %d limit", m.JobID, len(b), MaxSize)
+	}
+	return b, nil
+}
+
+// ErrMalformed marks a message that can never be processed; it is
+// dead-lettered, not retried.
+var ErrMalformed = errors.New("malformed job message")
+
+// Decode parses and checks an envelope.
+func Decode(b []byte) (Message, error) {
+	var m Message
+	if len(b) > MaxSize {
+		return m, fmt.Errorf("%w: %d bytes, over the %d limit", ErrMalformed, len(b), MaxSize)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&m); err != nil {
+		return m, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch {
+	case m.V == 0 || m.V > Version:
+		return m, fmt.Errorf("%w: version %d (this build reads 1..%d)", ErrMalformed, m.V, Version)
+	case m.JobID == "":
+		return m, fmt.Errorf("%w: no job id", ErrMalformed)
+	case m.Step != StepCreate && m.Step != StepPoll:
+		return m, fmt.Errorf("%w: job %s: unknown step %q", ErrMalformed, m.JobID, m.Step)
+	case m.Step == StepPoll && m.Ref == "":
+		return m, fmt.Errorf("%w: job %s: poll without a cloud reference", ErrMalformed, m.JobID)
+	case m.Seq < 0 || m.Attempt < 0:
+		return m, fmt.Errorf("%w: job %s: negative counter", ErrMalformed, m.JobID)
+	}
+	if m.Spec.Op == provider.Import && m.Object == nil {
+		return m, fmt.Errorf("%w: job %s: import without a source object", ErrMalformed, m.JobID)
+	}
+	return m, nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID derives a job id from what caused the job: the same cause always
+// gives the same id, so every duplicate of a cause lands on one job.
+//
+//	nightly: NewID("nightly", slot, instanceID)
+//	upload:  NewID("object", bucket, key, etagOrVersion)
+//	chat:    NewID("chat", platform, messageID)
+func NewID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s|", len(p), p)
+	}
+	return "j" + idEncoding.EncodeToString(h.Sum(nil))[:19]
+}
+
+// Name is the deterministic backup/migration name for a job. It satisfies
+// every product's rules (leading letter, 4-64 letters, digits and '-').
+func Name(jobID string) string { return "backupflow-" + jobID }
+
+// Slot is the nightly run's schedule slot: the timer's time to the minute, so
+// a timer delivered twice (or retried) keeps one slot.
+func Slot(t time.Time) string { return t.UTC().Truncate(time.Minute).Format("20060102T1504Z") }
