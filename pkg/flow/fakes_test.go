@@ -2,9 +2,9 @@ package flow
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
