@@ -37,7 +37,7 @@ func ParseSelection(msg string) (Selection, error) {
 type RunReport struct {
 	Run     string
 	Jobs    []string
-	Skipped []Candidate
+	Skipped []provider.Instance
 }
 
 // Nightly resolves the run's targets (static list plus discovery by tag) and
@@ -63,7 +63,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	}
 	manifest, _ := json.Marshal(struct {
 		Jobs    []string    `json:"jobs"`
-		Skipped []Candidate `json:"skipped,omitempty"`
+		Skipped []provider.Instance `json:"skipped,omitempty"`
 	}{report.Jobs, skipped})
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
 		return report, wrapLedger(err)
@@ -100,7 +100,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 }
 
 // resolve merges the static targets with the discovered ones.
-func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []Candidate, error) {
+func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []provider.Instance, error) {
 	var out []Target
 	seen := map[string]bool{}
 	add := func(t Target) error {
@@ -126,7 +126,7 @@ func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []Candi
 			return nil, nil, err
 		}
 	}
-	var skipped []Candidate
+	var skipped []provider.Instance
 	if s.cfg.DiscoverTag != "" {
 		k, v, err := ParseTag(s.cfg.DiscoverTag)
 		if err != nil {
@@ -201,7 +201,7 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	}
 	var manifest struct {
 		Jobs    []string    `json:"jobs"`
-		Skipped []Candidate `json:"skipped"`
+		Skipped []provider.Instance `json:"skipped"`
 	}
 	if json.Unmarshal(mb, &manifest) != nil {
 		return

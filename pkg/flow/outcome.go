@@ -51,7 +51,7 @@ type Notice struct {
 type Summary struct {
 	Run      string
 	Outcomes []Outcome
-	Skipped  []Candidate // discovered but not eligible
+	Skipped  []provider.Instance // discovered but not eligible
 }
 
 // Counts tallies the outcomes by result.

@@ -41,21 +41,5 @@ type ObjectInfo struct {
 	Size            int64
 }
 
-// Discoverer lists the instances carrying a tag, one product at a time.
-type Discoverer interface {
-	Discover(ctx context.Context, tagKey, tagValue string) ([]Candidate, error)
-}
-
-// Candidate is an instance found by discovery. Instances that are not
-// Eligible (creating, isolated, read-only) are reported, not backed up.
-type Candidate struct {
-	Product    provider.Product
-	Region     string
-	InstanceID string
-	Name       string
-	Eligible   bool
-	Reason     string
-}
-
-// Providers returns the adapter for a product.
-type Providers func(provider.Product) (provider.Provider, error)
+// Discoverer lists the instances of one product that carry a tag.
+type Discoverer = provider.Discoverer
