@@ -43,3 +43,6 @@ type ObjectInfo struct {
 
 // Discoverer lists the instances of one product that carry a tag.
 type Discoverer = provider.Discoverer
+
+// Providers returns the adapter for a product.
+type Providers func(provider.Product) (provider.Provider, error)
