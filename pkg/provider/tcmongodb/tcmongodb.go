@@ -1,0 +1,295 @@
+package tcmongodb
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+const (
+	service  = "mongodb"
+	version  = "2019-07-25"
+	pageSize = 100
+	maxPages = 1000
+)
+
+// Options configure a Provider.
+type Options struct {
+	// Region is used when a spec names none.
+	Region string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Provider backs up TencentDB for MongoDB instances. Safe for concurrent use.
+type Provider struct {
+	c    *tencent.Client
+	opts Options
+}
+
+var (
+	_ provider.Provider   = (*Provider)(nil)
+	_ provider.Discoverer = (*Provider)(nil)
+)
+
+// New returns a Provider sending through c.
+func New(c *tencent.Client, opts Options) *Provider {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Provider{c: c, opts: opts}
+}
+
+func (p *Provider) call(ctx context.Context, region, action string, req, resp any) error {
+	if region == "" {
+		region = p.opts.Region
+	}
+	return p.c.Call(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
+}
+
+func check(spec provider.Spec) error {
+	if spec.Product != provider.MongoDB {
+		return apierr.Invalid("tcmongodb: product %q is not %s", spec.Product, provider.MongoDB)
+	}
+	if spec.Op != provider.Backup {
+		return apierr.Invalid("tcmongodb: op %q: only backups are supported", spec.Op)
+	}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("tcmongodb: %w", err)
+	}
+	return nil
+}
+
+// Method is CreateBackupDBInstance's BackupMethod for a spec's method.
+func Method(method string) int64 {
+	switch method {
+	case "physical":
+		return 1
+	case "snapshot":
+		return 3
+	}
+	return 0 // logical, the default
+}
+
+// Start creates a manual backup with BackupRemark spec.Name; the Ref is
+// "async/<AsyncRequestId>".
+func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	if err := check(spec); err != nil {
+		return "", err
+	}
+	req := CreateBackupDBInstanceRequest{InstanceId: spec.InstanceID, BackupMethod: Method(spec.Method), BackupRemark: spec.Name}
+	var resp CreateBackupDBInstanceResponse
+	if err := p.call(ctx, spec.Region, "CreateBackupDBInstance", req, &resp); err != nil {
+		return "", fmt.Errorf("tcmongodb: create backup %s: %w", spec.InstanceID, err)
+	}
+	if resp.AsyncRequestId == "" {
+		return "", fmt.Errorf("tcmongodb: create backup %s: the answer has no AsyncRequestId", spec.InstanceID)
+	}
+	return provider.Ref("async/" + string(resp.AsyncRequestId)), nil
+}
+
+// ParsedRef is a Ref taken apart: an async task ("async/<id>", from Start)
+// or a listed backup ("backup/<BackId>", from Find).
+type ParsedRef struct {
+	Async  string
+	BackID int64
+}
+
+// ParseRef takes apart a Ref made by this adapter.
+func ParseRef(ref provider.Ref) (ParsedRef, error) {
+	kind, id, _ := strings.Cut(string(ref), "/")
+	switch kind {
+	case "async":
+		if asyncIDShape.MatchString(id) {
+			return ParsedRef{Async: id}, nil
+		}
+	case "backup":
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err == nil && n > 0 && id[0] != '+' {
+			return ParsedRef{BackID: n}, nil
+		}
+	}
+	return ParsedRef{}, apierr.Invalid("tcmongodb: ref %q: want async/<id> or backup/<id>", ref)
+}
+
+// AsyncState maps DescribeAsyncRequestInfo's Status. paused and undoed are
+// documented as failures needing a human, so they end the job.
+func AsyncState(status string) (provider.State, string) {
+	switch strings.ToLower(status) {
+	case "initial", "running":
+		return provider.Running, ""
+	case "success":
+		return provider.Succeeded, ""
+	case "failed", "paused", "undoed":
+		return provider.Failed, status
+	}
+	return provider.Failed, fmt.Sprintf("unexpected task status %q", status)
+}
+
+// BackupState maps a listed backup's Status (1 backing up, 2 succeeded; no
+// failure value is documented).
+func BackupState(status int64) (provider.State, string) {
+	switch status {
+	case 1:
+		return provider.Running, ""
+	case 2:
+		return provider.Succeeded, ""
+	}
+	return provider.Failed, fmt.Sprintf("unexpected backup status %d", status)
+}
+
+// Status reports an async task or a listed backup.
+func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.Ref) (provider.Status, error) {
+	if err := check(spec); err != nil {
+		return provider.Status{}, err
+	}
+	r, err := ParseRef(ref)
+	if err != nil {
+		return provider.Status{}, err
+	}
+	if r.Async != "" {
+		var resp DescribeAsyncRequestInfoResponse
+		if err := p.call(ctx, spec.Region, "DescribeAsyncRequestInfo", DescribeAsyncRequestInfoRequest{AsyncRequestId: r.Async}, &resp); err != nil {
+			return provider.Status{}, fmt.Errorf("tcmongodb: status of task %s on %s: %w", r.Async, spec.InstanceID, err)
+		}
+		state, detail := AsyncState(resp.Status)
+		return done(provider.Status{State: state, Progress: -1, Detail: detail}), nil
+	}
+	var found *BackupInfo
+	err = p.backups(ctx, spec, func(b *BackupInfo) bool {
+		if b.BackId == r.BackID {
+			found = b
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return provider.Status{}, fmt.Errorf("tcmongodb: status of backup %d on %s: %w", r.BackID, spec.InstanceID, err)
+	}
+	id := strconv.FormatInt(r.BackID, 10)
+	if found == nil {
+		// Refs to listed backups come from Find, so it was there; only the
+		// last 7 days are listed.
+		return provider.Status{State: provider.Failed, Progress: -1, BackupID: id, Detail: "backup is no longer listed"}, nil
+	}
+	state, detail := BackupState(found.Status)
+	return done(provider.Status{State: state, Progress: -1, BackupID: id, Detail: detail}), nil
+}
+
+func done(st provider.Status) provider.Status {
+	if st.State == provider.Succeeded {
+		st.Progress = 100
+	}
+	return st
+}
+
+// Find looks for the newest manual backup whose remark is spec.Name. The
+// create call returns no backup id, so the remark is the only link.
+func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, bool, error) {
+	if err := check(spec); err != nil {
+		return "", false, err
+	}
+	var best *BackupInfo
+	err := p.backups(ctx, spec, func(b *BackupInfo) bool {
+		if b.BackupType == 1 && b.BackupDesc == spec.Name &&
+			(best == nil || b.StartTime > best.StartTime || (b.StartTime == best.StartTime && b.BackId > best.BackId)) {
+			best = b
+		}
+		return true
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("tcmongodb: find backup %q on %s: %w", spec.Name, spec.InstanceID, err)
+	}
+	if best == nil {
+		return "", false, nil
+	}
+	return provider.Ref("backup/" + strconv.FormatInt(best.BackId, 10)), true, nil
+}
+
+func (p *Provider) backups(ctx context.Context, spec provider.Spec, visit func(*BackupInfo) bool) error {
+	var offset uint64
+	for range maxPages {
+		var resp DescribeDBBackupsResponse
+		req := DescribeDBBackupsRequest{InstanceId: spec.InstanceID, Limit: pageSize, Offset: offset}
+		if err := p.call(ctx, spec.Region, "DescribeDBBackups", req, &resp); err != nil {
+			return err
+		}
+		for i := range resp.BackupList {
+			if !visit(&resp.BackupList[i]) {
+				return nil
+			}
+		}
+		offset += uint64(len(resp.BackupList))
+		if len(resp.BackupList) == 0 || offset >= resp.TotalCount {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Discover lists the formal instances tagged tagKey=tagValue in the
+// provider's region and says which can be backed up now.
+func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]provider.Instance, error) {
+	if tagKey == "" {
+		return nil, apierr.Invalid("tcmongodb: discover: empty tag key")
+	}
+	var out []provider.Instance
+	var offset uint64
+	for range maxPages {
+		req := DescribeDBInstancesRequest{InstanceType: 1, ClusterType: -1,
+			Tags: []TagFilter{{TagKey: tagKey, TagValue: tagValue}}, Limit: pageSize, Offset: offset}
+		var resp DescribeDBInstancesResponse
+		if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+			return nil, fmt.Errorf("tcmongodb: discover %s=%s in %s: %w", tagKey, tagValue, p.opts.Region, err)
+		}
+		for _, in := range resp.InstanceDetails {
+			if hasTag(in.Tags, tagKey, tagValue) {
+				out = append(out, classify(in, p.opts.Region))
+			}
+		}
+		offset += uint64(len(resp.InstanceDetails))
+		if len(resp.InstanceDetails) == 0 || offset >= resp.TotalCount {
+			break
+		}
+	}
+	return out, nil
+}
+
+func hasTag(tags []TagFilter, k, v string) bool {
+	for _, t := range tags {
+		if t.TagKey == k && t.TagValue == v {
+			return true
+		}
+	}
+	return false
+}
+
+func classify(in InstanceDetail, region string) provider.Instance {
+	out := provider.Instance{Product: provider.MongoDB, Region: in.Region, InstanceID: in.InstanceId, Name: in.InstanceName}
+	if out.Region == "" {
+		out.Region = region
+	}
+	switch {
+	case in.InstanceType == 2:
+		out.Reason = "temporary instance"
+	case in.InstanceType == 3:
+		out.Reason = "read-only replica"
+	case in.Status == 2:
+		out.Eligible = true
+	case in.Status == 0:
+		out.Reason = "creating"
+	case in.Status == 1:
+		out.Reason = "processing a change"
+	case in.Status == -2 || in.Status == -3:
+		out.Reason = "isolated"
+	default:
+		out.Reason = fmt.Sprintf("status %d", in.Status)
+	}
+	return out
+}
