@@ -198,3 +198,17 @@ func errCode(resp map[string]any) string {
 	c, _ := e["Code"].(string)
 	return c
 }
+
+type tencentAction = tencent.Action
+
+func mustClientWithTransport(t *testing.T, url string, rt http.RoundTripper) *tencent.Client {
+	t.Helper()
+	cli, err := tencent.New(tencent.Config{
+		Credentials: tencent.Credentials{SecretID: testID, SecretKey: secret.String(testKey)},
+		Region:      "ap-guangzhou", Endpoint: url, Timeout: 10 * time.Second, Transport: rt,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
