@@ -1,0 +1,189 @@
+package tcmysql_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/emulator/fault"
+	"github.com/backupflow/backupflow/pkg/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/emulator/tencentemu"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/provider/providertest"
+	"github.com/backupflow/backupflow/pkg/provider/tcmysql"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// clock is the injected time. It starts at the real time because the
+// emulator checks the SDK's X-TC-Timestamp (real time) against it within
+// ±5 minutes, so tests advance it by seconds, never hours.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+const jobDuration = 10 * time.Second
+
+type env struct {
+	emu   *tencentemu.Server
+	clock *clock
+	p     *tcmysql.Provider
+	calls atomic.Int64
+	inj   *fault.Injector
+}
+
+func newEnv(t *testing.T, rateLimits bool) *env {
+	t.Helper()
+	fleet := fixture.Default()
+	fleet.Instances = append(fleet.Instances,
+		fixture.Instance{Product: provider.MySQL, ID: "cdb-fail0001", FailJobs: "disk full on the backup volume"},
+		fixture.Instance{Product: provider.MySQL, ID: "cdb-busy0001", Busy: true},
+	)
+	e := &env{clock: &clock{t: time.Now()}, inj: fault.New(0, 1)}
+	e.emu = tencentemu.New(tencentemu.Options{SecretID: "AKIDtest", SecretKey: "sk-test", Fleet: fleet,
+		Now: e.clock.Now, JobDuration: jobDuration, DisableRateLimits: !rateLimits, Faults: e.inj})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.calls.Add(1)
+		e.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: "sk-test"},
+		Region: "ap-guangzhou", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = tcmysql.New(c, tcmysql.Options{Region: "ap-guangzhou", Now: e.clock.Now})
+	return e
+}
+
+func spec(id, name string) provider.Spec {
+	return provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: id, Name: name}
+}
+
+func TestConformance(t *testing.T) {
+	e := newEnv(t, false)
+	fail, busy := spec("cdb-fail0001", "pt"), spec("cdb-busy0001", "pt")
+	providertest.Run(t, providertest.Harness{
+		Provider:          e.p,
+		Backup:            spec("cdb-c1nl9rpv", "pt"),
+		Advance:           e.clock.Advance,
+		JobDuration:       jobDuration + time.Second,
+		UnknownInstanceID: "cdb-nope0000",
+		Failing:           &fail,
+		Busy:              &busy,
+		Calls:             func() int { return int(e.calls.Load()) },
+	})
+}
+
+func countJobs(emu *tencentemu.Server, instanceID, name string) int {
+	n := 0
+	for _, j := range emu.Jobs() {
+		if j.InstanceID == instanceID && j.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// A redelivered job looks before it creates and adopts what the first
+// delivery started.
+func TestRedeliveryAdopts(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cdb-c1nl9rpv", "job-7f3a")
+	s.Tables = []provider.Table{{DB: "db1", Table: "tb1"}}
+	first, err := e.p.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // two redeliveries
+		ref, found, err := e.p.Find(ctx, s)
+		if err != nil || !found || ref != first {
+			t.Fatalf("Find on redelivery = %q, %v, %v; want %q", ref, found, err, first)
+		}
+	}
+	if n := countJobs(e.emu, s.InstanceID, s.Name); n != 1 {
+		t.Errorf("emulator holds %d backups named %s; want 1", n, s.Name)
+	}
+}
+
+func TestUnknownInstanceIsPermanentWithCloudDetails(t *testing.T) {
+	e := newEnv(t, false)
+	_, err := e.p.Start(context.Background(), spec("cdb-nope0000", "n1"))
+	var ae *apierr.Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v; want *apierr.Error", err)
+	}
+	if ae.Code != "InvalidParameter.InstanceNotFound" || ae.RequestID == "" || ae.Kind != apierr.Permanent {
+		t.Errorf("err = %+v; want InvalidParameter.InstanceNotFound, a request id, permanent", ae)
+	}
+}
+
+func TestThrottlingAndBusyRetryLater(t *testing.T) {
+	ctx := context.Background()
+	t.Run("injected throttle", func(t *testing.T) {
+		e := newEnv(t, false)
+		e.inj.Force(fault.Throttle)
+		_, err := e.p.Start(ctx, spec("cdb-c1nl9rpv", "n1"))
+		if apierr.KindOf(err) != apierr.RetryLater || apierr.Code(err) != "RequestLimitExceeded" {
+			t.Errorf("err = %v (kind %v); want RequestLimitExceeded, retry-later", err, apierr.KindOf(err))
+		}
+	})
+	t.Run("rate limit 10/s on DescribeBackups", func(t *testing.T) {
+		e := newEnv(t, true) // the clock stands still: every call falls in one second
+		var err error
+		for range 11 {
+			if _, _, err = e.p.Find(ctx, spec("cdb-c1nl9rpv", "n1")); err != nil {
+				break
+			}
+		}
+		if apierr.KindOf(err) != apierr.RetryLater {
+			t.Errorf("11th Find in one second: err = %v; want retry-later", err)
+		}
+	})
+	t.Run("backup already running", func(t *testing.T) {
+		e := newEnv(t, false)
+		if _, err := e.p.Start(ctx, spec("cdb-c1nl9rpv", "n1")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.p.Start(ctx, spec("cdb-c1nl9rpv", "n2"))
+		if apierr.KindOf(err) != apierr.RetryLater {
+			t.Errorf("second concurrent backup: err = %v; want retry-later", err)
+		}
+	})
+}
+
+func TestDiscoverDefaultFleet(t *testing.T) {
+	e := newEnv(t, false)
+	got, err := e.p.Discover(context.Background(), fixture.NightlyTagKey, fixture.NightlyTagValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]provider.Instance{}
+	for _, in := range got {
+		byID[in.InstanceID] = in
+	}
+	for id, eligible := range map[string]bool{"cdb-c1nl9rpv": true, "cdb-k2m4p6r8": true, "cdb-iso00001": false} {
+		in, ok := byID[id]
+		if !ok || in.Eligible != eligible || (!eligible && in.Reason == "") || in.Region != "ap-guangzhou" {
+			t.Errorf("%s: %+v (listed %v); want eligible=%v with a reason when not", id, in, ok, eligible)
+		}
+	}
+	if in, ok := byID["cdb-ro000001"]; ok && in.Eligible {
+		t.Errorf("read-only replica is eligible: %+v", in)
+	}
+	for _, id := range []string{"cdb-fail0001", "cdb-busy0001"} {
+		if _, ok := byID[id]; ok {
+			t.Errorf("%s has no nightly tag but was discovered", id)
+		}
+	}
+}
