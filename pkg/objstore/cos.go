@@ -1,0 +1,382 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tencentyun/cos-go-sdk-v5"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// COSConfig configures a COS store.
+type COSConfig struct {
+	Credentials tencent.Credentials
+	// Region is the long region name of the buckets, e.g. ap-guangzhou.
+	Region string
+	// Endpoint (BACKUPFLOW_COS_ENDPOINT), when set, is an emulator's
+	// host:port or URL. Requests are dialled there but keep the real COS
+	// Host (<bucket>.cos.<region>.myqcloud.com), which signs them and names
+	// the bucket; presigned URLs still point at the real COS host.
+	Endpoint string
+	// Now is the clock presigned windows are computed from; default time.Now.
+	// (The SDK signs header requests with the wall clock itself.)
+	Now func() time.Time
+	// HTTPClient supplies the base transport and timeout. A non-*http.Transport
+	// RoundTripper is used as is, Endpoint notwithstanding.
+	HTTPClient *http.Client
+}
+
+// COS is an object store over cos-go-sdk-v5. Safe for concurrent use.
+type COS struct {
+	cfg     COSConfig
+	scheme  string // of request URLs: https, or the emulator's scheme
+	base    http.RoundTripper
+	timeout time.Duration
+	clients sync.Map // "scheme|bucket" -> *cos.Client
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// NewCOS validates cfg and builds the store; it does no I/O.
+func NewCOS(cfg COSConfig) (*COS, error) {
+	if cfg.Credentials.SecretID == "" || !cfg.Credentials.SecretKey.IsSet() {
+		return nil, errors.New("objstore: cos: no credentials")
+	}
+	if !regionPattern.MatchString(cfg.Region) {
+		return nil, fmt.Errorf("objstore: cos: invalid region %q", cfg.Region)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &COS{cfg: cfg, scheme: "https"}
+	var base http.RoundTripper = http.DefaultTransport
+	if cfg.HTTPClient != nil {
+		c.timeout = cfg.HTTPClient.Timeout
+		if cfg.HTTPClient.Transport != nil {
+			base = cfg.HTTPClient.Transport
+		}
+	}
+	if cfg.Endpoint != "" {
+		scheme, addr, err := parseEndpoint(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		c.scheme = scheme
+		if t, ok := base.(*http.Transport); ok {
+			t = t.Clone()
+			t.Proxy = nil
+			d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+			// Whatever COS host the request names, connect to the emulator.
+			t.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			}
+			base = t
+		}
+	}
+	c.base = base
+	return c, nil
+}
+
+// parseEndpoint accepts "host:port", "host" or "http(s)://host[:port]".
+func parseEndpoint(ep string) (scheme, addr string, err error) {
+	if !strings.Contains(ep, "://") {
+		ep = "http://" + ep
+	}
+	u, err := url.Parse(ep)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", "", fmt.Errorf("objstore: cos: invalid endpoint %q, want host:port or http(s)://host:port", ep)
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	return u.Scheme, addr, nil
+}
+
+func (c *COS) client(bucket, scheme string) (*cos.Client, error) {
+	if v, ok := c.clients.Load(scheme + "|" + bucket); ok {
+		return v.(*cos.Client), nil
+	}
+	// NewBucketURL refuses names without the -<appid> suffix.
+	u, err := cos.NewBucketURL(bucket, c.cfg.Region, scheme == "https")
+	if err != nil {
+		return nil, apierr.Invalid("objstore: cos: bucket %q in %s: %v", bucket, c.cfg.Region, err)
+	}
+	cr := c.cfg.Credentials
+	hc := &http.Client{Timeout: c.timeout, Transport: &cos.AuthorizationTransport{
+		SecretID: cr.SecretID, SecretKey: cr.SecretKey.Reveal(), SessionToken: cr.Token.Reveal(), Transport: c.base}}
+	cl := cos.NewClient(&cos.BaseURL{BucketURL: u}, hc)
+	// The flows retry by error kind with backoff; SDK retries would only
+	// multiply attempts without a pause.
+	cl.Conf.RetryOpt.Count = 1
+	v, _ := c.clients.LoadOrStore(scheme+"|"+bucket, cl)
+	return v.(*cos.Client), nil
+}
+
+// Presign returns a GET URL for the object on the real COS host, valid from
+// a minute ago (clock skew) until ttl from now; ttl defaults to an hour and
+// is capped at two. The session token, if any, is in the URL and signed.
+// The URL is a secret: never log it.
+func (c *COS) Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
+	if key == "" {
+		return "", apierr.Invalid("objstore: cos presign %s: empty key", bucket)
+	}
+	cl, err := c.client(bucket, "https")
+	if err != nil {
+		return "", err
+	}
+	ttl = presignTTL(ttl)
+	now := c.cfg.Now()
+	at := &cos.AuthTime{SignStartTime: now.Add(-presignBackdate), SignEndTime: now.Add(ttl),
+		KeyStartTime: now.Add(-presignBackdate), KeyEndTime: now.Add(ttl)}
+	u, err := cl.Object.GetPresignedURL2(ctx, http.MethodGet, key, ttl, &cos.PresignedURLOptions{AuthTime: at})
+	if err != nil {
+		// The SDK's presign errors name no URL (empty key, no credential).
+		return "", fmt.Errorf("objstore: cos presign %s/%s: %w", bucket, key, err)
+	}
+	return u.String(), nil
+}
+
+// Head returns the object's size, ETag (unquoted) and version id.
+func (c *COS) Head(ctx context.Context, bucket, key string) (Object, error) {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return Object{}, err
+	}
+	resp, err := cl.Object.Head(ctx, key, nil)
+	if err != nil {
+		return Object{}, cosError("HeadObject", bucket, key, err)
+	}
+	defer resp.Body.Close()
+	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	return Object{Bucket: bucket, Key: key, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
+		VersionID: resp.Header.Get("x-cos-version-id"), Size: size}, nil
+}
+
+// ReadMagic returns the first MagicLen bytes of the object (fewer when it is
+// shorter) with a Range GET, so a multi-GB backup is not downloaded.
+func (c *COS) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error) {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.Object.Get(ctx, key, &cos.ObjectGetOptions{Range: fmt.Sprintf("bytes=0-%d", MagicLen-1)})
+	if err != nil {
+		return nil, cosError("GetObject", bucket, key, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MagicLen))
+	if err != nil {
+		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, transportErr(err))
+	}
+	return b, nil
+}
+
+// maxGet bounds Get: it is meant for ledger records, not backups.
+const maxGet = 16 << 20
+
+// Get reads a small object whole (at most 16 MiB).
+func (c *COS) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.Object.Get(ctx, key, nil)
+	if err != nil {
+		return nil, cosError("GetObject", bucket, key, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxGet+1))
+	if err != nil {
+		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, transportErr(err))
+	}
+	if len(b) > maxGet {
+		return nil, fmt.Errorf("objstore: cos get %s/%s: larger than %d bytes", bucket, key, maxGet)
+	}
+	return b, nil
+}
+
+// Put writes data. With ifAbsent it sends x-cos-forbid-overwrite: true and
+// returns ErrExists when the key is already there, atomically on the server.
+func (c *COS) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent bool) error {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return err
+	}
+	h := &http.Header{}
+	if ifAbsent {
+		h.Set("x-cos-forbid-overwrite", "true")
+	}
+	opt := &cos.ObjectPutOptions{ObjectPutHeaderOptions: &cos.ObjectPutHeaderOptions{
+		ContentType: "application/octet-stream", XOptionHeader: h}}
+	resp, err := cl.Object.Put(ctx, key, bytes.NewReader(data), opt)
+	if err != nil {
+		return cosError("PutObject", bucket, key, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Delete removes the object; a missing object is not an error.
+func (c *COS) Delete(ctx context.Context, bucket, key string) error {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.Object.Delete(ctx, key)
+	if err != nil {
+		if isNoSuchKey(err) {
+			return nil
+		}
+		return cosError("DeleteObject", bucket, key, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// List returns every object whose key starts with prefix, in key order,
+// following the listing's markers.
+func (c *COS) List(ctx context.Context, bucket, prefix string) ([]Object, error) {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return nil, err
+	}
+	var out []Object
+	marker := ""
+	for {
+		res, _, err := cl.Bucket.Get(ctx, &cos.BucketGetOptions{Prefix: prefix, Marker: marker, MaxKeys: 1000})
+		if err != nil {
+			return nil, cosError("GetBucket", bucket, prefix, err)
+		}
+		for _, o := range res.Contents {
+			out = append(out, Object{Bucket: bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`), VersionID: o.VersionId, Size: o.Size})
+		}
+		if !res.IsTruncated || len(res.Contents) == 0 {
+			return out, nil
+		}
+		marker = res.NextMarker
+		if marker == "" {
+			marker = res.Contents[len(res.Contents)-1].Key
+		}
+	}
+}
+
+// isNoSuchKey: COS answers 204 for a missing key, but tolerate a 404 that
+// is about the key (not the bucket) all the same.
+func isNoSuchKey(err error) bool {
+	var er *cos.ErrorResponse
+	return errors.As(err, &er) && er.Code == "NoSuchKey"
+}
+
+// cosError turns an SDK error into an *apierr.Error (cloud answers) or a
+// transport error, dropping the SDK's own text: it quotes the request URL.
+func cosError(action, bucket, key string, err error) error {
+	var er *cos.ErrorResponse
+	if errors.As(err, &er) {
+		status := 0
+		var reqID string
+		if er.Response != nil {
+			status = er.Response.StatusCode
+			reqID = er.Response.Header.Get("X-Cos-Request-Id")
+		}
+		if er.RequestID != "" {
+			reqID = er.RequestID
+		}
+		code := er.Code
+		if code == "" { // HEAD answers carry no body
+			code = codeForStatus(status)
+		}
+		var sentinel error
+		switch {
+		case status == http.StatusNotFound:
+			sentinel = ErrNotFound
+		case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+			sentinel = ErrExists
+		}
+		ae := &apierr.Error{Cloud: apierr.Tencent, Service: "cos", Action: action, Code: code,
+			Message: er.Message, RequestID: reqID, HTTPStatus: status, Kind: httpKind(status, code), Err: sentinel}
+		return fmt.Errorf("objstore: cos %s/%s: %w", bucket, key, ae)
+	}
+	var re *cos.RetryError
+	if errors.As(err, &re) && len(re.Errs) > 0 {
+		err = re.Errs[len(re.Errs)-1]
+	}
+	return fmt.Errorf("objstore: cos %s %s/%s: %w", action, bucket, key, transportErr(err))
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "NoSuchKey"
+	case http.StatusForbidden:
+		return "AccessDenied"
+	case http.StatusConflict:
+		return "Conflict"
+	case http.StatusPreconditionFailed:
+		return "PreconditionFailed"
+	case http.StatusServiceUnavailable:
+		return "SlowDown"
+	}
+	if status >= 500 {
+		return "InternalError"
+	}
+	return "HTTP" + strconv.Itoa(status)
+}
+
+// httpKind classifies an object-store answer: throttling retries later,
+// other server faults are ambiguous, client errors are final.
+func httpKind(status int, code string) apierr.Kind {
+	switch {
+	case code == "SlowDown" || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return apierr.RetryLater
+	case status >= 500 || status == 0:
+		return apierr.RetryAfterLookup
+	}
+	return apierr.Permanent
+}
+
+// netError marks a failure below HTTP (dropped connection, reset, timeout)
+// as a net.Error, which apierr.KindOf treats as ambiguous.
+type netError struct{ err error }
+
+func (e *netError) Error() string   { return e.err.Error() }
+func (e *netError) Unwrap() error   { return e.err }
+func (e *netError) Timeout() bool   { return false }
+func (e *netError) Temporary() bool { return true }
+
+// transportErr strips the request URL a *url.Error quotes (for a presigned
+// request it would hold the signature) and keeps the cause. Failures of the
+// exchange itself become ambiguous; anything else (the SDK refusing a key)
+// stays as it is, which apierr.KindOf treats as permanent.
+func transportErr(err error) error {
+	var ue *url.Error
+	isTransport := errors.As(err, &ue)
+	if isTransport {
+		err = ue.Err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ne net.Error
+	if isTransport || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &netError{err: err}
+	}
+	return err
+}
