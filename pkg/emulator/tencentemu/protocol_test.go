@@ -138,13 +138,16 @@ func TestAuthFailures(t *testing.T) {
 		wantCode(t, err, codeSecretIDNotFound)
 	})
 	t.Run("stale timestamp", func(t *testing.T) {
-		e := newEnv(t, Options{DisableRateLimits: true})
-		e.clock.Advance(301 * time.Second)
+		wall := newClock()
+		e := newEnv(t, Options{DisableRateLimits: true, SignatureNow: wall.Now})
+		wall.Advance(301 * time.Second)
 		wantCode(t, e.call("cdb", "CreateBackup", body, nil), codeSignatureExpire)
 	})
 	t.Run("timestamp within skew", func(t *testing.T) {
-		e := newEnv(t, Options{DisableRateLimits: true})
-		e.clock.Advance(-290 * time.Second)
+		wall := newClock()
+		e := newEnv(t, Options{DisableRateLimits: true, SignatureNow: wall.Now})
+		wall.Advance(-290 * time.Second)
+		e.clock.Advance(48 * time.Hour) // the job clock does not matter to signatures
 		e.mustCall("cdb", "CreateBackup", body, nil)
 	})
 	t.Run("body changed after signing", func(t *testing.T) {

@@ -32,11 +32,15 @@ type Options struct {
 	SecretID, SecretKey string // the one key pair accepted
 	// Token, when set, is the only X-TC-Token accepted; empty accepts any
 	// token (temporary credentials) signed with the key pair.
-	Token             string
-	Fleet             *fixture.Set     // nil → fixture.Default()
-	Now               func() time.Time // nil → time.Now
-	JobDuration       time.Duration    // default 3 s; fixture.Instance.Duration overrides per instance
-	Faults            *fault.Injector  // nil → no faults
+	Token string
+	Fleet *fixture.Set     // nil → fixture.Default()
+	Now   func() time.Time // nil → time.Now; drives jobs and rate-limit windows
+	// SignatureNow is the clock X-TC-Timestamp is checked against (±300 s).
+	// nil → time.Now, not Now: SDK clients stamp requests with the wall
+	// clock, so a virtual Now must not expire their signatures.
+	SignatureNow      func() time.Time
+	JobDuration       time.Duration   // default 3 s; fixture.Instance.Duration overrides per instance
+	Faults            *fault.Injector // nil → no faults
 	DisableRateLimits bool
 	CMQ               CMQSender // tdmq SendCmqMsg forwards here; nil → UnsupportedOperation
 	// SourceChecker verifies an import's COS URL at StartBackupMigration;
@@ -80,6 +84,9 @@ func New(o Options) *Server {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SignatureNow == nil {
+		o.SignatureNow = time.Now
 	}
 	if o.JobDuration <= 0 {
 		o.JobDuration = 3 * time.Second
@@ -159,7 +166,7 @@ func (c *call) bind(dst any) *apiError {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newUUID()
 	now := s.o.Now()
-	id, act, aerr, body := s.authenticate(w, r, now)
+	id, act, aerr, body := s.authenticate(w, r, s.o.SignatureNow())
 	if aerr != nil {
 		s.writeError(w, reqID, id, aerr)
 		return
