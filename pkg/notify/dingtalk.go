@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // DingTalk publishes no byte limit for markdown; facts/chatops.md §9.12 says
@@ -25,8 +27,9 @@ const dingtalkBase = "https://oapi.dingtalk.com/robot/send"
 
 type dingtalkSender struct {
 	ch     *channel
-	url    *url.URL // without timestamp and sign
-	secret string
+	url    secret.String // with access_token, without timestamp and sign
+	signer secret.String // the SEC... signing secret, or ""
+
 }
 
 func parseDingTalk(rest string, o *Options) (Sender, error) {
@@ -55,21 +58,23 @@ func parseDingTalk(rest string, o *Options) (Sender, error) {
 	if !validToken(token) {
 		return nil, errors.New("notify: dingtalk: access token is missing or malformed")
 	}
-	secret, hasSecret := opts["secret"]
+	sec, hasSecret := opts["secret"]
 	// 加签 secrets are issued as "SEC" + hex; anything else is most likely
 	// the token pasted twice.
-	if hasSecret && (!strings.HasPrefix(secret, "SEC") || !validToken(secret)) {
+	if hasSecret && (!strings.HasPrefix(sec, "SEC") || !validToken(sec)) {
 		return nil, errors.New("notify: dingtalk: secret must be the SEC... value from the robot's security settings")
 	}
 	u.RawQuery = url.Values{"access_token": {token}}.Encode()
 	if u, err = rebase("dingtalk", u, o); err != nil {
 		return nil, err
 	}
-	return &dingtalkSender{ch: newChannel("dingtalk", o, token, secret), url: u, secret: secret}, nil
+	return &dingtalkSender{ch: newChannel("dingtalk", o, token, sec), url: secret.String(u.String()), signer: secret.String(sec)}, nil
 }
 
+func (s *dingtalkSender) GoString() string { return s.String() }
+
 func (s *dingtalkSender) String() string {
-	if s.secret != "" {
+	if s.signer.IsSet() {
 		return "dingtalk:" + redacted + "?secret=" + redacted
 	}
 	return "dingtalk:" + redacted
@@ -108,15 +113,12 @@ func (s *dingtalkSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("notify: dingtalk: encode message: %w", err)
 	}
-	u := *s.url
-	if s.secret != "" {
+	u := s.url.Reveal()
+	if s.signer.IsSet() {
 		ts := strconv.FormatInt(s.ch.now().UnixMilli(), 10)
-		q := u.Query()
-		q.Set("timestamp", ts)
-		q.Set("sign", dingtalkSign(s.secret, ts))
-		u.RawQuery = q.Encode()
+		u += "&timestamp=" + ts + "&sign=" + url.QueryEscape(dingtalkSign(s.signer.Reveal(), ts))
 	}
-	r, err := s.ch.post(ctx, u.String(), body, nil)
+	r, err := s.ch.post(ctx, u, body, nil)
 	if err != nil {
 		return err
 	}
@@ -126,8 +128,8 @@ func (s *dingtalkSender) Send(ctx context.Context, m Message) error {
 // dingtalkSign is base64(HMAC-SHA256(key = secret, msg = ts + "\n" + secret)),
 // facts/chatops.md §4.2. The caller URL-encodes it as a query value: its
 // '+', '/' and '=' must not reach DingTalk raw.
-func dingtalkSign(secret, ts string) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts + "\n" + secret))
+func dingtalkSign(sec, ts string) string {
+	mac := hmac.New(sha256.New, []byte(sec))
+	mac.Write([]byte(ts + "\n" + sec))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // Feishu's custom bot takes request bodies up to 20 KB (facts/chatops.md
@@ -27,8 +29,8 @@ var feishuBases = map[string]string{
 
 type feishuSender struct {
 	ch     *channel
-	url    string
-	secret string
+	url    secret.String
+	signer secret.String
 }
 
 func parseFeishu(kind, rest string, o *Options) (Sender, error) {
@@ -56,15 +58,15 @@ func parseFeishu(kind, rest string, o *Options) (Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret := opts["secret"]
-	if _, has := opts["secret"]; has && secret == "" {
+	sec, has := opts["secret"]
+	if has && sec == "" {
 		return nil, fmt.Errorf("notify: %s: secret is empty", kind)
 	}
 	u.RawQuery = ""
 	if u, err = rebase(kind, u, o); err != nil {
 		return nil, err
 	}
-	return &feishuSender{ch: newChannel(kind, o, token, secret), url: u.String(), secret: secret}, nil
+	return &feishuSender{ch: newChannel(kind, o, token, sec), url: secret.String(u.String()), signer: secret.String(sec)}, nil
 }
 
 func cutLast(s, sep string) (before, after string, found bool) {
@@ -75,8 +77,10 @@ func cutLast(s, sep string) (before, after string, found bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
+func (s *feishuSender) GoString() string { return s.String() }
+
 func (s *feishuSender) String() string {
-	if s.secret != "" {
+	if s.signer.IsSet() {
 		return s.ch.kind + ":" + redacted + "?secret=" + redacted
 	}
 	return s.ch.kind + ":" + redacted
@@ -112,7 +116,7 @@ func (s *feishuSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("notify: %s: encode message: %w", s.ch.kind, err)
 	}
-	r, err := s.ch.post(ctx, s.url, body, nil)
+	r, err := s.ch.post(ctx, s.url.Reveal(), body, nil)
 	if err != nil {
 		return err
 	}
@@ -135,9 +139,9 @@ func (s *feishuSender) Send(ctx context.Context, m Message) error {
 func (s *feishuSender) encode(m Message) ([]byte, error) {
 	var msg feishuMessage
 	msg.MsgType = "interactive"
-	if s.secret != "" {
+	if s.signer.IsSet() {
 		msg.Timestamp = strconv.FormatInt(s.ch.now().Unix(), 10)
-		msg.Sign = feishuSign(s.secret, msg.Timestamp)
+		msg.Sign = feishuSign(s.signer.Reveal(), msg.Timestamp)
 	}
 	msg.Card.Header.Title = feishuText{Tag: "plain_text", Content: truncChars(m.title(), feishuTitleMax)}
 	msg.Card.Header.Template = map[Level]string{Info: "blue", Success: "green", Failure: "red"}[m.Level]
@@ -191,8 +195,8 @@ func marshalNoEscape(v any) ([]byte, error) {
 
 // feishuSign is base64(HMAC-SHA256(key = ts + "\n" + secret, msg = empty)),
 // facts/chatops.md §5.2: unlike DingTalk, the string to sign is the key.
-func feishuSign(secret, ts string) string {
-	mac := hmac.New(sha256.New, []byte(ts+"\n"+secret))
+func feishuSign(sec, ts string) string {
+	mac := hmac.New(sha256.New, []byte(ts+"\n"+sec))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 

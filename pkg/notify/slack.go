@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // Slack Block Kit limits (facts/chatops.md §2.4).
@@ -19,7 +21,7 @@ const (
 
 type slackSender struct {
 	ch   *channel
-	url  string
+	url  secret.String
 	host string
 }
 
@@ -36,10 +38,11 @@ func parseSlack(rest string, o *Options) (Sender, error) {
 	if u, err = rebase("slack", u, o); err != nil {
 		return nil, err
 	}
-	return &slackSender{ch: newChannel("slack", o, append(secrets, u.String())...), url: u.String(), host: host}, nil
+	return &slackSender{ch: newChannel("slack", o, append(secrets, u.String())...), url: secret.String(u.String()), host: host}, nil
 }
 
-func (s *slackSender) String() string { return "slack:https://" + s.host + "/" + redacted }
+func (s *slackSender) String() string   { return "slack:https://" + s.host + "/" + redacted }
+func (s *slackSender) GoString() string { return s.String() }
 
 // Send posts to the incoming webhook. Slack answers 200 "ok"; anything else
 // carries a short code (invalid_payload, no_service, ...) in the body.
@@ -48,7 +51,7 @@ func (s *slackSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("notify: slack: encode message: %w", err)
 	}
-	r, err := s.ch.post(ctx, s.url, body, nil)
+	r, err := s.ch.post(ctx, s.url.Reveal(), body, nil)
 	if err != nil {
 		return err
 	}

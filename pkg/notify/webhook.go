@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // Limits for the generic webhook. No platform sets them; they keep one
@@ -25,9 +27,9 @@ const (
 
 type webhookSender struct {
 	ch     *channel
-	url    string
+	url    secret.String
 	host   string
-	secret string
+	signer secret.String
 }
 
 func parseWebhook(rest string, o *Options) (Sender, error) {
@@ -35,14 +37,10 @@ func parseWebhook(rest string, o *Options) (Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets := []string{u.String(), u.RawQuery, strings.Trim(u.EscapedPath(), "/")}
-	if p, ok := u.User.Password(); ok {
-		secrets = append(secrets, p)
-	}
 	// Only secret= is ours; every other query parameter belongs to the
 	// receiver and is kept in order and encoding.
 	var kept []string
-	var secret string
+	var sec string
 	hasSecret := false
 	for _, part := range strings.Split(u.RawQuery, "&") {
 		name, value, _ := strings.Cut(part, "=")
@@ -56,19 +54,49 @@ func parseWebhook(rest string, o *Options) (Sender, error) {
 			return nil, errors.New("notify: webhook: option secret given twice")
 		}
 		hasSecret = true
-		if secret, err = url.PathUnescape(value); err != nil || secret == "" {
+		if sec, err = url.PathUnescape(value); err != nil || sec == "" {
 			return nil, errors.New("notify: webhook: secret is empty or malformed")
 		}
 	}
 	u.RawQuery = strings.Join(kept, "&")
 	return &webhookSender{
-		ch:  newChannel("webhook", o, append(secrets, secret, u.String())...),
-		url: u.String(), host: u.Scheme + "://" + u.Host, secret: secret,
+		ch:     newChannel("webhook", o, webhookSecrets(u, sec)...),
+		url:    secret.String(u.String()),
+		host:   u.Scheme + "://" + u.Host,
+		signer: secret.String(sec),
 	}, nil
 }
 
+// webhookSecrets lists what to redact for a generic URL, whose layout we do
+// not know: the URL, its path and query, the password, long path segments
+// and query values (tokens are long; short ones like "v2" or "1" would
+// redact innocent text).
+func webhookSecrets(u *url.URL, sec string) []string {
+	out := []string{sec, u.String(), u.RawQuery, strings.Trim(u.EscapedPath(), "/")}
+	if p, ok := u.User.Password(); ok {
+		out = append(out, p)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= 12 {
+			out = append(out, seg)
+		}
+	}
+	for _, part := range strings.Split(u.RawQuery, "&") {
+		_, v, _ := strings.Cut(part, "=")
+		if len(v) >= 6 {
+			out = append(out, v)
+			if d, err := url.QueryUnescape(v); err == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func (s *webhookSender) GoString() string { return s.String() }
+
 func (s *webhookSender) String() string {
-	if s.secret != "" {
+	if s.signer.IsSet() {
 		return "webhook:" + s.host + "/" + redacted + "?secret=" + redacted
 	}
 	return "webhook:" + s.host + "/" + redacted
@@ -129,12 +157,12 @@ func (s *webhookSender) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("notify: webhook: encode message: %w", err)
 	}
 	var h http.Header
-	if s.secret != "" {
+	if s.signer.IsSet() {
 		h = http.Header{}
 		h.Set(TimestampHeader, strconv.FormatInt(p.Timestamp, 10))
-		h.Set(SignatureHeader, WebhookSignature(s.secret, body))
+		h.Set(SignatureHeader, WebhookSignature(s.signer.Reveal(), body))
 	}
-	r, err := s.ch.post(ctx, s.url, body, h)
+	r, err := s.ch.post(ctx, s.url.Reveal(), body, h)
 	if err != nil {
 		return err
 	}
@@ -146,8 +174,8 @@ func (s *webhookSender) Send(ctx context.Context, m Message) error {
 
 // WebhookSignature is the SignatureHeader value for body: receivers compute
 // it the same way and compare with hmac.Equal.
-func WebhookSignature(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
+func WebhookSignature(key string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write(body)
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }

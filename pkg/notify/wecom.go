@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // wecomMax is the markdown.content limit in bytes; beyond it WeCom answers
@@ -18,7 +20,7 @@ const wecomBase = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 
 type wecomSender struct {
 	ch  *channel
-	url string
+	url secret.String
 }
 
 func parseWeCom(rest string, o *Options) (Sender, error) {
@@ -46,7 +48,7 @@ func parseWeCom(rest string, o *Options) (Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wecomSender{ch: newChannel("wecom", o, key), url: u.String()}, nil
+	return &wecomSender{ch: newChannel("wecom", o, key), url: secret.String(u.String())}, nil
 }
 
 func isURL(s string) bool {
@@ -54,7 +56,8 @@ func isURL(s string) bool {
 	return strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://")
 }
 
-func (s *wecomSender) String() string { return "wecom:" + redacted }
+func (s *wecomSender) String() string   { return "wecom:" + redacted }
+func (s *wecomSender) GoString() string { return s.String() }
 
 var wecomStyle = mdStyle{
 	heading: func(m Message) string {
@@ -87,7 +90,7 @@ func (s *wecomSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("notify: wecom: encode message: %w", err)
 	}
-	r, err := s.ch.post(ctx, s.url, body, nil)
+	r, err := s.ch.post(ctx, s.url.Reveal(), body, nil)
 	if err != nil {
 		return err
 	}
