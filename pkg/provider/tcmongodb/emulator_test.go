@@ -1,0 +1,152 @@
+package tcmongodb_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/emulator/fault"
+	"github.com/backupflow/backupflow/pkg/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/emulator/tencentemu"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/provider/providertest"
+	"github.com/backupflow/backupflow/pkg/provider/tcmongodb"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// clock starts at the real time: the emulator checks the SDK's real-time
+// X-TC-Timestamp against it within ±5 minutes, so tests advance by seconds.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+const jobDuration = 10 * time.Second
+
+type env struct {
+	emu   *tencentemu.Server
+	clock *clock
+	p     *tcmongodb.Provider
+	calls atomic.Int64
+	inj   *fault.Injector
+}
+
+func newEnv(t *testing.T, rateLimits bool) *env {
+	t.Helper()
+	fleet := fixture.Default()
+	fleet.Instances = append(fleet.Instances, fixture.Instance{Product: provider.MongoDB, ID: "cmgo-busy0001", Busy: true})
+	e := &env{clock: &clock{t: time.Now()}, inj: fault.New(0, 1)}
+	e.emu = tencentemu.New(tencentemu.Options{SecretID: "AKIDtest", SecretKey: "sk-test", Fleet: fleet,
+		Now: e.clock.Now, JobDuration: jobDuration, DisableRateLimits: !rateLimits, Faults: e.inj})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.calls.Add(1)
+		e.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: "sk-test"},
+		Region: "ap-guangzhou", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = tcmongodb.New(c, tcmongodb.Options{Region: "ap-guangzhou", Now: e.clock.Now})
+	return e
+}
+
+func spec(id, name string) provider.Spec {
+	return provider.Spec{Op: provider.Backup, Product: provider.MongoDB, InstanceID: id, Name: name}
+}
+
+func TestConformance(t *testing.T) {
+	e := newEnv(t, false)
+	fail, busy := spec("cmgo-f4il0001", "pt"), spec("cmgo-busy0001", "pt")
+	providertest.Run(t, providertest.Harness{
+		Provider:          e.p,
+		Backup:            spec("cmgo-ayxpky6l", "pt"),
+		Advance:           e.clock.Advance,
+		JobDuration:       jobDuration + time.Second,
+		UnknownInstanceID: "cmgo-nope0000",
+		Failing:           &fail,
+		Busy:              &busy,
+		Calls:             func() int { return int(e.calls.Load()) },
+	})
+}
+
+func TestRedeliveryAdopts(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cmgo-ayxpky6l", "job-m1")
+	s.Method = "physical"
+	if _, err := e.p.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	ref, found, err := e.p.Find(ctx, s)
+	if err != nil || !found {
+		t.Fatalf("Find on redelivery = %q, %v, %v; want found", ref, found, err)
+	}
+	n := 0
+	for _, j := range e.emu.Jobs() {
+		if j.InstanceID == s.InstanceID && j.Name == s.Name {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d backups with remark %s; want 1", n, s.Name)
+	}
+	e.clock.Advance(jobDuration + time.Second)
+	if st, err := e.p.Status(ctx, s, ref); err != nil || st.State != provider.Succeeded || st.BackupID == "" {
+		t.Errorf("Status(%s) = %+v, %v; want succeeded with the backup id", ref, st, err)
+	}
+}
+
+func TestUnknownInstanceIsPermanentWithCloudDetails(t *testing.T) {
+	e := newEnv(t, false)
+	_, err := e.p.Start(context.Background(), spec("cmgo-nope0000", "n1"))
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || ae.Code != "InvalidParameterValue.NotFoundInstance" || ae.RequestID == "" || ae.Kind != apierr.Permanent {
+		t.Errorf("err = %v; want InvalidParameterValue.NotFoundInstance with a request id, permanent", err)
+	}
+}
+
+func TestThrottlingRetryLater(t *testing.T) {
+	ctx := context.Background()
+	t.Run("injected", func(t *testing.T) {
+		e := newEnv(t, false)
+		e.inj.Force(fault.Throttle)
+		if _, err := e.p.Start(ctx, spec("cmgo-ayxpky6l", "n1")); apierr.KindOf(err) != apierr.RetryLater {
+			t.Errorf("err = %v; want retry-later", err)
+		}
+	})
+	t.Run("rate limit 20/s", func(t *testing.T) {
+		e := newEnv(t, true) // the clock stands still: one second
+		var err error
+		for range 21 {
+			if _, _, err = e.p.Find(ctx, spec("cmgo-ayxpky6l", "n1")); err != nil {
+				break
+			}
+		}
+		if apierr.KindOf(err) != apierr.RetryLater || apierr.Code(err) != "LimitExceeded.TooManyRequests" {
+			t.Errorf("21st call in one second: err = %v; want LimitExceeded.TooManyRequests, retry-later", err)
+		}
+	})
+}
+
+func TestDiscoverDefaultFleet(t *testing.T) {
+	e := newEnv(t, false)
+	got, err := e.p.Discover(context.Background(), fixture.NightlyTagKey, fixture.NightlyTagValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.Instance{{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-ayxpky6l", Name: "events-mongo", Eligible: true}}
+	if len(got) != 1 || got[0] != want[0] {
+		t.Errorf("Discover = %+v; want %+v (cmgo-f4il0001 has no nightly tag)", got, want)
+	}
+}
