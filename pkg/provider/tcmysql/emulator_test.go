@@ -187,3 +187,23 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 		}
 	}
 }
+
+// An ambiguous failure (InternalError after the backup was in fact created)
+// says "look up first"; the lookup finds the backup, so no second one.
+func TestAmbiguousCreateThenLookup(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cdb-c1nl9rpv", "job-amb1")
+	e.inj.Force(fault.InternalError) // the emulator performs the first such create, then fails the answer
+	_, err := e.p.Start(ctx, s)
+	if apierr.KindOf(err) != apierr.RetryAfterLookup {
+		t.Fatalf("err = %v (kind %v); want retry-after-lookup", err, apierr.KindOf(err))
+	}
+	ref, found, err := e.p.Find(ctx, s)
+	if err != nil || !found {
+		t.Fatalf("lookup after the ambiguous failure = %q, %v, %v; want the backup that was created", ref, found, err)
+	}
+	if n := countJobs(e.emu, s.InstanceID, s.Name); n != 1 {
+		t.Errorf("%d backups named %s; want 1", n, s.Name)
+	}
+}
