@@ -1,0 +1,98 @@
+package chatops
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+type dingTalkMessage struct {
+	MsgType string `json:"msgtype"`
+	Text    struct {
+		Content string `json:"content"`
+	} `json:"text"`
+	MsgID          string `json:"msgId"`
+	ConversationID string `json:"conversationId"`
+	SenderStaffID  string `json:"senderStaffId"`
+	SenderCorpID   string `json:"senderCorpId"`
+	ChatbotCorpID  string `json:"chatbotCorpId"`
+	RobotCode      string `json:"robotCode"`
+	SessionWebhook string `json:"sessionWebhook"`
+}
+
+type dingTalkReply struct {
+	MsgType string `json:"msgtype"`
+	Text    struct {
+		Content string `json:"content"`
+	} `json:"text"`
+}
+
+func dingTalkText(s string) dingTalkReply {
+	r := dingTalkReply{MsgType: "text"}
+	r.Text.Content = s
+	return r
+}
+
+// dingtalk serves the app robot's HTTP callbacks. The sign proves only that
+// DingTalk (or someone who captured a header pair within the hour) sent it,
+// so the body must also name our robot and corp, carry a message id, and
+// come from a listed sender.
+func (h *handler) dingtalk(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, http.MethodPost)
+		return
+	}
+	c := h.cfg.DingTalk
+	if err := VerifyDingTalk(r.Header, c.AppSecret.Reveal(), h.now()); err != nil {
+		h.reject(w, r, "dingtalk", err)
+		return
+	}
+	var m dingTalkMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		h.reject(w, r, "dingtalk", errors.Join(ErrSignature, errors.New("body is not a robot message")))
+		return
+	}
+	switch {
+	case m.RobotCode != c.RobotCode:
+		h.reject(w, r, "dingtalk", errors.Join(ErrSignature, errors.New("robotCode does not match")))
+		return
+	case c.CorpID != "" && m.ChatbotCorpID != c.CorpID:
+		h.reject(w, r, "dingtalk", errors.Join(ErrSignature, errors.New("chatbotCorpId does not match")))
+		return
+	case m.MsgID == "":
+		h.reject(w, r, "dingtalk", errors.Join(ErrSignature, errors.New("no msgId to deduplicate on")))
+		return
+	}
+	o := Origin{
+		Platform:  "dingtalk",
+		User:      m.SenderStaffID,
+		Team:      m.SenderCorpID,
+		Chat:      m.ConversationID,
+		MessageID: m.MsgID,
+		ReplyURL:  m.SessionWebhook,
+	}
+	if o.Team == "" {
+		o.Team = m.ChatbotCorpID
+	}
+	if !contains(c.Senders, "*") && !contains(c.Senders, m.SenderStaffID) {
+		writeJSON(w, dingTalkText(h.deny(r.Context(), o, Command{}, "dingtalk sender not listed")))
+		return
+	}
+	if m.MsgType != "text" {
+		writeJSON(w, dingTalkText("Sorry, I only understand text commands.\n\n"+HelpText))
+		return
+	}
+	writeJSON(w, dingTalkText(h.run(r.Context(), inbound{origin: o, text: m.Text.Content})))
+}
+
+func contains(list []string, s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

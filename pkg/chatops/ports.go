@@ -1,0 +1,62 @@
+package chatops
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Jobs is the queue side of the handler. The handler never calls a cloud API;
+// it hands each accepted command to Jobs and answers the chat at once.
+type Jobs interface {
+	// Enqueue hands the job to the queue. It must be idempotent per r.ID and
+	// return quickly (the chat platform waits for the answer). The returned
+	// job id is what users pass to `status`; returning r.ID keeps the
+	// acknowledgement of a platform resend identical to the first one.
+	Enqueue(ctx context.Context, r Request) (jobID string, err error)
+	// Status returns a short text for `status`; query is "", a job id or an
+	// instance id.
+	Status(ctx context.Context, query string) (string, error)
+}
+
+// Request is one job asked for from chat.
+type Request struct {
+	// ID is deterministic from the platform and its message/event id
+	// ("slack-<16 hex>"), so resends of one message map to one job. It fits
+	// every cloud's backup-name rules.
+	ID       string
+	Op       string // "backup" or "import"
+	Instance string
+	Method   string // backup only; "" means the product's default
+	Object   string // import only
+	Origin   Origin
+}
+
+// Origin says who asked, where, and how to answer later.
+type Origin struct {
+	Platform  string // "slack", "wecom", "dingtalk", "feishu", "hook"
+	User      string // Slack user_id, WeCom userid, DingTalk senderStaffId, Feishu open_id, hook "user"
+	Team      string // Slack team_id, WeCom CorpID, DingTalk corp id, Feishu tenant_key, hook "team"
+	Chat      string // Slack channel_id, WeCom robot chatid, DingTalk conversationId, Feishu chat_id, hook "chat"
+	Thread    string // Feishu message to reply under; empty elsewhere
+	MessageID string // the platform's message or event id
+	// ReplyURL is the short-lived reply handle (Slack response_url, DingTalk
+	// sessionWebhook, WeCom robot response_url). It is a bearer credential:
+	// never log it.
+	ReplyURL string
+}
+
+// LogValue keeps ReplyURL out of logs.
+func (o Origin) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("platform", o.Platform), slog.String("user", o.User), slog.String("team", o.Team),
+		slog.String("chat", o.Chat), slog.String("message_id", o.MessageID),
+	)
+}
+
+// Replier delivers a text to a conversation when the platform's HTTP answer
+// cannot carry it (WeCom callbacks want encrypted passive replies, Feishu
+// wants API replies). It should enqueue rather than post, because it runs
+// inside the platform's acknowledgement deadline. Optional.
+type Replier interface {
+	Reply(ctx context.Context, o Origin, text string) error
+}

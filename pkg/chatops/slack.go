@@ -1,0 +1,71 @@
+package chatops
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// slack serves slash commands: verify over the raw form body, then answer
+// with an ephemeral JSON message.
+func (h *handler) slack(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, http.MethodPost)
+		return
+	}
+	if err := VerifySlack(r.Header, body, h.cfg.Slack.SigningSecret.Reveal(), h.now()); err != nil {
+		// Slack's certificate probe: exactly ssl_check=1, answered with an
+		// empty 200 and nothing else, signed or not.
+		if isSSLCheck(body) {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.reject(w, r, "slack", err)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		writeJSON(w, slackReply("Sorry, I could not read that request.\n\n"+HelpText))
+		return
+	}
+	if isSSLCheck(body) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// trigger_id is unique per invocation; without it, the signature of a
+	// signed request identifies it just as well.
+	msgID := form.Get("trigger_id")
+	if msgID == "" {
+		msgID = "sig:" + r.Header.Get(HeaderSlackTimestamp) + ":" + r.Header.Get(HeaderSlackSignature)
+	}
+	in := inbound{
+		origin: Origin{
+			Platform:  "slack",
+			User:      form.Get("user_id"),
+			Team:      form.Get("team_id"),
+			Chat:      form.Get("channel_id"),
+			MessageID: msgID,
+			ReplyURL:  form.Get("response_url"),
+		},
+		text: form.Get("text"),
+	}
+	writeJSON(w, slackReply(h.run(r.Context(), in)))
+}
+
+func isSSLCheck(body []byte) bool {
+	v, err := url.ParseQuery(string(body))
+	return err == nil && len(v["ssl_check"]) == 1 && v["ssl_check"][0] == "1"
+}
+
+type slackMessage struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+// slackReply escapes &, < and > as Slack's mrkdwn requires, so echoed user
+// input (and the <placeholders> of the help text) cannot become mentions or
+// links.
+func slackReply(text string) slackMessage {
+	text = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
+	return slackMessage{ResponseType: "ephemeral", Text: text}
+}
