@@ -1,0 +1,120 @@
+package huaweirds
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/secret"
+)
+
+// Environment variables read by ConfigFromEnv. The three credentials are
+// the SDK's own names, so a shell set up for hcloud works unchanged.
+const (
+	EnvAK        = "HUAWEICLOUD_SDK_AK"
+	EnvSK        = "HUAWEICLOUD_SDK_SK"
+	EnvProjectID = "HUAWEICLOUD_SDK_PROJECT_ID"
+	EnvRegion    = "BACKUPFLOW_HUAWEI_REGION"
+	EnvEndpoint  = "BACKUPFLOW_HUAWEI_ENDPOINT"
+)
+
+// DefaultRegion is used when no region is configured.
+const DefaultRegion = "cn-north-4"
+
+// DefaultTimeout bounds one HTTP exchange when Config.Timeout is zero.
+const DefaultTimeout = 20 * time.Second
+
+// Config configures a Provider.
+type Config struct {
+	AK string
+	SK secret.String
+	// ProjectID is always given to the SDK: without it the SDK would ask
+	// IAM for it over the network on first use.
+	ProjectID string
+	// Region selects the real endpoint rds.<region>.myhuaweicloud.com and is
+	// reported on discovered instances; default cn-north-4.
+	Region string
+	// Endpoint, when set, sends every call there instead (an emulator):
+	// host:port (plain HTTP) or an http(s) URL.
+	Endpoint string
+	// Now is the clock used to date (sign) requests; default time.Now. An
+	// emulator on a virtual clock checks X-Sdk-Date against its own time.
+	Now func() time.Time
+	// Timeout bounds each HTTP exchange; default DefaultTimeout.
+	Timeout time.Duration
+}
+
+// ConfigFromEnv reads a Config through getenv (os.Getenv in a main). Missing
+// variables are named in the error; their values never appear in it.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		AK:        strings.TrimSpace(getenv(EnvAK)),
+		SK:        secret.String(strings.TrimSpace(getenv(EnvSK))),
+		ProjectID: strings.TrimSpace(getenv(EnvProjectID)),
+		Region:    strings.TrimSpace(getenv(EnvRegion)),
+		Endpoint:  strings.TrimSpace(getenv(EnvEndpoint)),
+		Now:       time.Now,
+	}
+	var missing []string
+	for _, v := range []struct {
+		name string
+		set  bool
+	}{{EnvAK, c.AK != ""}, {EnvSK, c.SK.IsSet()}, {EnvProjectID, c.ProjectID != ""}} {
+		if !v.set {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) > 0 {
+		return Config{}, fmt.Errorf("huaweirds: missing environment variables %s", strings.Join(missing, ", "))
+	}
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	return c, nil
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	projectRE = regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`)
+)
+
+// endpointURL resolves the endpoint the SDK is given: the configured one,
+// or the region's real endpoint. A bare host:port means plain HTTP because
+// that is what a local emulator speaks (the SDK itself would assume HTTPS).
+func endpointURL(endpoint, region string) (string, error) {
+	if endpoint == "" {
+		return "https://rds." + region + ".myhuaweicloud.com", nil
+	}
+	if !strings.Contains(endpoint, "://") {
+		if strings.ContainsAny(endpoint, "/?#@ ") {
+			return "", fmt.Errorf("huaweirds: endpoint %q: want host:port or http(s)://host:port", endpoint)
+		}
+		return "http://" + endpoint, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("huaweirds: endpoint %q: want host:port or http(s)://host:port", endpoint)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("huaweirds: endpoint %q: scheme must be http or https", endpoint)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+func (c Config) check() error {
+	// Both keys empty would make the SDK fall back to the ECS metadata
+	// service; one empty is a misconfiguration. Refuse both.
+	if c.AK == "" || !c.SK.IsSet() {
+		return errors.New("huaweirds: AK and SK are both required")
+	}
+	if !projectRE.MatchString(c.ProjectID) {
+		return errors.New("huaweirds: project id is missing or malformed")
+	}
+	if !regionRE.MatchString(c.Region) {
+		return fmt.Errorf("huaweirds: region %q is malformed", c.Region)
+	}
+	return nil
+}
