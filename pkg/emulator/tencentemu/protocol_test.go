@@ -50,7 +50,11 @@ func sdkClient(url, method, sign, key string) *common.Client {
 	cpf.HttpProfile.ReqMethod = method
 	cpf.HttpProfile.ReqTimeout = 10
 	cpf.DisableRegionBreaker = true
-	if sign != "" {
+	switch sign {
+	case "":
+	case "unsigned":
+		cpf.UnsignedPayload = true
+	default:
 		cpf.SignMethod = sign
 	}
 	return common.NewCommonClient(common.NewCredential(testID, key), "ap-guangzhou", cpf)
@@ -59,6 +63,7 @@ func sdkClient(url, method, sign, key string) *common.Client {
 func TestSDKModes(t *testing.T) {
 	modes := []struct{ name, method, sign string }{
 		{"TC3 GET", "GET", ""},
+		{"TC3 POST unsigned payload", "POST", "unsigned"},
 		{"v1 HmacSHA256 GET", "GET", "HmacSHA256"},
 		{"v1 HmacSHA1 POST", "POST", "HmacSHA1"},
 		{"v1 HmacSHA256 POST", "POST", "HmacSHA256"},

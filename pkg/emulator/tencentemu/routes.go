@@ -50,12 +50,14 @@ func objs(name string, sub ...field) field {
 }
 
 // page applies a row offset and limit to n items, returning the bounds.
+// A page number times a limit can overflow; anything out of range is an
+// empty page, never a panic.
 func page(n int, offset, limit int64) (int, int) {
-	if offset >= int64(n) {
+	if offset < 0 || offset >= int64(n) || limit <= 0 {
 		return n, n
 	}
 	end := offset + limit
-	if end > int64(n) {
+	if end > int64(n) || end < offset {
 		end = int64(n)
 	}
 	return int(offset), int(end)
