@@ -66,6 +66,19 @@ type Options struct {
 }
 
 // Server is the emulated RDS v3 endpoint. Safe for concurrent use.
+//
+// Choices where the documentation leaves room, so callers know what they
+// are tested against:
+//   - A correctly signed request whose X-Sdk-Date is more than 15 minutes
+//     off answers 401 APIGW.0303; every other authentication failure
+//     (missing or malformed header, unknown AK, bad signature) 401 APIGW.0301.
+//   - A project id other than Fleet.HuaweiProjectID, in the path or in
+//     X-Project-Id, answers 403 DBS.200010.
+//   - Backup names are unique per instance (409 DBS.201209), which lets both
+//     seed examples use the name "backup".
+//   - CreateManualBackup rejects unknown body fields (400 DBS.200001) so an
+//     adapter's typo fails here instead of being ignored.
+//   - Backups list newest first; the status filter applies to every engine.
 type Server struct {
 	o Options
 
