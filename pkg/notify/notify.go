@@ -288,11 +288,19 @@ func newNotifier(senders []Sender, o *Options) *Notifier {
 	return &Notifier{senders: senders, failuresOnly: o.FailuresOnly, log: o.Logger}
 }
 
-// Len is the number of channels.
-func (n *Notifier) Len() int { return len(n.senders) }
+// Len is the number of channels. A nil Notifier has none.
+func (n *Notifier) Len() int {
+	if n == nil {
+		return 0
+	}
+	return len(n.senders)
+}
 
 // String lists the channels with their credentials redacted.
 func (n *Notifier) String() string {
+	if n == nil {
+		return ""
+	}
 	parts := make([]string, len(n.senders))
 	for i, s := range n.senders {
 		parts[i] = describe(s)
@@ -304,9 +312,10 @@ func (n *Notifier) String() string {
 // or failing channel delays the result by at most its own timeout and never
 // stops the others. With FailuresOnly, messages below Failure are dropped
 // and Send returns nil. The error joins every channel's *Error; each failure
-// is also logged once with the channel redacted.
+// is also logged once with the channel redacted. A nil Notifier sends
+// nothing, so a function without notification config needs no special case.
 func (n *Notifier) Send(ctx context.Context, m Message) error {
-	if n.failuresOnly && m.Level < Failure {
+	if n == nil || n.failuresOnly && m.Level < Failure {
 		return nil
 	}
 	errs := make([]error, len(n.senders))

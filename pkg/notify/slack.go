@@ -33,7 +33,7 @@ func parseSlack(rest string, o *Options) (Sender, error) {
 	if strings.Trim(u.Path, "/") == "" {
 		return nil, fmt.Errorf("notify: slack: webhook URL has no path")
 	}
-	host := u.Host
+	host := u.Scheme + "://" + u.Host
 	secrets := []string{u.String(), strings.Trim(u.EscapedPath(), "/"), u.RawQuery}
 	if u, err = rebase("slack", u, o); err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func parseSlack(rest string, o *Options) (Sender, error) {
 	return &slackSender{ch: newChannel("slack", o, append(secrets, u.String())...), url: secret.String(u.String()), host: host}, nil
 }
 
-func (s *slackSender) String() string   { return "slack:https://" + s.host + "/" + redacted }
+func (s *slackSender) String() string   { return "slack:" + s.host + "/" + redacted }
 func (s *slackSender) GoString() string { return s.String() }
 
 // Send posts to the incoming webhook. Slack answers 200 "ok"; anything else
@@ -138,7 +138,10 @@ func slackFields(fields []Field) []slackText {
 			out = append(out, slackText{Type: "mrkdwn", Text: fmt.Sprintf("_and %d more_", len(fields)-i)})
 			break
 		}
-		name := "*" + slackEscTrunc(f.Name, 200) + "*\n"
+		name := ""
+		if f.Name != "" {
+			name = "*" + slackEscTrunc(f.Name, 200) + "*\n"
+		}
 		out = append(out, slackText{Type: "mrkdwn", Text: name + slackEscTrunc(f.Value, slackFieldMax-units(name))})
 	}
 	return out

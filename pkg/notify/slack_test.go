@@ -103,7 +103,7 @@ func TestSlack_Send(t *testing.T) {
 	s := mustParse(t, slackSpec, opts(srv))
 	err := s.Send(context.Background(), Message{
 		Level: Failure, Title: "Backup failed", Text: "restore <script> & friends",
-		Fields:  []Field{{"Instance", "cdb-1"}, {"Error", "a > b"}},
+		Fields:  []Field{{"Instance", "cdb-1"}, {"Error", "a > b"}, {"", "unnamed"}},
 		JobID:   "42",
 		Mention: "U123",
 	})
@@ -121,6 +121,9 @@ func TestSlack_Send(t *testing.T) {
 	}
 	if f := got.Blocks[1].Fields[1].Text; f != "*Error*\na &gt; b" {
 		t.Errorf("field = %q", f)
+	}
+	if f := got.Blocks[1].Fields[2].Text; f != "unnamed" {
+		t.Errorf("field without a name = %q", f)
 	}
 	if c := got.Blocks[2].Elements[0].Text; !strings.Contains(c, "job 42") {
 		t.Errorf("context %q does not show the job", c)

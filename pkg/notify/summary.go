@@ -24,14 +24,16 @@ type Result struct {
 }
 
 // Summary limits: a nightly run over a large fleet must still produce one
-// message that fits every platform.
+// message that fits every platform untruncated (Slack's 3000-character
+// section is the smallest): a 200-byte counts line plus ten 270-byte lines.
 const (
-	summaryListed    = 20
-	summaryDetailMax = 300
+	summaryListed    = 10
+	summaryCountsMax = 200
+	summaryLineMax   = 270
 )
 
 // Summary builds the one message a run sends: counts first, then every job
-// that did not succeed (the first 20, then "and N more"). Successes are only
+// that did not succeed (the first 10, then "and N more"). Successes are only
 // counted: failures loud, successes quiet. The level is Failure if any job
 // did not succeed, Success if all did, and Info for a run with no jobs. An
 // outcome outside the four known ones counts as not succeeded, under its
@@ -74,7 +76,7 @@ func Summary(run string, results []Result) Message {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
 	}
-	lines := []string{fmt.Sprintf("%d jobs: %s", len(results), strings.Join(parts, ", "))}
+	lines := []string{oneLine(fmt.Sprintf("%d jobs: %s", len(results), strings.Join(parts, ", ")), summaryCountsMax)}
 	for i, r := range bad {
 		if i == summaryListed {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(bad)-i))
@@ -110,8 +112,8 @@ func resultLine(r Result) string {
 	if r.JobID != "" {
 		b.WriteString(" (job " + r.JobID + ")")
 	}
-	if d := oneLine(r.Detail, summaryDetailMax); d != "" {
+	if d := oneLine(r.Detail, summaryLineMax); d != "" {
 		b.WriteString(": " + d)
 	}
-	return b.String()
+	return oneLine(b.String(), summaryLineMax)
 }
