@@ -299,6 +299,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, t target) *Er
 	defer f.Close()
 	h := w.Header()
 	h.Set("ETag", `"`+m.etag+`"`)
+	h.Set("x-cos-hash-crc64ecma", m.crc64)
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("x-cos-storage-class", "STANDARD")
 	// ServeContent answers HEAD, Range (206/416) and conditional requests.
@@ -326,6 +327,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, t target) *Er
 		return internalError(err)
 	}
 	w.Header().Set("ETag", `"`+m.etag+`"`)
+	w.Header().Set("x-cos-hash-crc64ecma", m.crc64)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

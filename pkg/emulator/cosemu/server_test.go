@@ -52,9 +52,9 @@ func TestCheckURL(t *testing.T) {
 	var now time.Time
 	emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: key, Now: func() time.Time { return now }})
 	for k, v := range map[string][]byte{
-		"mssql/orders.bak":     bak(),
-		"mssql/compressed.bak": []byte("MSSQLBAK and the rest"),
-		"mssql/zipped.bak":     []byte("PK\x03\x04zip"),
+		"mssql/orders.bak":      bak(),
+		"mssql/compressed.bak":  []byte("MSSQLBAK and the rest"),
+		"mssql/zipped.bak":      []byte("PK\x03\x04zip"),
 		"mssql/db 1 (prod).bak": bak(),
 	} {
 		if err := emu.Put(bucket, k, v); err != nil {
@@ -205,7 +205,11 @@ func TestHTTP(t *testing.T) {
 		{"missing bucket", signed(t, srv.URL, "GET", "https://nope-1250000000.cos.ap-guangzhou.myqcloud.com/x", nil, nil, now), 404, "NoSuchBucket"},
 		{"wrong region", signed(t, srv.URL, "GET", "https://"+bucket+".cos.ap-beijing.myqcloud.com/mssql/a.bak", nil, nil, now), 404, "NoSuchBucket"},
 		{"expired", signed(t, srv.URL, "GET", obj, nil, nil, now.Add(-3*time.Hour)), 403, "AccessDenied"},
-		{"unsigned", func() *http.Request { r := signed(t, srv.URL, "GET", obj, nil, nil, now); r.Header.Del("Authorization"); return r }(), 403, "AccessDenied"},
+		{"unsigned", func() *http.Request {
+			r := signed(t, srv.URL, "GET", obj, nil, nil, now)
+			r.Header.Del("Authorization")
+			return r
+		}(), 403, "AccessDenied"},
 		{"unknown key id", func() *http.Request {
 			r := signed(t, srv.URL, "GET", obj, nil, nil, now)
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "q-ak="+id, "q-ak=AKIDOTHER", 1))

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"hash/crc64"
+	"strconv"
 	"fmt"
 	"io"
 	"io/fs"
@@ -29,8 +31,13 @@ type meta struct {
 	key     string
 	size    int64
 	etag    string // hex MD5, unquoted
+	crc64   string // decimal CRC-64/ECMA, the SDK checks it after a PUT
 	modTime time.Time
 }
+
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+func crcString(sum uint64) string { return strconv.FormatUint(sum, 10) }
 
 // store holds the objects of every bucket. Bucket existence is decided by
 // the Server; a store only sees bucket names it was told about.
@@ -92,7 +99,8 @@ func (m *memStore) put(bucket, key string, r io.Reader, forbid bool, now time.Ti
 		return meta{}, errTooLarge
 	}
 	sum := md5.Sum(data)
-	o := &memObject{meta: meta{key: key, size: int64(len(data)), etag: hex.EncodeToString(sum[:]), modTime: now}, data: data}
+	o := &memObject{meta: meta{key: key, size: int64(len(data)), etag: hex.EncodeToString(sum[:]),
+		crc64: crcString(crc64.Checksum(data, crcTable)), modTime: now}, data: data}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := m.buckets[bucket]
@@ -142,6 +150,7 @@ type etagEntry struct {
 	size    int64
 	modTime time.Time
 	etag    string
+	crc64   string
 }
 
 const tmpPrefix = ".cosemu-tmp-"
@@ -164,31 +173,31 @@ func (d *dirStore) stat(p, key string) (meta, error) {
 	if err != nil {
 		return meta{}, err
 	}
-	etag, err := d.etag(p, fi)
+	e, err := d.sums(p, fi)
 	if err != nil {
 		return meta{}, err
 	}
-	return meta{key: key, size: fi.Size(), etag: etag, modTime: fi.ModTime()}, nil
+	return meta{key: key, size: fi.Size(), etag: e.etag, crc64: e.crc64, modTime: fi.ModTime()}, nil
 }
 
-func (d *dirStore) etag(p string, fi fs.FileInfo) (string, error) {
+func (d *dirStore) sums(p string, fi fs.FileInfo) (etagEntry, error) {
 	if v, ok := d.etags.Load(p); ok {
 		if e := v.(etagEntry); e.size == fi.Size() && e.modTime.Equal(fi.ModTime()) {
-			return e.etag, nil
+			return e, nil
 		}
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return "", err
+		return etagEntry{}, err
 	}
 	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	h, c := md5.New(), crc64.New(crcTable)
+	if _, err := io.Copy(io.MultiWriter(h, c), f); err != nil {
+		return etagEntry{}, err
 	}
-	e := etagEntry{size: fi.Size(), modTime: fi.ModTime(), etag: hex.EncodeToString(h.Sum(nil))}
+	e := etagEntry{size: fi.Size(), modTime: fi.ModTime(), etag: hex.EncodeToString(h.Sum(nil)), crc64: crcString(c.Sum64())}
 	d.etags.Store(p, e)
-	return e.etag, nil
+	return e, nil
 }
 
 func (d *dirStore) head(bucket, key string) (meta, error) {
