@@ -85,7 +85,10 @@ func (m Message) clean() Message {
 		c.Mention = ""
 	}
 	for _, f := range m.Fields {
-		c.Fields = append(c.Fields, Field{Name: strings.TrimSpace(fix(f.Name)), Value: strings.TrimSpace(fix(f.Value))})
+		f = Field{Name: strings.TrimSpace(fix(f.Name)), Value: strings.TrimSpace(fix(f.Value))}
+		if f.Name != "" || f.Value != "" { // Slack rejects an empty field
+			c.Fields = append(c.Fields, f)
+		}
 	}
 	return c
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// Printer writes messages to a writer instead of posting them: the local
+// printer writes messages to a writer instead of posting them: the local
 // stack's chat. It is safe for concurrent use; each message is one write.
 type printer struct {
 	mu    sync.Mutex

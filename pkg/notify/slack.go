@@ -107,7 +107,7 @@ func slackPayload(m Message) slackMessage {
 	}
 	ctxText := m.Level.String()
 	if m.JobID != "" {
-		ctxText = "job " + slackEscape(m.JobID) + " · " + ctxText
+		ctxText = "job " + slackEscTrunc(m.JobID, 200) + " · " + ctxText
 	}
 	msg.Blocks = append(msg.Blocks, slackBlock{
 		Type:     "context",

@@ -46,15 +46,8 @@ func truncChars(s string, max int) string {
 	return truncPieces(s, max, func(r rune) string { return string(r) })
 }
 
-// slackEscape escapes the three characters Slack's mrkdwn treats as markup
-// control: user text can then neither form links nor mentions.
-func slackEscape(s string) string {
-	return slackEscaper.Replace(s)
-}
-
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// slackEscTrunc escapes s for mrkdwn and cuts the result to max UTF-16 units
+// slackEscTrunc escapes the three characters Slack's mrkdwn treats as
+// control (&, <, >), so user text can form neither links nor mentions, and cuts the result to max UTF-16 units
 // without splitting an entity such as &amp;.
 func slackEscTrunc(s string, max int) string {
 	return truncPieces(s, max, func(r rune) string {
