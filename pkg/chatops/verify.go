@@ -78,8 +78,11 @@ func checkWindow(ts string, unit time.Duration, now time.Time, window time.Durat
 		t = time.Unix(n, 0)
 	}
 	d := now.Sub(t)
-	if d > window || d < -window {
-		return fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
+	if d > window {
+		return fmt.Errorf("%w: %s old", ErrStale, d.Round(time.Second))
+	}
+	if d < -window {
+		return fmt.Errorf("%w: %s in the future", ErrStale, (-d).Round(time.Second))
 	}
 	return nil
 }
