@@ -1,7 +1,6 @@
 package chatops
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -119,9 +118,4 @@ type Deps struct {
 	Replies Replier      // optional; for WeCom and Feishu, whose HTTP answer stays empty
 	Logger  *slog.Logger // nil means slog.Default()
 	Now     func() time.Time
-}
-
-// ctxBudget bounds the downstream calls of one request.
-func (h *handler) ctxBudget(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, h.cfg.AckBudget)
 }

@@ -253,3 +253,8 @@ func (p Policy) instanceAllowed(id string) bool {
 	}
 	return false
 }
+
+// ctxBudget bounds the downstream calls of one request.
+func (h *handler) ctxBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, h.cfg.AckBudget)
+}

@@ -45,6 +45,11 @@
 // fails after the claim, the user is asked to send the command again (a new
 // message has a new id).
 //
+// Known limits: a captured DingTalk (timestamp, sign) pair authenticates any
+// body for an hour, so a body naming our robot, a listed sender and a fresh
+// msgId is accepted. Keep DingTalkConfig.Senders tight. Read-only commands
+// (status, help) are not deduplicated, so a platform resend may answer twice.
+//
 // # Authorisation defaults
 //
 // A valid signature is not permission. Policy entries are "platform:id" or

@@ -1,0 +1,71 @@
+package chatops_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/chatops"
+)
+
+func TestMemoryStore(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: now}
+	s := chatops.NewMemoryStore(clock.Now)
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		claim   bool // want from Claim("k", 1m)
+	}{
+		{"first claim wins", 0, true},
+		{"second claim loses", 0, false},
+		{"still live just before expiry", time.Minute - time.Nanosecond, false},
+		{"free again after ttl", time.Nanosecond, true},
+	}
+	for _, st := range steps {
+		clock.Add(st.advance)
+		if got, err := s.Claim(ctx, "k", time.Minute); got != st.claim || err != nil {
+			t.Errorf("%s: Claim = %v, %v; want %v", st.name, got, err, st.claim)
+		}
+	}
+
+	if err := s.Put(ctx, "p", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := s.Get(ctx, "p"); string(v) != "v1" || !ok || err != nil {
+		t.Errorf("Get = %q, %v, %v; want v1", v, ok, err)
+	}
+	clock.Add(time.Minute)
+	if v, ok, _ := s.Get(ctx, "p"); ok {
+		t.Errorf("Get after ttl = %q; want nothing", v)
+	}
+	if _, ok, _ := s.Get(ctx, "missing"); ok {
+		t.Errorf("Get(missing) found something")
+	}
+}
+
+func TestMemoryStore_concurrentClaimHasOneWinner(t *testing.T) {
+	s := chatops.NewMemoryStore(func() time.Time { return now })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, _ := s.Claim(context.Background(), "same", time.Hour); ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("%d claims won; want 1", wins)
+	}
+}
+
+var _ chatops.Store = (*chatops.MemoryStore)(nil)
