@@ -2,6 +2,7 @@ package memqueue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -173,5 +174,27 @@ func TestOpenURL(t *testing.T) {
 		if _, err := queue.Open(context.Background(), bad, nil); err == nil {
 			t.Errorf("Open(%q) = nil error", bad)
 		}
+	}
+}
+
+func TestOnlyLatestReceiptDeletes(t *testing.T) {
+	clock := &queuetest.Clock{}
+	q := New("latest", &Options{Now: clock.Now})
+	ctx := context.Background()
+	q.Send(ctx, []byte("x"), 0)
+	first, _ := q.Receive(ctx, 1, 0)
+	clock.Advance(DefaultVisibilityTimeout)
+	if err := q.Delete(ctx, first[0].Receipt); !errors.Is(err, queue.ErrInvalidReceipt) {
+		t.Errorf("Delete(expired receipt) = %v; want ErrInvalidReceipt", err)
+	}
+	second, _ := q.Receive(ctx, 1, 0)
+	if err := q.Delete(ctx, first[0].Receipt); !errors.Is(err, queue.ErrInvalidReceipt) {
+		t.Errorf("Delete(stale receipt) = %v; want ErrInvalidReceipt", err)
+	}
+	if err := q.Delete(ctx, second[0].Receipt); err != nil {
+		t.Errorf("Delete(latest receipt) = %v", err)
+	}
+	if err := q.Delete(ctx, second[0].Receipt); !errors.Is(err, queue.ErrInvalidReceipt) {
+		t.Errorf("Delete twice = %v; want ErrInvalidReceipt", err)
 	}
 }

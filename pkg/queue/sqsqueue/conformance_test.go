@@ -1,0 +1,68 @@
+package sqsqueue
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/backupflow/backupflow/pkg/emulator/sqsemu"
+	"github.com/backupflow/backupflow/pkg/queue"
+	"github.com/backupflow/backupflow/pkg/queue/queuetest"
+)
+
+const (
+	testKeyID  = "AKIDEXAMPLE"
+	testSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+)
+
+var staticCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, nil
+})
+
+type stack struct {
+	clock *queuetest.Clock
+	emu   *sqsemu.Server
+	srv   *httptest.Server
+}
+
+func newStack(t *testing.T, o sqsemu.Options) *stack {
+	t.Helper()
+	s := &stack{clock: queuetest.NewClock(time.Now())}
+	o.Now, o.AccessKeyID = s.clock.Now, testKeyID
+	s.emu = sqsemu.New(o)
+	s.srv = httptest.NewServer(s.emu)
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *stack) open(t *testing.T, name string) *queue.Queue {
+	t.Helper()
+	if err := s.emu.CreateQueue(name); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(context.Background(), name, &Options{Region: "us-east-1", Endpoint: s.srv.URL, Credentials: staticCreds})
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	return q
+}
+
+type harness struct {
+	s *stack
+	n atomic.Int64
+}
+
+func (h *harness) MakeQueue(_ context.Context, t *testing.T) *queue.Queue {
+	return h.s.open(t, fmt.Sprintf("conf-%d", h.n.Add(1)))
+}
+func (h *harness) Advance(_ *testing.T, d time.Duration) { h.s.clock.Advance(d) }
+func (h *harness) VisibilityTimeout() time.Duration      { return 30 * time.Second }
+
+func TestConformance(t *testing.T) {
+	queuetest.RunConformanceTests(t, &harness{s: newStack(t, sqsemu.Options{})})
+}
