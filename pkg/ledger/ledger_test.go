@@ -1,0 +1,278 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/emulator/cosemu"
+	"github.com/backupflow/backupflow/pkg/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+const (
+	id     = "AKIDLEDGER"
+	sk     = "SKLEDGER"
+	bucket = "backups-1250000000"
+)
+
+var seq atomic.Int64
+
+// drivers opens a fresh, empty ledger per call for every backend.
+func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
+	ctx := context.Background()
+	cosAt := func(dir string) func(t *testing.T) *ledger.Ledger {
+		return func(t *testing.T) *ledger.Ledger {
+			emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: sk, Dir: dir,
+				Buckets: []fixture.Bucket{{Name: bucket, Region: "ap-guangzhou"}}})
+			srv := httptest.NewServer(emu)
+			t.Cleanup(srv.Close)
+			l, err := ledger.Open(ctx, "cos://"+bucket+"/ledger/v1", &ledger.Options{COS: &objstore.COSConfig{
+				Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou",
+				Endpoint: srv.Listener.Addr().String()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A record outside the prefix must stay invisible.
+			if err := emu.Put(bucket, "ledger/v2/other", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+	}
+	return map[string]func(t *testing.T) *ledger.Ledger{
+		"mem": func(t *testing.T) *ledger.Ledger {
+			l, err := ledger.Open(ctx, fmt.Sprintf("mem://conformance-%d", seq.Add(1)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		},
+		"cos":     cosAt(""),
+		"cos-dir": func(t *testing.T) *ledger.Ledger { return cosAt(t.TempDir())(t) },
+		"s3": func(t *testing.T) *ledger.Ledger {
+			fake := objstoretest.NewS3()
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			l, err := ledger.Open(ctx, "s3://ledger-bucket/records", &ledger.Options{S3: &objstore.S3Config{
+				Region: "us-east-1", AccessKeyID: "AKIA", SecretAccessKey: "s", Endpoint: srv.URL}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	for name, open := range drivers(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("claim get put list delete", func(t *testing.T) { testBasics(t, open(t)) })
+			t.Run("concurrent claims", func(t *testing.T) { testConcurrentClaim(t, open(t)) })
+			t.Run("invalid keys", func(t *testing.T) { testInvalidKeys(t, open(t)) })
+		})
+	}
+}
+
+func testBasics(t *testing.T, l *ledger.Ledger) {
+	ctx := context.Background()
+	if _, ok, err := l.Get(ctx, "claims/job-1"); ok || err != nil {
+		t.Fatalf("Get(absent) = %v, %v", ok, err)
+	}
+	if ok, err := l.Claim(ctx, "claims/job-1", []byte("first")); !ok || err != nil {
+		t.Fatalf("first Claim = %v, %v", ok, err)
+	}
+	if ok, err := l.Claim(ctx, "claims/job-1", []byte("second")); ok || err != nil {
+		t.Fatalf("second Claim = %v, %v", ok, err)
+	}
+	if v, ok, err := l.Get(ctx, "claims/job-1"); !ok || err != nil || string(v) != "first" {
+		t.Fatalf("Get = %q, %v, %v; the loser must not overwrite", v, ok, err)
+	}
+	if err := l.Put(ctx, "claims/job-1", []byte("done")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := l.Get(ctx, "claims/job-1"); string(v) != "done" {
+		t.Errorf("after Put Get = %q", v)
+	}
+	if err := l.Put(ctx, "outcome/job-1", []byte{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := l.Get(ctx, "outcome/job-1"); !ok || err != nil || len(v) != 0 {
+		t.Errorf("empty value = %q, %v, %v", v, ok, err)
+	}
+	for _, k := range []string{"claims/job-2", "claims/job-10", "claimsx"} {
+		if _, err := l.Claim(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ prefix, want string }{
+		{"claims/", "claims/job-1 claims/job-10 claims/job-2"},
+		{"claims", "claims/job-1 claims/job-10 claims/job-2 claimsx"},
+		{"", "claims/job-1 claims/job-10 claims/job-2 claimsx outcome/job-1"},
+		{"nothing/", ""},
+	}
+	for _, tt := range tests {
+		keys, err := l.List(ctx, tt.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(keys, " "); got != tt.want {
+			t.Errorf("List(%q) = %q; want %q", tt.prefix, got, tt.want)
+		}
+	}
+	if err := l.Delete(ctx, "claims/job-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Delete(ctx, "claims/job-1"); err != nil {
+		t.Errorf("second Delete = %v", err)
+	}
+	if ok, err := l.Claim(ctx, "claims/job-1", []byte("again")); !ok || err != nil {
+		t.Errorf("Claim after Delete = %v, %v", ok, err)
+	}
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	if err := l.Put(ctx, "manifests/run-1", big); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := l.Get(ctx, "manifests/run-1"); !bytes.Equal(v, big) {
+		t.Error("64 KiB value did not round-trip")
+	}
+}
+
+func testConcurrentClaim(t *testing.T, l *ledger.Ledger) {
+	ctx := context.Background()
+	for round := range 3 {
+		key := fmt.Sprintf("claims/race-%d", round)
+		var wg sync.WaitGroup
+		var wins atomic.Int32
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := l.Claim(ctx, key, []byte{byte(i)})
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Errorf("%s: %d claims won; want exactly 1", key, n)
+		}
+	}
+}
+
+func testInvalidKeys(t *testing.T, l *ledger.Ledger) {
+	ctx := context.Background()
+	for _, k := range []string{"", "/abs", "a//b", "a/../b", "a/", ".", "a\\b", "a\x00b", strings.Repeat("k", 513)} {
+		if _, err := l.Claim(ctx, k, nil); !errors.Is(err, apierr.ErrInvalidInput) {
+			t.Errorf("Claim(%q) = %v; want invalid input", k, err)
+		}
+		if _, _, err := l.Get(ctx, k); !errors.Is(err, apierr.ErrInvalidInput) {
+			t.Errorf("Get(%q) = %v; want invalid input", k, err)
+		}
+	}
+}
+
+func TestMemSharedByName(t *testing.T) {
+	ctx := context.Background()
+	a, _ := ledger.Open(ctx, "mem://shared-test", nil)
+	b, _ := ledger.Open(ctx, "mem://shared-test", nil)
+	c, _ := ledger.Open(ctx, "mem://other-test", nil)
+	if ok, _ := a.Claim(ctx, "k", []byte("a")); !ok {
+		t.Fatal("first claim lost")
+	}
+	if ok, _ := b.Claim(ctx, "k", []byte("b")); ok {
+		t.Error("a second handle on the same name won the claim")
+	}
+	if ok, _ := c.Claim(ctx, "k", []byte("c")); !ok {
+		t.Error("another name shares records")
+	}
+}
+
+func TestMemTTL(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1700000000, 0)
+	l, err := ledger.Open(ctx, "mem://ttl-test", &ledger.Options{TTL: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := l.Claim(ctx, "dedupe/msg-1", nil); !ok {
+		t.Fatal("claim lost")
+	}
+	now = now.Add(59 * time.Minute)
+	if ok, _ := l.Claim(ctx, "dedupe/msg-1", nil); ok {
+		t.Error("claimed again before the TTL")
+	}
+	if keys, _ := l.List(ctx, "dedupe/"); len(keys) != 1 {
+		t.Errorf("List before TTL = %v", keys)
+	}
+	now = now.Add(time.Minute)
+	if _, ok, _ := l.Get(ctx, "dedupe/msg-1"); ok {
+		t.Error("record visible at its expiry")
+	}
+	if keys, _ := l.List(ctx, "dedupe/"); len(keys) != 0 {
+		t.Errorf("List after TTL = %v", keys)
+	}
+	if ok, _ := l.Claim(ctx, "dedupe/msg-1", nil); !ok {
+		t.Error("could not claim an expired record")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		url  string
+		opts *ledger.Options
+	}{
+		{"mem://", nil},
+		{"redis://x", nil},
+		{"cos://" + bucket + "/p", nil},
+		{"s3://b/p", &ledger.Options{}},
+		{"cos:///p", &ledger.Options{COS: &objstore.COSConfig{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou"}}},
+		{"cos://" + bucket + "/a/../b", &ledger.Options{COS: &objstore.COSConfig{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou"}}},
+		{"::", nil},
+	}
+	for _, tt := range tests {
+		if _, err := ledger.Open(ctx, tt.url, tt.opts); err == nil {
+			t.Errorf("Open(%q) succeeded", tt.url)
+		}
+	}
+}
+
+// A store failure surfaces with its kind intact, so the flow can decide.
+func TestErrorKindsSurvive(t *testing.T) {
+	ctx := context.Background()
+	l, err := ledger.New(failing{}, bucket, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Claim(ctx, "k", nil)
+	if apierr.KindOf(err) != apierr.RetryLater {
+		t.Errorf("KindOf(%v) = %v", err, apierr.KindOf(err))
+	}
+}
+
+type failing struct{}
+
+var throttled = &apierr.Error{Cloud: apierr.Tencent, Service: "cos", Code: "SlowDown", Kind: apierr.RetryLater}
+
+func (failing) Get(context.Context, string, string) ([]byte, error)     { return nil, throttled }
+func (failing) Put(context.Context, string, string, []byte, bool) error { return throttled }
+func (failing) List(context.Context, string, string) ([]objstore.Object, error) {
+	return nil, throttled
+}
+func (failing) Delete(context.Context, string, string) error { return throttled }
