@@ -31,8 +31,9 @@ type COSConfig struct {
 	// Host (<bucket>.cos.<region>.myqcloud.com), which signs them and names
 	// the bucket; presigned URLs still point at the real COS host.
 	Endpoint string
-	// Now is the clock presigned windows are computed from; default time.Now.
-	// (The SDK signs header requests with the wall clock itself.)
+	// Now is the clock signatures are made with (presigned URLs and request
+	// headers alike), so a test clock shared with the emulator stays
+	// consistent; default time.Now.
 	Now func() time.Time
 	// HTTPClient supplies the base transport and timeout. A non-*http.Transport
 	// RoundTripper is used as is, Endpoint notwithstanding.
@@ -90,6 +91,27 @@ func NewCOS(cfg COSConfig) (*COS, error) {
 	return c, nil
 }
 
+// signer signs each request's Authorization header on the configured clock
+// (the SDK's AuthorizationTransport would use the wall clock) and hands the
+// credentials to GetPresignedURL2, which asks the transport for them.
+type signer struct {
+	id, key, token string
+	now            func() time.Time
+	base           http.RoundTripper
+}
+
+// GetCredential is the SDK's credential hook (cos.TransportIface).
+func (s *signer) GetCredential() (string, string, string, error) { return s.id, s.key, s.token, nil }
+
+func (s *signer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context()) // a RoundTripper must not modify its request
+	now := s.now()
+	cos.AddAuthorizationHeader(s.id, s.key, s.token, req, &cos.AuthTime{
+		SignStartTime: now.Add(-presignBackdate), SignEndTime: now.Add(time.Hour),
+		KeyStartTime: now.Add(-presignBackdate), KeyEndTime: now.Add(time.Hour)})
+	return s.base.RoundTrip(req)
+}
+
 // parseEndpoint accepts "host:port", "host" or "http(s)://host[:port]".
 func parseEndpoint(ep string) (scheme, addr string, err error) {
 	if !strings.Contains(ep, "://") {
@@ -120,8 +142,8 @@ func (c *COS) client(bucket, scheme string) (*cos.Client, error) {
 		return nil, apierr.Invalid("objstore: cos: bucket %q in %s: %v", bucket, c.cfg.Region, err)
 	}
 	cr := c.cfg.Credentials
-	hc := &http.Client{Timeout: c.timeout, Transport: &cos.AuthorizationTransport{
-		SecretID: cr.SecretID, SecretKey: cr.SecretKey.Reveal(), SessionToken: cr.Token.Reveal(), Transport: c.base}}
+	hc := &http.Client{Timeout: c.timeout, Transport: &signer{id: cr.SecretID, key: cr.SecretKey.Reveal(),
+		token: cr.Token.Reveal(), now: c.cfg.Now, base: c.base}}
 	cl := cos.NewClient(&cos.BaseURL{BucketURL: u}, hc)
 	// The flows retry by error kind with backoff; SDK retries would only
 	// multiply attempts without a pause.

@@ -236,6 +236,27 @@ func TestPresignedDownloadThroughEmulator(t *testing.T) {
 	}
 }
 
+// The client signs headers on its injected clock, so a client and an
+// emulator sharing a test clock agree even far from the wall clock.
+func TestCOSInjectedClock(t *testing.T) {
+	ctx := context.Background()
+	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: sk, Now: func() time.Time { return past }})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	if err := emu.Put(bucket, "k", []byte("TAPE")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newCOS(t, srv.Listener.Addr().String(), past, "").Head(ctx, bucket, "k"); err != nil {
+		t.Errorf("Head on a shared clock = %v", err)
+	}
+	_, err := newCOS(t, srv.Listener.Addr().String(), past.Add(3*time.Hour), "").Head(ctx, bucket, "k")
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusForbidden || ae.Kind != apierr.Permanent {
+		t.Errorf("Head with a skewed clock = %v; want 403", err)
+	}
+}
+
 func TestCOSFaultKinds(t *testing.T) {
 	ctx := context.Background()
 	env := startEmu(t)

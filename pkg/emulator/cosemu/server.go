@@ -1,6 +1,7 @@
 package cosemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -406,7 +407,7 @@ func (s *Server) Put(bucket, key string, data []byte) error {
 	if key == "" {
 		return fmt.Errorf("cosemu: put %s: empty key", bucket)
 	}
-	if _, err := s.store.put(bucket, key, strings.NewReader(string(data)), false, s.o.Now()); err != nil {
+	if _, err := s.store.put(bucket, key, bytes.NewReader(data), false, s.o.Now()); err != nil {
 		return fmt.Errorf("cosemu: put %s/%s: %w", bucket, key, err)
 	}
 	return nil
