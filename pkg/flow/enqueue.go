@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -16,7 +17,10 @@ import (
 type Request struct {
 	// ID identifies the cause (e.g. "chat", platform, message id); the same ID
 	// always maps to the same job.
-	ID        []string
+	ID []string
+	// JobID, when set, is used as the job id as is (chat derives its own
+	// from the platform's message id); it must be 4-40 of [a-z0-9-].
+	JobID     string
 	Op        provider.Op
 	Instance  string
 	Method    string
@@ -36,10 +40,17 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 	if err := provider.ValidateInstanceID(p, r.Instance); err != nil {
 		return "", err
 	}
-	if len(r.ID) == 0 {
+	id := r.JobID
+	switch {
+	case id != "":
+		if !jobIDShape.MatchString(id) {
+			return "", apierr.Invalid("job id %q: want 4-40 of a-z, 0-9 and -", id)
+		}
+	case len(r.ID) == 0:
 		return "", apierr.Invalid("request has no id")
+	default:
+		id = job.NewID(r.ID...)
 	}
-	id := job.NewID(r.ID...)
 	m := job.Message{
 		JobID: id, Step: job.StepCreate, Created: s.d.Now(), Origin: r.Origin,
 		Spec: provider.Spec{Op: r.Op, Product: p, InstanceID: r.Instance, Name: job.Name(id), Method: r.Method, Databases: r.Databases},
@@ -62,6 +73,8 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 	s.putState(ctx, m, "queued")
 	return id, nil
 }
+
+var jobIDShape = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{3,39}$`)
 
 // ParseObject reads cos://bucket/key, s3://bucket/key or bucket/key.
 func ParseObject(s string) (job.Object, error) {

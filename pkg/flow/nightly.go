@@ -62,7 +62,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		report.Jobs = append(report.Jobs, job.NewID("nightly", slot, t.InstanceID))
 	}
 	manifest, _ := json.Marshal(struct {
-		Jobs    []string    `json:"jobs"`
+		Jobs    []string            `json:"jobs"`
 		Skipped []provider.Instance `json:"skipped,omitempty"`
 	}{report.Jobs, skipped})
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
@@ -200,7 +200,7 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 		return
 	}
 	var manifest struct {
-		Jobs    []string    `json:"jobs"`
+		Jobs    []string            `json:"jobs"`
 		Skipped []provider.Instance `json:"skipped"`
 	}
 	if json.Unmarshal(mb, &manifest) != nil {

@@ -32,7 +32,9 @@ type Notifier interface {
 type Objects interface {
 	Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error)
 	Stat(ctx context.Context, bucket, key string) (ObjectInfo, error)
-	ReadMagic(ctx context.Context, bucket, key string) ([]byte, error)
+	// CheckBackup reports, from the object's first bytes, whether it is a
+	// SQL Server backup; the error says what it is instead.
+	CheckBackup(ctx context.Context, bucket, key string) error
 }
 
 // ObjectInfo describes an uploaded object.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -62,12 +61,11 @@ func (s *Service) Upload(ctx context.Context, u Upload) (string, error) {
 		return id, err
 	}
 	if s.d.Objects != nil {
-		magic, err := s.d.Objects.ReadMagic(ctx, u.Bucket, u.Key)
-		if err != nil {
-			return id, fmt.Errorf("read %s/%s: %w", u.Bucket, u.Key, err)
-		}
-		if err := CheckBackupMagic(magic); err != nil {
-			return id, s.finishAndMark(ctx, m, failure(m, apierr.Invalid("%s/%s: %v", u.Bucket, u.Key, err)))
+		if err := s.d.Objects.CheckBackup(ctx, u.Bucket, u.Key); err != nil {
+			if apierr.KindOf(err) != apierr.Permanent {
+				return id, fmt.Errorf("read %s/%s: %w", u.Bucket, u.Key, err)
+			}
+			return id, s.finishAndMark(ctx, m, failure(m, err))
 		}
 	}
 	if err := s.create(ctx, m); err != nil {
@@ -90,20 +88,4 @@ func (s *Service) matchImport(bucket, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// CheckBackupMagic accepts the first bytes of a native SQL Server backup:
-// "TAPE" (Microsoft Tape Format) or "MSSQLBAK" (compressed or encrypted).
-func CheckBackupMagic(b []byte) error {
-	switch {
-	case len(b) >= 4 && string(b[:4]) == "TAPE":
-		return nil
-	case len(b) >= 8 && string(b[:8]) == "MSSQLBAK":
-		return nil
-	case len(b) >= 2 && b[0] == 'P' && b[1] == 'K':
-		return errors.New("a zip archive, not a SQL Server backup: upload the .bak itself")
-	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
-		return errors.New("a gzip file, not a SQL Server backup: upload the .bak itself")
-	}
-	return fmt.Errorf("not a SQL Server backup (starts with %q; want TAPE or MSSQLBAK)", strings.ToValidUTF8(string(b[:min(len(b), 8)]), "?"))
 }

@@ -1,0 +1,233 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/notify"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/provider/huaweirds"
+	"github.com/backupflow/backupflow/pkg/provider/tcmongodb"
+	"github.com/backupflow/backupflow/pkg/provider/tcmysql"
+	"github.com/backupflow/backupflow/pkg/provider/tcsqlserver"
+	"github.com/backupflow/backupflow/pkg/queue"
+	_ "github.com/backupflow/backupflow/pkg/queue/cmqqueue" // cmq:// queues
+	_ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem:// queues
+	_ "github.com/backupflow/backupflow/pkg/queue/sqsqueue" // sqs:// queues
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// Options are the process-level inputs that are not configuration.
+type Options struct {
+	Function string           // logged on every line
+	Now      func() time.Time // default time.Now
+	Getenv   func(string) string
+	Stdout   io.Writer // logs and print: notifications; default os.Stdout
+	Logger   *slog.Logger
+	// HTTPClient carries every cloud call (tests inject transports).
+	HTTPClient *http.Client
+	// Seed makes retry jitter reproducible.
+	Seed uint64
+}
+
+// App is one wired configuration.
+type App struct {
+	Cfg              config.Config
+	Service          *flow.Service
+	Work, Poll, Dead *queue.Queue
+	Ledger           *ledger.Ledger
+	Providers        map[provider.Product]provider.Provider
+	Log              *slog.Logger
+	Tencent          *tencent.Client // nil when no Tencent product is enabled
+}
+
+// Open builds every part from cfg. It fails fast, naming the variables to
+// set, when an enabled product has no credentials.
+func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	log := o.Logger
+	if log == nil {
+		log = NewLogger(o.Stdout, cfg.LogFormat, cfg.LogLevel)
+	}
+	if o.Function != "" {
+		log = log.With("function", o.Function)
+	}
+	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}}
+	enabled := map[provider.Product]bool{}
+	for _, p := range cfg.Products {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(provider.Products, provider.Product(p)) {
+			return nil, fmt.Errorf("BACKUPFLOW_PRODUCTS: unknown product %q (known: mysql, sqlserver, mongodb, huawei-rds)", p)
+		}
+		enabled[provider.Product(p)] = true
+	}
+	var tcreds tencent.Credentials
+	if enabled[provider.MySQL] || enabled[provider.SQLServer] || enabled[provider.MongoDB] || strings.HasPrefix(cfg.WorkQueue, "cmq:") {
+		var err error
+		if tcreds, err = tencent.CredentialsFromEnv(o.Getenv); err != nil {
+			return nil, err
+		}
+		tc := tencent.Config{Credentials: tcreds, Region: cfg.TencentRegion, Endpoint: cfg.TencentEndpoint}
+		if o.HTTPClient != nil {
+			tc.Transport = o.HTTPClient.Transport
+		}
+		if a.Tencent, err = tencent.New(tc); err != nil {
+			return nil, err
+		}
+	}
+	discover := map[provider.Product]flow.Discoverer{}
+	popts := func() (string, func() time.Time) { return cfg.TencentRegion, o.Now }
+	if enabled[provider.MySQL] {
+		r, now := popts()
+		p := tcmysql.New(a.Tencent, tcmysql.Options{Region: r, Now: now})
+		a.Providers[provider.MySQL], discover[provider.MySQL] = p, p
+	}
+	if enabled[provider.SQLServer] {
+		r, now := popts()
+		p := tcsqlserver.New(a.Tencent, tcsqlserver.Options{Region: r, Now: now})
+		a.Providers[provider.SQLServer], discover[provider.SQLServer] = p, p
+	}
+	if enabled[provider.MongoDB] {
+		r, now := popts()
+		p := tcmongodb.New(a.Tencent, tcmongodb.Options{Region: r, Now: now})
+		a.Providers[provider.MongoDB], discover[provider.MongoDB] = p, p
+	}
+	if enabled[provider.HuaweiRDS] {
+		hc, err := huaweirds.ConfigFromEnv(o.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		hc.Now = o.Now
+		p, err := huaweirds.New(hc)
+		if err != nil {
+			return nil, err
+		}
+		a.Providers[provider.HuaweiRDS], discover[provider.HuaweiRDS] = p, p
+	}
+
+	qopts := &queue.Options{Now: o.Now, HTTPClient: o.HTTPClient, Tencent: a.Tencent, TencentCredentials: tcreds,
+		Getenv: o.Getenv, AWSRegion: cfg.AWSRegion}
+	var err error
+	if a.Work, err = openQueue(ctx, cfg.WorkQueue, cfg, qopts); err != nil {
+		return nil, err
+	}
+	if a.Poll, err = openQueue(ctx, cfg.PollQueue, cfg, qopts); err != nil {
+		return nil, err
+	}
+	if a.Dead, err = openQueue(ctx, cfg.DeadQueue, cfg, qopts); err != nil {
+		return nil, err
+	}
+	objects, err := newObjects(cfg, tcreds, o)
+	if err != nil {
+		return nil, err
+	}
+	if a.Ledger, err = ledger.Open(ctx, cfg.Ledger, ledgerOptions(cfg, tcreds, o)); err != nil {
+		return nil, fmt.Errorf("BACKUPFLOW_LEDGER: %w", err)
+	}
+	n, err := newNotifier(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	a.Service, err = flow.New(cfg.Flow(), flow.Deps{
+		Providers: func(p provider.Product) (provider.Provider, error) {
+			pr, ok := a.Providers[p]
+			if !ok {
+				return nil, fmt.Errorf("product %s is not enabled (BACKUPFLOW_PRODUCTS)", p)
+			}
+			return pr, nil
+		},
+		Work: a.Work, Poll: a.Poll, Dead: a.Dead, Ledger: a.Ledger, Notifier: n, Objects: objects,
+		Discoverers: discover, Now: o.Now, Logger: log, Seed: o.Seed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openQueue fills a cmq:// URL's data-plane endpoint from config.
+func openQueue(ctx context.Context, raw string, cfg config.Config, o *queue.Options) (*queue.Queue, error) {
+	if strings.HasPrefix(raw, "cmq://") && cfg.CMQEndpoint != "" && !strings.Contains(raw, "endpoint=") {
+		sep := "?"
+		if strings.Contains(raw, "?") {
+			sep = "&"
+		}
+		raw += sep + "endpoint=" + cfg.CMQEndpoint
+	}
+	if strings.HasPrefix(raw, "sqs://") && cfg.AWSEndpoint != "" && !strings.Contains(raw, "endpoint=") {
+		sep := "?"
+		if strings.Contains(raw, "?") {
+			sep = "&"
+		}
+		raw += sep + "endpoint=" + cfg.AWSEndpoint
+	}
+	q, err := queue.Open(ctx, raw, o)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func newNotifier(cfg config.Config, o Options) (*notifier, error) {
+	nopts := &notify.Options{FailuresOnly: cfg.NotifyMode == "failures", Now: o.Now, Stdout: o.Stdout, HTTPClient: o.HTTPClient}
+	team, err := notify.ParseList(cfg.Notify.Reveal(), nopts)
+	if err != nil {
+		return nil, fmt.Errorf("BACKUPFLOW_NOTIFY: %w", err)
+	}
+	n := &notifier{team: team, replies: map[string]sender{}}
+	for platform, env := range ReplyVariables {
+		spec := o.Getenv(env)
+		if spec == "" {
+			continue
+		}
+		// Replies to who asked go out whatever the team's mode is.
+		s, err := notify.ParseList(spec, &notify.Options{Now: o.Now, Stdout: o.Stdout, HTTPClient: o.HTTPClient})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", env, err)
+		}
+		n.replies[platform] = s
+	}
+	return n, nil
+}
+
+// ReplyVariables name, per chat platform, the static channel that carries
+// results back to the conversation a command came from (reply URLs handed
+// out by the platforms expire before long jobs end).
+var ReplyVariables = map[string]string{
+	"slack":    "BACKUPFLOW_REPLY_SLACK",
+	"wecom":    "BACKUPFLOW_REPLY_WECOM",
+	"dingtalk": "BACKUPFLOW_REPLY_DINGTALK",
+	"feishu":   "BACKUPFLOW_REPLY_FEISHU",
+	"hook":     "BACKUPFLOW_REPLY_HOOK",
+}
+
+// NewLogger returns the JSON (or text) logger on w.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,3 @@
+// Package app wires a configuration into running parts: providers, queues,
+// ledger, object store, notifier and the flow service every function uses.
+package app

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/notify"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// sender is what the notify package's channels and fan-out provide.
+type sender interface {
+	Send(ctx context.Context, m notify.Message) error
+}
+
+// notifier renders flow notices as chat messages: every notice goes to the
+// team channels; a chat-originated job's outcome also goes back to the
+// platform it came from, mentioning who asked.
+type notifier struct {
+	team    sender
+	replies map[string]sender // by chat platform
+}
+
+func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
+	if no.Summary != nil {
+		return n.team.Send(ctx, SummaryMessage(*no.Summary))
+	}
+	o := *no.Outcome
+	msg := OutcomeMessage(o)
+	err := n.team.Send(ctx, msg)
+	if r, ok := n.replies[o.Origin.Platform]; ok && o.Origin.Platform != "" {
+		msg.Mention = o.Origin.User
+		if rerr := r.Send(ctx, msg); rerr != nil {
+			err = fmt.Errorf("%w; reply to %s: %v", err, o.Origin.Platform, rerr)
+		}
+	}
+	return err
+}
+
+// OutcomeMessage renders one job's outcome.
+func OutcomeMessage(o flow.Outcome) notify.Message {
+	what := "Backup of " + o.Instance
+	if o.Op == provider.Import {
+		what = "Import of " + o.Object + " into " + o.Instance
+	}
+	m := notify.Message{JobID: o.JobID, Title: what + " " + string(o.Result)}
+	switch o.Result {
+	case flow.Succeeded:
+		m.Level = notify.Success
+	default:
+		m.Level = notify.Failure
+	}
+	var text []string
+	if o.Code != "" {
+		text = append(text, o.Code+": "+o.Message)
+	} else if o.Message != "" {
+		text = append(text, o.Message)
+	}
+	if o.Detail != "" && o.Result != flow.Succeeded {
+		text = append(text, o.Detail)
+	}
+	if o.RequestID != "" {
+		text = append(text, "request id "+o.RequestID)
+	}
+	m.Text = strings.Join(text, "\n")
+	m.Fields = []notify.Field{
+		{Name: "Instance", Value: o.Instance},
+		{Name: "Product", Value: string(o.Product)},
+		{Name: "Job", Value: o.JobID},
+		{Name: "Took", Value: o.Duration().Round(time.Second).String()},
+	}
+	if o.Result == flow.Succeeded && o.Detail != "" {
+		m.Fields = append(m.Fields, notify.Field{Name: "Backup", Value: o.Detail})
+	}
+	if o.Origin.Source != "" {
+		m.Fields = append(m.Fields, notify.Field{Name: "Cause", Value: o.Origin.Source})
+	}
+	return m
+}
+
+// SummaryMessage renders a nightly run's one summary.
+func SummaryMessage(s flow.Summary) notify.Message {
+	results := make([]notify.Result, 0, len(s.Outcomes))
+	for _, o := range s.Outcomes {
+		detail := o.Detail
+		if o.Code != "" {
+			detail = strings.TrimSpace(o.Code + ": " + o.Message + " " + o.Detail)
+		}
+		results = append(results, notify.Result{JobID: o.JobID, Target: o.Instance, Outcome: string(o.Result),
+			Detail: detail, Duration: o.Duration()})
+	}
+	m := notify.Summary(s.Run, results)
+	if len(s.Skipped) > 0 {
+		var names []string
+		for _, sk := range s.Skipped {
+			names = append(names, sk.InstanceID+" ("+sk.Reason+")")
+		}
+		m.Fields = append(m.Fields, notify.Field{Name: "Skipped", Value: strings.Join(names, ", ")})
+	}
+	return m
+}

@@ -1,0 +1,286 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/event"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/invoke"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue"
+)
+
+// Receiver is the consuming side of a queue, drained by a timer on SCF (CMQ
+// queues cannot trigger SCF).
+type Receiver interface {
+	Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error)
+	Delete(ctx context.Context, receipt string) error
+}
+
+// DrainMessage is the timer argument that makes a timer invocation drain
+// the function's queue instead of running the nightly fan-out.
+const DrainMessage = "drain"
+
+// Report is what a handler returns for a non-SQS trigger (printed by
+// `backupflow invoke`, visible in the platform's console).
+type Report struct {
+	Run      string   `json:"run,omitempty"`
+	Jobs     []string `json:"jobs,omitempty"`
+	Skipped  int      `json:"skipped,omitempty"`
+	Handled  int      `json:"handled,omitempty"`
+	Failed   int      `json:"failed,omitempty"`
+	Ignored  []string `json:"ignored,omitempty"`
+	Drained  int      `json:"drained,omitempty"`
+	Leftover bool     `json:"leftover,omitempty"`
+}
+
+// Options tune the handlers.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Headroom is kept free before the invocation deadline when draining.
+	Headroom time.Duration
+	// Pace, when set, spaces create steps of a product at its published
+	// rate while draining (a real-time wait, only on the drain path).
+	Pace bool
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Headroom == 0 {
+		o.Headroom = 15 * time.Second
+	}
+}
+
+// CreateBackup handles the nightly timer (fan-out), the drain timer (SCF) and
+// SQS/CMQ batches of create steps.
+func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
+	o.defaults()
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		tr, err := event.Decode(payload)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case tr.Timer != nil && isDrain(tr.Timer):
+			return drain(ctx, svc, work, o)
+		case tr.Timer != nil:
+			sel, err := flow.ParseSelection(tr.Timer.Message)
+			if err != nil {
+				return nil, err
+			}
+			at := tr.Timer.Time
+			if at.IsZero() {
+				at = o.Now()
+			}
+			rep, err := svc.Nightly(ctx, at, sel)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(Report{Run: rep.Run, Jobs: rep.Jobs, Skipped: len(rep.Skipped)})
+		case len(tr.Messages) > 0 || len(tr.RecordErrors) > 0:
+			return batch(ctx, svc, tr, o)
+		}
+		return nil, fmt.Errorf("create-backup: unsupported trigger (want a timer or queue messages)")
+	}
+}
+
+// StartMigration handles COS/S3 object-created events.
+func StartMigration(svc *flow.Service, o Options) invoke.Handler {
+	o.defaults()
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		tr, err := event.Decode(payload)
+		if err != nil {
+			return nil, err
+		}
+		if len(tr.Objects) == 0 && len(tr.Skipped) == 0 && len(tr.RecordErrors) == 0 {
+			return nil, fmt.Errorf("start-migration: unsupported trigger (want COS or S3 object-created events)")
+		}
+		rep := Report{}
+		for _, s := range tr.Skipped {
+			rep.Ignored = append(rep.Ignored, s.Reason)
+		}
+		var errs []error
+		for _, e := range tr.RecordErrors {
+			o.Logger.Error("unreadable upload record skipped", "err", e)
+			rep.Failed++
+		}
+		for _, ob := range tr.Objects {
+			id, err := svc.Upload(ctx, flow.Upload{Platform: ob.Platform, Bucket: ob.Bucket, Region: ob.Region, Key: ob.Key,
+				ETag: ob.ETag, VersionID: ob.VersionID, Size: ob.Size})
+			switch {
+			case errors.Is(err, flow.ErrSkipped):
+				rep.Ignored = append(rep.Ignored, ob.Key)
+			case err != nil:
+				o.Logger.Error("import not started; the platform will retry the event", "job", id, "bucket", ob.Bucket, "key", ob.Key, "err", err)
+				errs = append(errs, err)
+				rep.Failed++
+			default:
+				rep.Handled++
+				rep.Jobs = append(rep.Jobs, id)
+			}
+		}
+		if len(errs) > 0 {
+			// The platform retries the whole event; handled objects are
+			// recognised by job id and not started twice.
+			return nil, fmt.Errorf("start-migration: %d of %d uploads failed: %w", len(errs), len(tr.Objects), errors.Join(errs...))
+		}
+		return json.Marshal(rep)
+	}
+}
+
+// PollStatus handles the drain timer (SCF) and SQS/CMQ batches of poll steps.
+func PollStatus(svc *flow.Service, poll Receiver, o Options) invoke.Handler {
+	o.defaults()
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		tr, err := event.Decode(payload)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case tr.Timer != nil:
+			return drain(ctx, svc, poll, o)
+		case len(tr.Messages) > 0 || len(tr.RecordErrors) > 0:
+			return batch(ctx, svc, tr, o)
+		}
+		return nil, fmt.Errorf("poll-status: unsupported trigger (want a timer or queue messages)")
+	}
+}
+
+func isDrain(t *event.Timer) bool {
+	return strings.EqualFold(strings.TrimSpace(t.Message), DrainMessage) || strings.Contains(strings.ToLower(t.Name), "drain")
+}
+
+// batch handles pushed messages. On SQS the reply names the failed ones
+// (ReportBatchItemFailures) so one bad record never fails its batch; on a
+// CMQ topic push an error makes SCF retry the event.
+func batch(ctx context.Context, svc *flow.Service, tr *event.Trigger, o Options) ([]byte, error) {
+	var failed []string
+	rep := Report{}
+	sqs := false
+	for _, m := range tr.Messages {
+		if m.Platform == "sqs" {
+			sqs = true
+		}
+		if m.Err != nil {
+			// An unreadable record is reported failed so SQS redelivers it and
+			// its redrive policy dead-letters it; it is never silently dropped.
+			o.Logger.Error("unreadable queue record", "id", m.ID, "err", m.Err)
+			failed = append(failed, m.ID)
+			continue
+		}
+		if err := svc.Handle(ctx, m.Body); err != nil {
+			o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
+			failed = append(failed, m.ID)
+			continue
+		}
+		rep.Handled++
+	}
+	rep.Failed = len(failed)
+	if sqs {
+		return json.Marshal(event.NewBatchResponse(failed...))
+	}
+	if len(failed) > 0 || len(tr.RecordErrors) > 0 {
+		return nil, fmt.Errorf("%d of %d messages not handled", len(failed)+len(tr.RecordErrors), len(tr.Messages))
+	}
+	return json.Marshal(rep)
+}
+
+// drain receives and handles due messages until the queue is empty or the
+// invocation's deadline (less headroom) is near. A message whose hand-off
+// fails is not deleted: it becomes visible again and is retried.
+func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byte, error) {
+	if q == nil {
+		return nil, errors.New("drain: this function has no queue to drain")
+	}
+	deadline, ok := ctx.Deadline()
+	if m, mok := invoke.MetaFrom(ctx); mok && !m.Deadline.IsZero() && (!ok || m.Deadline.Before(deadline)) {
+		deadline, ok = m.Deadline, true
+	}
+	pace := newPacer(o.Now)
+	rep := Report{}
+	for {
+		if ok && o.Now().Add(o.Headroom).After(deadline) {
+			rep.Leftover = true
+			break
+		}
+		msgs, err := q.Receive(ctx, 16, 0)
+		if err != nil {
+			return nil, fmt.Errorf("drain: %w", err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			if o.Pace {
+				if err := pace.wait(ctx, m.Body); err != nil {
+					return nil, err
+				}
+			}
+			if err := svc.Handle(ctx, m.Body); err != nil {
+				o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
+				rep.Failed++
+				continue
+			}
+			if err := q.Delete(ctx, m.Receipt); err != nil {
+				// Handled but not deleted: it will come back and be
+				// recognised as a duplicate.
+				o.Logger.Warn("delete failed; the duplicate will be dropped on redelivery", "id", m.ID, "err", err)
+			}
+			rep.Drained++
+		}
+	}
+	return json.Marshal(rep)
+}
+
+// pacer spaces create steps per product at the product's published create
+// rate, so a drain of a minute's backlog does not burst past the limit.
+type pacer struct {
+	now  func() time.Time
+	mu   sync.Mutex
+	next map[provider.Product]time.Time
+}
+
+func newPacer(now func() time.Time) *pacer {
+	return &pacer{now: now, next: map[provider.Product]time.Time{}}
+}
+
+func (p *pacer) wait(ctx context.Context, body []byte) error {
+	m, err := job.Decode(body)
+	if err != nil || m.Step != job.StepCreate {
+		return nil
+	}
+	rate := provider.LimitsOf(m.Spec.Product, m.Spec.Op).CreatePerSecond
+	gap := time.Duration(float64(time.Second) / rate)
+	p.mu.Lock()
+	now := p.now()
+	at := p.next[m.Spec.Product]
+	if at.Before(now) {
+		at = now
+	}
+	p.next[m.Spec.Product] = at.Add(gap)
+	p.mu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
