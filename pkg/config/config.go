@@ -48,6 +48,10 @@ type Config struct {
 	BackupDeadline time.Duration `envconfig:"BACKUPFLOW_BACKUP_DEADLINE" default:"6h"`
 	ImportDeadline time.Duration `envconfig:"BACKUPFLOW_IMPORT_DEADLINE" default:"12h"`
 	PresignTTL     time.Duration `envconfig:"BACKUPFLOW_PRESIGN_TTL" default:"1h"`
+	// Poll tuning; the defaults suit real clouds. FirstPoll replaces the
+	// product's typical job duration for an instance with no history.
+	PollMin   time.Duration `envconfig:"BACKUPFLOW_POLL_MIN" default:"20s"`
+	FirstPoll time.Duration `envconfig:"BACKUPFLOW_FIRST_POLL"`
 
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `envconfig:"BACKUPFLOW_NOTIFY" default:"print:"`
@@ -92,6 +96,7 @@ func (c Config) Flow() flow.Config {
 		Targets: c.Targets, DiscoverTag: c.DiscoverTag, ImportRules: c.ImportRules,
 		MaxTargets: c.MaxTargets, MaxAttempts: c.MaxAttempts,
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
+		PollMin: c.PollMin, FirstPoll: c.FirstPoll,
 		QuietSuccess: true,
 	}
 }

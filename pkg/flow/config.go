@@ -63,6 +63,10 @@ type Config struct {
 	RetryBase         time.Duration // backoff base for throttling/busy
 	RetryCap          time.Duration
 	PollMin, PollCap  time.Duration // bounds of the interval between status checks
+	// FirstPoll, when set, replaces the product's typical duration as the
+	// first-check estimate for an instance with no history (local runs
+	// against an emulator whose jobs take seconds).
+	FirstPoll time.Duration
 	PollShare         float64       // next check after this share of the elapsed time (detection latency bound)
 	BackupDeadline    time.Duration // a backup still running after this is "stuck"
 	ImportDeadline    time.Duration

@@ -21,6 +21,9 @@ import (
 // firstPoll is the delay before the first status check.
 func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) time.Duration {
 	est := provider.LimitsOf(spec.Product, spec.Op).TypicalDuration
+	if s.cfg.FirstPoll > 0 {
+		est = s.cfg.FirstPoll
+	}
 	if b, ok, err := s.d.Ledger.Get(ctx, keyHistory(spec)); err == nil && ok {
 		if ms, perr := strconv.ParseInt(string(b), 10, 64); perr == nil && ms > 0 {
 			est = time.Duration(ms) * time.Millisecond
