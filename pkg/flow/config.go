@@ -66,12 +66,12 @@ type Config struct {
 	// FirstPoll, when set, replaces the product's typical duration as the
 	// first-check estimate for an instance with no history (local runs
 	// against an emulator whose jobs take seconds).
-	FirstPoll time.Duration
-	PollShare         float64       // next check after this share of the elapsed time (detection latency bound)
-	BackupDeadline    time.Duration // a backup still running after this is "stuck"
-	ImportDeadline    time.Duration
-	StartLease        time.Duration // how long a start claim blocks a second starter
-	PresignTTL        time.Duration
+	FirstPoll      time.Duration
+	PollShare      float64       // next check after this share of the elapsed time (detection latency bound)
+	BackupDeadline time.Duration // a backup still running after this is "stuck"
+	ImportDeadline time.Duration
+	StartLease     time.Duration // how long a start claim blocks a second starter
+	PresignTTL     time.Duration
 	// QuietSuccess sends nightly successes only in the run summary.
 	QuietSuccess bool
 }
