@@ -1,0 +1,5 @@
+package cli
+
+import "os"
+
+func getenvOS(k string) string { return os.Getenv(k) }

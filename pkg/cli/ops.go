@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue"
+)
+
+func init() {
+	register(command{name: "backup", summary: "back up one instance now (optionally wait for the result)", run: runBackup})
+	register(command{name: "import", summary: "import a SQL Server .bak from COS/S3 into an instance", run: runImport})
+	register(command{name: "status", summary: "show a job's state", run: runStatus})
+}
+
+const opsHelp = `Configuration comes from the environment, as for the functions (docs/operations.md):
+credentials TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY (Huawei: HUAWEICLOUD_SDK_AK/SK/PROJECT_ID),
+BACKUPFLOW_TENCENT_ENDPOINT / BACKUPFLOW_HUAWEI_ENDPOINT to use an emulator instead of the real clouds.
+Without --wait the job is handed to the deployed system through BACKUPFLOW_WORK_QUEUE.`
+
+func runBackup(ctx context.Context, env Env, args []string) int {
+	fs := newFlags(env, "backup", "backup --instance ID [--method M] [--databases a,b] [--wait]",
+		"Backs up one instance with the same flow the nightly run uses.\n\n"+opsHelp)
+	instance := fs.String("instance", "", "instance id (cdb-…, mssql-…, cmgo-… or a Huawei RDS id)")
+	method := fs.String("method", "", "mysql/mongodb backup method: logical, physical or snapshot")
+	dbs := fs.String("databases", "", "comma-separated databases (SQL Server multi-database / Huawei SQL Server partial backup)")
+	wait := fs.Bool("wait", false, "run the job here and wait for its result, printing progress")
+	timeout := fs.Duration("timeout", 6*time.Hour, "with --wait, give up after this long")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *instance == "" {
+		return errorf(env, ExitUsage, "backup: --instance is required")
+	}
+	req := flow.Request{ID: []string{"cli", "backup", *instance, nonce()}, Op: provider.Backup, Instance: *instance,
+		Method: *method, Databases: splitList(*dbs), Origin: job.Origin{Source: "cli"}}
+	return runJob(ctx, env, req, *wait, *timeout)
+}
+
+func runImport(ctx context.Context, env Env, args []string) int {
+	fs := newFlags(env, "import", "import --object cos://bucket/key --instance ID [--wait]",
+		"Imports a native SQL Server backup file into a TencentDB for SQL Server instance (a full\n"+
+			"backup migration). The file is presigned for a short time; it is never logged.\n\n"+opsHelp)
+	object := fs.String("object", "", "the .bak: cos://bucket-appid/key, s3://bucket/key or bucket/key")
+	instance := fs.String("instance", "", "the SQL Server instance to import into (mssql-…)")
+	wait := fs.Bool("wait", false, "run the job here and wait for its result, printing progress")
+	timeout := fs.Duration("timeout", 12*time.Hour, "with --wait, give up after this long")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *object == "" || *instance == "" {
+		return errorf(env, ExitUsage, "import: --object and --instance are required")
+	}
+	req := flow.Request{ID: []string{"cli", "import", *object, *instance, nonce()}, Op: provider.Import, Instance: *instance,
+		Object: *object, Origin: job.Origin{Source: "cli"}}
+	return runJob(ctx, env, req, *wait, *timeout)
+}
+
+func runStatus(ctx context.Context, env Env, args []string) int {
+	fs := newFlags(env, "status", "status JOB",
+		"Shows the last known state of a job from the ledger (BACKUPFLOW_LEDGER).")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return errorf(env, ExitUsage, "status: give one job id")
+	}
+	a, code := openApp(ctx, env, nil)
+	if a == nil {
+		return code
+	}
+	text, err := app.StatusText(ctx, a.Service, fs.Arg(0))
+	if err != nil {
+		return errorf(env, ExitRuntime, "status: %v", err)
+	}
+	fmt.Fprintln(env.Stdout, text)
+	return ExitOK
+}
+
+// openApp loads the configuration and wires the system; with private set,
+// the queues are private in-memory ones so the job runs in this process.
+func openApp(ctx context.Context, env Env, private func(*config.Config)) (*app.App, int) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, errorf(env, ExitConfig, "%v", err)
+	}
+	if private != nil {
+		private(&cfg)
+	}
+	a, err := app.Open(ctx, cfg, app.Options{Function: "cli", Getenv: env.Getenv, Stdout: env.Stdout, Logger: env.Log})
+	if err != nil {
+		return nil, errorf(env, ExitConfig, "%v", err)
+	}
+	return a, ExitOK
+}
+
+func runJob(ctx context.Context, env Env, req flow.Request, wait bool, timeout time.Duration) int {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var private func(*config.Config)
+	if wait {
+		run := "cli-" + nonce()
+		private = func(c *config.Config) {
+			c.WorkQueue, c.PollQueue, c.DeadQueue = "mem://"+run+"-work", "mem://"+run+"-poll", "mem://"+run+"-dead"
+			c.Notify = "print:"
+		}
+	}
+	a, code := openApp(ctx, env, private)
+	if a == nil {
+		return code
+	}
+	if !wait && strings.HasPrefix(a.Cfg.WorkQueue, "mem://") {
+		return errorf(env, ExitConfig, "BACKUPFLOW_WORK_QUEUE is in-memory, so no deployed function would pick the job up: use --wait, or set it to your cmq:// or sqs:// work queue")
+	}
+	id, err := a.Service.Enqueue(ctx, req)
+	if err != nil {
+		if errors.Is(err, apierr.ErrInvalidInput) {
+			return errorf(env, ExitUsage, "%v", err)
+		}
+		return errorf(env, ExitRuntime, "%v", err)
+	}
+	fmt.Fprintf(env.Stdout, "job %s: %s %s queued\n", id, req.Op, req.Instance)
+	if !wait {
+		return ExitOK
+	}
+	return waitJob(ctx, env, a, id, timeout)
+}
+
+// waitJob drives the job's queues in this process until it has an outcome.
+func waitJob(ctx context.Context, env Env, a *app.App, id string, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := ""
+	for {
+		for _, q := range []*queue.Queue{a.Work, a.Poll} {
+			msgs, err := q.Receive(ctx, 16, 0)
+			if err != nil {
+				return errorf(env, ExitRuntime, "%v", err)
+			}
+			for _, m := range msgs {
+				if err := a.Service.Handle(ctx, m.Body); err != nil {
+					env.Log.Warn("step will be retried", "job", id, "err", err)
+					continue
+				}
+				_ = q.Delete(ctx, m.Receipt)
+			}
+		}
+		st, out, err := a.Service.State(ctx, id)
+		if err == nil {
+			line := fmt.Sprintf("%s after %d status checks", st.State, st.Polls)
+			if line != last {
+				fmt.Fprintf(env.Stdout, "%s job %s: %s\n", time.Now().Format("15:04:05"), id, line)
+				last = line
+			}
+		}
+		if out != nil {
+			if out.Result == flow.Succeeded {
+				return ExitOK
+			}
+			return ExitFailed
+		}
+		select {
+		case <-ctx.Done():
+			return errorf(env, ExitRuntime, "job %s: gave up waiting (%v); it may still finish in the cloud", id, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func nonce() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
