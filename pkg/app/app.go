@@ -49,6 +49,7 @@ type App struct {
 	Providers        map[provider.Product]provider.Provider
 	Log              *slog.Logger
 	Tencent          *tencent.Client // nil when no Tencent product is enabled
+	Now              func() time.Time
 }
 
 // Open builds every part from cfg. It fails fast, naming the variables to
@@ -70,7 +71,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if o.Function != "" {
 		log = log.With("function", o.Function)
 	}
-	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}}
+	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now}
 	enabled := map[provider.Product]bool{}
 	for _, p := range cfg.Products {
 		p = strings.TrimSpace(p)

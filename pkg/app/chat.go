@@ -91,8 +91,8 @@ func ChatHandler(ctx context.Context) (http.Handler, error) {
 
 // Chat returns the chatops handler over this App's flows and ledger.
 func (a *App) Chat(cfg chatops.Config, replies chatops.Replier) (http.Handler, error) {
-	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: &ledgerStore{l: a.Ledger, now: time.Now},
-		Replies: replies, Logger: a.Log})
+	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: &ledgerStore{l: a.Ledger, now: a.Now},
+		Replies: replies, Logger: a.Log, Now: a.Now})
 }
 
 // chatJobs adapts the flow service to the chat handler's port.

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
+	"github.com/backupflow/backupflow/pkg/emulator"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// sink stands in for each platform's reply channel and records what arrives.
+type sink struct {
+	mu  sync.Mutex
+	got map[string][]string
+	srv *httptest.Server
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{got: map[string][]string{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.got[strings.Trim(r.URL.Path, "/")] = append(s.got[strings.Trim(r.URL.Path, "/")], string(b))
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *sink) count(platform string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got[platform])
+}
+
+func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
+	type build func(chatopstest.Message, time.Time) *http.Request
+	platforms := []struct {
+		name, platform, instance string
+		req                      build
+		unsign                   []string // headers or query keys whose removal must make it 401
+	}{
+		{"slack", "slack", "cdb-c1nl9rpv", chatopstest.Slack, []string{"X-Slack-Signature"}},
+		{"wecom app", "wecom", "mssql-njj2mtpl", chatopstest.WeComApp, []string{"msg_signature"}},
+		{"wecom robot", "wecom", "mssql-i1z41iwd", chatopstest.WeComRobot, []string{"msg_signature"}},
+		{"dingtalk", "dingtalk", "cmgo-ayxpky6l", chatopstest.DingTalk, []string{"Sign"}},
+		{"feishu", "feishu", "d8e6ca5a624745bcb546a227aa3ae1cfin01", chatopstest.Feishu, []string{"X-Lark-Signature"}},
+		{"hook", "hook", "cdb-k2m4p6r8", chatopstest.Hook, []string{"X-Hub-Signature-256"}},
+	}
+	for _, p := range platforms {
+		t.Run(p.name, func(t *testing.T) {
+			sk := newSink(t)
+			env := map[string]string{}
+			for plat, v := range ReplyVariables {
+				env[v] = "webhook:" + sk.srv.URL + "/" + plat
+			}
+			s := newStack(t, emulator.Options{}, env)
+			h, err := s.app.Chat(chatopstest.Config(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := chatopstest.Message{ID: "m-" + strings.ReplaceAll(p.name, " ", "-"), Text: "backup " + p.instance}
+
+			// Unsigned: 401 and nothing happens.
+			bad := p.req(msg, s.clk.Now())
+			for _, k := range p.unsign {
+				bad.Header.Del(k)
+				q := bad.URL.Query()
+				q.Del(k)
+				bad.URL.RawQuery = q.Encode()
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, bad)
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("unsigned request: status %d; want 401", rec.Code)
+			}
+
+			// Signed: accepted, and a resend changes nothing.
+			for i := range 2 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, p.req(msg, s.clk.Now()))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("signed request %d: status %d body %q", i, rec.Code, rec.Body.String())
+				}
+			}
+			s.runFor(2*time.Hour, func() bool { return sk.count(p.platform) > 0 })
+			backups := 0
+			for _, j := range s.emu.Jobs() {
+				if j.InstanceID == p.instance {
+					backups++
+					if j.State != provider.Succeeded {
+						t.Errorf("backup ended %v", j.State)
+					}
+				}
+			}
+			if backups != 1 || len(s.emu.Jobs()) != 1 {
+				t.Errorf("emulator holds %d jobs, %d on %s; want exactly one backup of %s", len(s.emu.Jobs()), backups, p.instance, p.instance)
+			}
+			if got := sk.count(p.platform); got != 1 {
+				t.Errorf("replies to %s = %d; want 1", p.platform, got)
+			}
+			sk.mu.Lock()
+			reply := strings.Join(sk.got[p.platform], "")
+			sk.mu.Unlock()
+			if !strings.Contains(reply, p.instance) || !strings.Contains(reply, chatopstest.User) {
+				t.Errorf("reply %q does not name the instance and mention the user", reply)
+			}
+		})
+	}
+}
