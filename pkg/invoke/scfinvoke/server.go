@@ -176,7 +176,7 @@ func (s *server) invoke(req *InvokeRequest) InvokeResponse {
 	out, ierr := call(ctx, s.h, req.Payload)
 	if ierr != nil {
 		if ierr.ShouldExit {
-			log.Error("scf handler panicked", "panic", ierr.Message, "stack", ierr.StackTrace)
+			log.Error("scf handler panicked", "panic", ierr.Message, "stack", formatStack(ierr.StackTrace))
 		} else {
 			log.Error("scf handler failed", "err", ierr.Message, "type", ierr.Type)
 		}
@@ -243,6 +243,15 @@ func panicStack() []*StackFrame {
 		all = all[:maxStackFrames]
 	}
 	return all
+}
+
+// formatStack renders frames one per line for the log.
+func formatStack(frames []*StackFrame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Label, f.Path, f.Line)
+	}
+	return b.String()
 }
 
 // label keeps the function name without its package path.
