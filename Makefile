@@ -72,3 +72,21 @@ emulator: ## serve the cloud emulator on 127.0.0.1:9090
 
 clean:
 	rm -rf dist bin .backupflow
+
+# AWS SAM (template.yaml, BuildMethod: makefile): `sam build` runs
+# build-<LogicalId> with ARTIFACTS_DIR set; each writes bootstrap there with
+# the same flags as `make build`.
+SAM_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILDFLAGS) -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap
+.PHONY: build-CreateBackup build-StartMigration build-PollStatus build-Chatops
+
+build-CreateBackup:
+	$(SAM_BUILD) ./functions/create-backup
+
+build-StartMigration:
+	$(SAM_BUILD) ./functions/start-migration
+
+build-PollStatus:
+	$(SAM_BUILD) ./functions/poll-status
+
+build-Chatops:
+	$(SAM_BUILD) ./functions/chatops

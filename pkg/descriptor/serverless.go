@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,6 +24,49 @@ type Serverless struct {
 		Functions    map[string]Function `yaml:"functions"`
 		Triggers     []Trigger           `yaml:"triggers"`
 	} `yaml:"inputs"`
+	// Ext is backupflow's own top-level block, which the component ignores.
+	Ext Extension `yaml:"x-backupflow"`
+}
+
+// Extension is the x-backupflow block: what the multi-scf component cannot
+// deploy (the CMQ queues) and the variables deliberately left unset.
+type Extension struct {
+	Queues      []CMQQueue   `yaml:"queues"`
+	Environment EnvCatalogue `yaml:"environment"`
+}
+
+// CMQQueue is one TDMQ-for-CMQ queue to create before deploying; the field
+// names follow CreateCmqQueue (MaxUnackSeconds is its MsgRetentionSeconds).
+type CMQQueue struct {
+	Name               string `yaml:"name"`
+	VisibilityTimeout  int    `yaml:"visibilityTimeout"`
+	MaxUnackSeconds    int    `yaml:"maxUnackSeconds"`
+	PollingWaitSeconds int    `yaml:"pollingWaitSeconds"`
+	RewindSeconds      int    `yaml:"rewindSeconds"`
+	DeadLetter         *struct {
+		Queue           string `yaml:"queue"`
+		Policy          int    `yaml:"policy"`
+		MaxReceiveCount int    `yaml:"maxReceiveCount"`
+	} `yaml:"deadLetter"`
+}
+
+// EnvCatalogue lists, by reason, the variables a descriptor does not set.
+type EnvCatalogue struct {
+	Platform []string `yaml:"platform"` // set by the platform itself
+	Local    []string `yaml:"local"`    // emulator and laptop runs only
+	Defaults []string `yaml:"defaults"` // the built-in default applies
+	Optional []string `yaml:"optional"` // a feature that is off until set
+}
+
+// All returns every catalogued variable with its category.
+func (c EnvCatalogue) All() map[string]string {
+	out := map[string]string{}
+	for cat, names := range map[string][]string{"platform": c.Platform, "local": c.Local, "defaults": c.Defaults, "optional": c.Optional} {
+		for _, n := range names {
+			out[n] = cat
+		}
+	}
+	return out
 }
 
 // KV is one environment variable.
@@ -104,8 +148,39 @@ func (s *Serverless) FunctionNames() []string {
 }
 
 // Env returns a function's environment: the common variables overlaid with
-// the function's own.
+// the function's own. A value that is a `${env:NAME}` reference is resolved
+// from the process environment, as `sls` does at deploy time; a reference to
+// an unset variable leaves the key out so the built-in default applies
+// (a literal "${env:...}" would only confuse the config parser).
 func (s *Serverless) Env(function string) map[string]string {
+	return s.EnvWith(function, os.Getenv)
+}
+
+// EnvWith is Env with the references resolved through getenv.
+func (s *Serverless) EnvWith(function string, getenv func(string) string) map[string]string {
+	env := map[string]string{}
+	set := func(kv KV) {
+		v := kv.Value
+		if name, ok := EnvRef(v); ok {
+			if v = getenv(name); v == "" {
+				delete(env, kv.Key)
+				return
+			}
+		}
+		env[kv.Key] = v
+	}
+	for _, kv := range s.Inputs.Environments {
+		set(kv)
+	}
+	for _, kv := range s.Inputs.Functions[function].Environments {
+		set(kv)
+	}
+	return env
+}
+
+// EnvKeys returns the names a function's environment declares, references
+// included, unresolved.
+func (s *Serverless) EnvKeys(function string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range s.Inputs.Environments {
 		env[kv.Key] = kv.Value
@@ -114,6 +189,20 @@ func (s *Serverless) Env(function string) map[string]string {
 		env[kv.Key] = kv.Value
 	}
 	return env
+}
+
+// EnvRef reports whether v is exactly a Serverless Framework `${env:NAME}`
+// reference and returns NAME.
+func EnvRef(v string) (string, bool) {
+	name, ok := strings.CutPrefix(strings.TrimSpace(v), "${env:")
+	if !ok {
+		return "", false
+	}
+	name, ok = strings.CutSuffix(name, "}")
+	if !ok || name == "" || strings.ContainsAny(name, "${}: ") {
+		return "", false
+	}
+	return name, true
 }
 
 // TriggersOf returns a function's triggers of one type ("" for all).
