@@ -1,0 +1,234 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/flow"
+)
+
+// console owns the output: on a terminal it keeps the jobs table pinned
+// below everything else written (logs, notifications), redrawing it after
+// each write; otherwise it passes writes through.
+type console struct {
+	mu     sync.Mutex
+	w      io.Writer
+	table  bool // redraw a table; false prints one line per change
+	off    bool
+	footer []string
+}
+
+func newConsole(w io.Writer, mode string) *console {
+	c := &console{w: w}
+	switch mode {
+	case "table":
+		c.table = true
+	case "off":
+		c.off = true
+	case "lines":
+	default:
+		c.table = isTerminal(w)
+	}
+	return c
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// Write prints p above the table.
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.erase()
+	n, err := c.w.Write(p)
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		_, _ = io.WriteString(c.w, "\n")
+	}
+	c.draw()
+	return n, err
+}
+
+// SetFooter replaces the pinned lines (table mode only).
+func (c *console) SetFooter(lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.erase()
+	c.footer = lines
+	c.draw()
+}
+
+func (c *console) erase() {
+	if c.table && len(c.footer) > 0 {
+		fmt.Fprintf(c.w, "\x1b[%dA\x1b[J", len(c.footer))
+	}
+}
+
+func (c *console) draw() {
+	if c.table {
+		for _, l := range c.footer {
+			io.WriteString(c.w, l+"\n")
+		}
+	}
+}
+
+// Row is one job as the view shows it.
+type Row struct {
+	JobID   string
+	Kind    string // backup or import, and what caused it
+	Target  string
+	State   string // queued, running, succeeded, failed, stuck, dead-lettered
+	Attempt int
+	Polls   int
+	Elapsed time.Duration
+	Outcome *flow.Outcome
+	Source  string // timer, cos, chat, cli
+	Created time.Time
+}
+
+func (r Row) line() string {
+	return fmt.Sprintf("%-24s %-14s %-16s %-13s %7d %8s", r.JobID, r.Kind, r.Target, r.State, r.Attempt,
+		r.Elapsed.Round(time.Second))
+}
+
+const header = "JOB                      KIND           TARGET           STATE         ATTEMPT  ELAPSED"
+
+// view follows the jobs in the ledger.
+type view struct {
+	con *console
+	a   *app.App
+
+	mu    sync.Mutex
+	rows  map[string]Row
+	order []string
+	now   func() time.Time
+}
+
+func newView(con *console, a *app.App) *view {
+	return &view{con: con, a: a, rows: map[string]Row{}, now: time.Now}
+}
+
+func (v *view) run(ctx context.Context) {
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	for {
+		v.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refresh reads the state of every job not yet finished and reports the
+// changes.
+func (v *view) refresh(ctx context.Context) {
+	keys, err := v.a.Ledger.List(ctx, "jobs/")
+	if err != nil {
+		return
+	}
+	ids := map[string]bool{}
+	for _, k := range keys {
+		if id, _, ok := strings.Cut(strings.TrimPrefix(k, "jobs/"), "/"); ok {
+			ids[id] = true
+		}
+	}
+	var changed []Row
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id := range ids {
+		old, known := v.rows[id]
+		if known && old.Outcome != nil {
+			continue
+		}
+		r := Row{JobID: id, State: "queued", Kind: "?", Target: "?"}
+		st, out, err := v.a.Service.State(ctx, id)
+		switch {
+		case errors.Is(err, flow.ErrUnknownJob):
+		case err != nil:
+			continue
+		default:
+			r = rowOf(st, out, v.now())
+		}
+		if !known {
+			v.order = append(v.order, id)
+		}
+		v.rows[id] = r
+		if !known || r.State != old.State || r.Attempt != old.Attempt || r.Target != old.Target {
+			changed = append(changed, r)
+		}
+	}
+	if v.con.off {
+		return
+	}
+	if v.con.table {
+		v.drawTable()
+		return
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Created.Before(changed[j].Created) })
+	for _, r := range changed {
+		fmt.Fprintf(v.con, "%s job %s\n", v.now().Format("15:04:05"), strings.Join(strings.Fields(r.line()), " "))
+	}
+}
+
+func rowOf(st flow.JobState, out *flow.Outcome, now time.Time) Row {
+	r := Row{JobID: st.JobID, Kind: string(st.Spec.Op) + "/" + st.Origin.Source, Target: st.Spec.InstanceID,
+		State: st.State, Attempt: st.Attempt, Polls: st.Polls, Source: st.Origin.Source, Created: st.Created}
+	r.Elapsed = now.Sub(st.Created)
+	if out != nil {
+		r.Outcome, r.State, r.Attempt, r.Polls = out, string(out.Result), out.Attempts, out.Polls
+		r.Elapsed = out.Duration()
+	}
+	if r.Elapsed < 0 {
+		r.Elapsed = 0
+	}
+	return r
+}
+
+func (v *view) drawTable() {
+	lines := []string{"", header}
+	for _, id := range v.order {
+		lines = append(lines, v.rows[id].line())
+	}
+	if len(v.order) == 0 {
+		lines = append(lines, "(no jobs yet: drop a .bak into the bucket folder, send a chat command, or run with --now)")
+	}
+	v.con.SetFooter(lines)
+}
+
+// Rows returns the jobs seen so far, oldest first.
+func (v *view) Rows() []Row {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]Row, 0, len(v.order))
+	for _, id := range v.order {
+		out = append(out, v.rows[id])
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Table renders rows as the final table.
+func Table(rows []Row) string {
+	var b bytes.Buffer
+	b.WriteString(header + "\n")
+	for _, r := range rows {
+		b.WriteString(r.line() + "\n")
+	}
+	return b.String()
+}
