@@ -30,7 +30,10 @@ var tencentCodes = map[string]Kind{
 	"ClientError.NetworkError":                    RetryAfterLookup,
 	"ClientError.HttpStatusCodeError":             RetryAfterLookup,
 	"ClientError.IOError":                         RetryAfterLookup,
-	"ClientError.CircuitBreakerError":             RetryLater,
+	// The SDK reports a gateway's HTML 5xx page as a JSON parse error: the
+	// request may have run, so it is ambiguous, not a reason to fail the job.
+	"ClientError.ParseJsonError":      RetryAfterLookup,
+	"ClientError.CircuitBreakerError": RetryLater,
 	// Ambiguous server faults: look up, then retry a few times.
 	"InternalError":                     RetryAfterLookup,
 	"InternalError.CdbError":            RetryAfterLookup,
@@ -100,7 +103,6 @@ var tencentCodes = map[string]Kind{
 	"InvalidRequest":                                       Permanent,
 	"DryRunOperation":                                      Permanent,
 	"ResourceInsufficient":                                 Permanent,
-	"ClientError.ParseJsonError":                           Permanent,
 	"ClientError.CredentialError":                          Permanent,
 	"ClientError.InvalidParameter":                         Permanent,
 }

@@ -103,6 +103,7 @@ func (s *Service) Handle(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
+	crashPoint("after-handoff")
 	return s.markHandled(ctx, m)
 }
 
@@ -180,6 +181,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 			return s.retryOrFail(ctx, m, err)
 		}
 		log.Info("cloud job started", "ref", string(ref), "product", string(spec.Product), "instance", spec.InstanceID)
+		crashPoint("after-start")
 	}
 	next := m
 	next.Step, next.Ref, next.Seq, next.Attempt = job.StepPoll, ref, m.Seq+1, 0

@@ -71,6 +71,7 @@ func (s *Service) Upload(ctx context.Context, u Upload) (string, error) {
 	if err := s.create(ctx, m); err != nil {
 		return id, err
 	}
+	crashPoint("after-handoff")
 	return id, s.markHandled(ctx, m)
 }
 
