@@ -1,0 +1,321 @@
+// Tests that build the real function binaries and drive them as each
+// platform does: SCF over its Go1 net/rpc protocol, Lambda through the
+// Runtime API, against the cloud emulator.
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/emulator"
+	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke/lambdainvoketest"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// The client side of the SCF protocol, with type names of our own: gob
+// matches fields by name, as SCF's runtime does.
+type scfDeadline struct{ Seconds, Nanos int64 }
+type scfInvoke struct {
+	Payload      []byte
+	RequestId    string //nolint:revive // wire name
+	Deadline     scfDeadline
+	FunctionName string
+	Environment  string
+}
+type scfError struct {
+	Message, Type string
+	ShouldExit    bool
+}
+type scfReply struct {
+	Payload []byte
+	Error   *scfError
+}
+
+var (
+	binDir   string
+	binMu    sync.Mutex
+	binBuilt = map[string]bool{}
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "backupflow-fn-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// build compiles a function once per test binary run.
+func build(t *testing.T, _ string, fn string, tags ...string) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	out := filepath.Join(binDir, fn+"-"+strings.Join(tags, "-"))
+	if binBuilt[out] {
+		return out
+	}
+	args := []string{"build", "-trimpath", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, "./"+fn)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", fn, err, b)
+	}
+	binBuilt[out] = true
+	return out
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// scfFunction is a running function binary speaking the SCF Go1 protocol.
+type scfFunction struct {
+	t   *testing.T
+	cl  *rpc.Client
+	env string
+	n   int
+}
+
+func startSCF(t *testing.T, bin string, env map[string]string) *scfFunction {
+	t.Helper()
+	port := freePort(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "_LAMBDA_SERVER_PORT="+port)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var cl *rpc.Client
+	for i := 0; i < 200; i++ {
+		var err error
+		if cl, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cl == nil {
+		t.Fatalf("%s never listened", bin)
+	}
+	t.Cleanup(func() { cl.Close() })
+	var pong struct{}
+	if err := cl.Call("Function.Ping", struct{}{}, &pong); err != nil {
+		t.Fatalf("Function.Ping: %v", err)
+	}
+	b, _ := json.Marshal(env)
+	return &scfFunction{t: t, cl: cl, env: string(b)}
+}
+
+func (f *scfFunction) invoke(payload []byte) scfReply {
+	f.t.Helper()
+	f.n++
+	dl := time.Now().Add(30 * time.Second)
+	req := scfInvoke{Payload: payload, RequestId: fmt.Sprintf("req-%d", f.n), FunctionName: "fn",
+		Deadline: scfDeadline{Seconds: dl.Unix()}, Environment: f.env}
+	var rep scfReply
+	if err := f.cl.Call("Function.Invoke", req, &rep); err != nil {
+		f.t.Fatalf("Function.Invoke: %v", err)
+	}
+	return rep
+}
+
+func emulatorEnv(t *testing.T) (*emulator.Emulator, map[string]string) {
+	t.Helper()
+	emu, err := emulator.New(emulator.Options{JobDuration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	return emu, map[string]string{
+		"TENCENTCLOUD_SECRETID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRETKEY": emulator.DefaultSecretKey,
+		"TENCENTCLOUD_SESSIONTOKEN": "role-session-token",
+		"HUAWEICLOUD_SDK_AK":        emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
+		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
+		"BACKUPFLOW_TENCENT_ENDPOINT": srv.Addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
+		"BACKUPFLOW_COS_ENDPOINT": srv.Addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL, "BACKUPFLOW_AWS_ENDPOINT": srv.URL,
+		"BACKUPFLOW_WORK_QUEUE": "cmq://backupflow-work", "BACKUPFLOW_POLL_QUEUE": "cmq://backupflow-poll",
+		"BACKUPFLOW_DEAD_QUEUE": "cmq://backupflow-dead", "BACKUPFLOW_LEDGER": "cos://backups-1250000000/ledger",
+		"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn",
+	}
+}
+
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSCF_EveryTriggerToOneOutcome runs the nightly timer, a COS upload
+// (delivered twice) and the drain timers through the real SCF binaries until
+// every job has ended, then checks one backup or import per job.
+func TestSCF_EveryTriggerToOneOutcome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs jobs in real time")
+	}
+	dir := t.TempDir()
+	emu, env := emulatorEnv(t)
+	if err := emu.COS.Put("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 512)...)); err != nil {
+		t.Fatal(err)
+	}
+	create := startSCF(t, build(t, dir, "create-backup", "scf"), env)
+	migrate := startSCF(t, build(t, dir, "start-migration", "scf"), env)
+	poll := startSCF(t, build(t, dir, "poll-status", "scf"), env)
+
+	if rep := create.invoke(sample(t, "create-backup/scf-timer.json")); rep.Error != nil {
+		t.Fatalf("nightly timer: %+v", rep.Error)
+	}
+	for range 2 {
+		if rep := migrate.invoke(sample(t, "start-migration/scf-cos-put.json")); rep.Error != nil {
+			t.Fatalf("COS event: %+v", rep.Error)
+		}
+	}
+	if rep := migrate.invoke(sample(t, "start-migration/scf-cos-not-bak.json")); rep.Error != nil {
+		t.Fatalf("a non-matching upload must be skipped, not failed: %+v", rep.Error)
+	}
+	drain := sample(t, "poll-status/scf-timer-drain.json")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		create.invoke([]byte(`{"Type":"Timer","TriggerName":"drain-work","Time":"2026-11-23T18:01:00Z","Message":"drain"}`))
+		poll.invoke(drain)
+		visible, inflight, delayed := 0, 0, 0
+		for _, q := range []string{"backupflow-work", "backupflow-poll"} {
+			v, i, d := emu.CMQ.Stats(q)
+			visible, inflight, delayed = visible+v, inflight+i, delayed+d
+		}
+		running := 0
+		for _, j := range emu.Jobs() {
+			if j.State == provider.Running {
+				running++
+			}
+		}
+		if len(emu.Jobs()) > 0 && running == 0 && visible+inflight+delayed == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %d running, queues %d/%d/%d", running, visible, inflight, delayed)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	per := map[string]int{}
+	imports := 0
+	for _, j := range emu.Jobs() {
+		per[j.InstanceID+"/"+j.Name]++
+		if j.Op == provider.Import {
+			imports++
+		}
+		if j.State != provider.Succeeded {
+			t.Errorf("%s %s ended %v %s", j.InstanceID, j.Name, j.State, j.Detail)
+		}
+	}
+	for name, n := range per {
+		if n != 1 {
+			t.Errorf("%s: %d cloud jobs; want 1", name, n)
+		}
+	}
+	if imports != 1 || len(per) < 8 {
+		t.Errorf("imports = %d, distinct jobs = %d; want 1 import and the nightly fleet", imports, len(per))
+	}
+}
+
+func TestSCF_ErrorsAndPanicsReachThePlatform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	_, env := emulatorEnv(t)
+	f := startSCF(t, build(t, t.TempDir(), "poll-status", "scf"), env)
+	rep := f.invoke([]byte(`{"not":"a trigger"`))
+	if rep.Error == nil || rep.Error.ShouldExit {
+		t.Errorf("malformed event: error %+v; want a function error that does not exit", rep.Error)
+	}
+	bad := map[string]string{"BACKUPFLOW_NOTIFY_MODE": "sometimes"}
+	b, _ := json.Marshal(bad)
+	f.env = string(b)
+	rep = f.invoke(sample(t, "poll-status/scf-timer-drain.json"))
+	if rep.Error == nil || !strings.Contains(rep.Error.Message, "BACKUPFLOW_NOTIFY_MODE") {
+		t.Errorf("bad config: error %+v; want one naming the variable", rep.Error)
+	}
+}
+
+// TestAWS_SamplesThroughTheRuntimeAPI runs the Lambda builds against a fake
+// Runtime API with the AWS samples.
+func TestAWS_SamplesThroughTheRuntimeAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	dir := t.TempDir()
+	_, env := emulatorEnv(t)
+	env["BACKUPFLOW_WORK_QUEUE"] = "sqs://backupflow-work?region=us-east-1"
+	env["BACKUPFLOW_POLL_QUEUE"] = "sqs://backupflow-poll?region=us-east-1"
+	env["BACKUPFLOW_DEAD_QUEUE"] = "sqs://backupflow-dead?region=us-east-1"
+	env["BACKUPFLOW_LEDGER"] = "mem://aws"
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = "AKIAEXAMPLE", "secret", "us-east-1"
+	cases := []struct {
+		fn, event string
+		check     func(t *testing.T, res lambdainvoketest.Result)
+	}{
+		{"create-backup", "create-backup/aws-schedule.json", func(t *testing.T, res lambdainvoketest.Result) {
+			if res.Error != nil || !strings.Contains(string(res.Payload), "nightly-") {
+				t.Errorf("schedule: %s %+v", res.Payload, res.Error)
+			}
+		}},
+		{"poll-status", "poll-status/aws-sqs-malformed-record.json", func(t *testing.T, res lambdainvoketest.Result) {
+			var br struct {
+				BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+			}
+			if res.Error != nil || json.Unmarshal(res.Payload, &br) != nil || len(br.BatchItemFailures) == 0 {
+				t.Errorf("a malformed record must fail alone in a partial-batch reply: %s %+v", res.Payload, res.Error)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.fn, func(t *testing.T) {
+			rt := lambdainvoketest.NewServer()
+			defer rt.Close()
+			cmd := exec.Command(build(t, dir, c.fn, "lambda.norpc"))
+			cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+rt.Addr())
+			for k, v := range env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := rt.Invoke(ctx, lambdainvoketest.Invocation{RequestID: "r1", Payload: sample(t, c.event)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, res)
+		})
+	}
+}
