@@ -173,6 +173,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if err != nil {
 			return nil, err
 		}
+		// What is already there when the stack starts was uploaded before:
+		// recorded now, so only later writes become events.
+		if _, err := w.scan(); err != nil {
+			return nil, fmt.Errorf("bucket folder: %w", err)
+		}
 		s.watchers = append(s.watchers, w)
 	}
 	s.view = newView(s.con, s.anyApp())
