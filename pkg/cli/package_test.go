@@ -153,7 +153,9 @@ func TestPackageFailures(t *testing.T) {
 		want  int
 	}{
 		{"missing binaries", func(t *testing.T, dir string) {}, nil, ExitRuntime},
-		{"bad epoch", func(t *testing.T, dir string) { fakeDist(t, filepath.Join(dir, "dist"), []string{"chatops", "create-backup"}) },
+		{"bad epoch", func(t *testing.T, dir string) {
+			fakeDist(t, filepath.Join(dir, "dist"), []string{"chatops", "create-backup"})
+		},
 			map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, ExitUsage},
 	}
 	for _, tt := range tests {
