@@ -69,6 +69,7 @@ type Server struct {
 	windows  map[string]window
 	faultN   int
 	emitted  map[string]bool
+	injected map[string][]*apiError
 }
 
 // window counts requests to one action within one second of Now().
@@ -178,6 +179,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = codeMongoTooManyRequests
 		}
 		s.writeError(w, reqID, id, errf(code, "Requests to %s exceed %d per second.", id.Action, act.limit))
+		return
+	}
+
+	if e := s.popInjected(key); e != nil {
+		s.writeError(w, reqID, id, e)
 		return
 	}
 
@@ -424,4 +430,29 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// InjectError makes the next call to service's action (e.g. "cdb",
+// "CreateBackup") answer with this error code, once per call. Tests use it
+// to prove a client understands every code a product documents, including
+// ones no emulated scenario produces (InternalError.DesError, OverQuota, ...).
+func (s *Server) InjectError(service, action, code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.injected == nil {
+		s.injected = map[string][]*apiError{}
+	}
+	k := service + "." + action
+	s.injected[k] = append(s.injected[k], errf(code, "%s", message))
+}
+
+func (s *Server) popInjected(key string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.injected[key]
+	if len(q) == 0 {
+		return nil
+	}
+	s.injected[key] = q[1:]
+	return q[0]
 }
