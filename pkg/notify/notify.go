@@ -128,7 +128,7 @@ func kindOfURL(raw string) (string, error) {
 			return k, nil
 		}
 	}
-	return "", errors.New("notify: a bare URL needs a channel kind prefix such as webhook:")
+	return "", errors.New("notify: a bare URL needs a channel kind prefix, such as webhook")
 }
 
 // newChannel prepares the shared HTTP half of a sender.

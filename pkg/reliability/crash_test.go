@@ -29,6 +29,9 @@ import (
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
 
+// binDir holds the binaries once built; TestMain removes it.
+var binDir string
+
 // binaries are the SCF builds the crash tests run: create-backup and
 // poll-status with the crashtest hook, and create-backup as shipped.
 type binaries struct{ create, poll, prodCreate string }
@@ -38,6 +41,7 @@ var buildBinaries = sync.OnceValues(func() (binaries, error) {
 	if err != nil {
 		return binaries{}, err
 	}
+	binDir = dir
 	b := binaries{create: filepath.Join(dir, "create-crash"), poll: filepath.Join(dir, "poll-crash"),
 		prodCreate: filepath.Join(dir, "create-prod")}
 	for _, x := range []struct{ tags, out, pkg string }{
@@ -56,8 +60,8 @@ var buildBinaries = sync.OnceValues(func() (binaries, error) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if b, err := buildBinaries(); err == nil && b.create != "" {
-		os.RemoveAll(filepath.Dir(b.create))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

@@ -119,7 +119,7 @@ func TestSDKModes(t *testing.T) {
 }
 
 // tamper rewrites the body after the SDK signed it.
-type tamper struct{ rt http.RoundTripper }
+type tamper struct{}
 
 func (tp tamper) RoundTrip(r *http.Request) (*http.Response, error) {
 	b, _ := io.ReadAll(r.Body)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -423,13 +422,6 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.In(bjt).Format(tcTime)
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // InjectError makes the next call to service's action (e.g. "cdb",
