@@ -105,7 +105,9 @@ func runLocal(ctx context.Context, env Env, args []string) int {
 	for _, l := range s.Summary() {
 		fmt.Fprintln(env.Stdout, "  "+l)
 	}
-	fmt.Fprintln(env.Stdout, "  try: cp my.bak "+filepath.Join(*dir, "cos", "backups-1250000000", "imports", "mssql-rdc0gajn")+"/   ·   Ctrl-C to stop")
+	if d := s.DropFolder(); d != "" {
+		fmt.Fprintf(env.Stdout, "  try: mkdir -p %[1]s/mssql-rdc0gajn && cp my.bak %[1]s/mssql-rdc0gajn/   ·   Ctrl-C to stop\n", d)
+	}
 	if err := s.Run(ctx, 30*time.Second); err != nil {
 		return errorf(env, ExitRuntime, "local: %v", err)
 	}

@@ -267,3 +267,12 @@ func (s *Stack) Rows() []Row {
 	s.view.refresh(context.Background())
 	return s.view.Rows()
 }
+
+// DropFolder is where a file must be written to reach the import trigger:
+// the first watched bucket folder and its trigger's prefix.
+func (s *Stack) DropFolder() string {
+	if len(s.watchers) == 0 {
+		return ""
+	}
+	return filepath.Join(s.watchers[0].root, filepath.FromSlash(s.watchers[0].prefix))
+}

@@ -365,7 +365,7 @@ func (s *Stack) Close(grace time.Duration) error {
 	}
 	if s.view != nil {
 		s.view.refresh(context.Background())
-		s.con.SetFooter(nil)
+		s.con.Keep()
 	}
 	return errors.Join(err, s.closeListeners())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,9 +68,19 @@ func (c *console) Write(p []byte) (int, error) {
 func (c *console) SetFooter(lines []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if slices.Equal(lines, c.footer) {
+		return
+	}
 	c.erase()
 	c.footer = lines
 	c.draw()
+}
+
+// Keep leaves the pinned lines on the screen as ordinary output.
+func (c *console) Keep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.footer = nil
 }
 
 func (c *console) erase() {
