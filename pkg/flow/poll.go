@@ -12,25 +12,52 @@ import (
 
 // The poll plan. A fixed interval either wastes calls on long jobs or notices
 // short ones late. Nightly backups of one instance take about as long each
-// night, so the first check goes just before the duration measured last time
-// (or the product's typical duration on a first run), and later checks come
-// after a fixed share of the elapsed time: detection latency stays within
-// that share of the job's duration while the number of checks grows only
-// logarithmically.
+// night, so the first check goes just before the duration measured last time,
+// and later checks come after a fixed share of the elapsed time: detection
+// latency stays within that share of the job's duration while the number of
+// checks grows only logarithmically.
+//
+// Measured with `backupflow simulate` (docs/benchmarks.md): the history must
+// be the job's duration, not the time we noticed its end — that adds the
+// detection latency every night and, when the first check already finds the
+// job done, says nothing about how short it was. So a first run (no history)
+// checks early, at a quarter of the product's typical duration, to bracket
+// the end within PollShare; the bracket's midpoint is recorded; later runs
+// check first at historyLead of it, which stays before the end for the usual
+// night-to-night swing of about ±10 %.
+const (
+	coldStartShare = 0.25 // first check with no history, as a share of the typical duration
+	historyLead    = 0.92 // first check with history, as a share of the recorded duration
+	shrinkUnknown  = 0.5  // recorded when the first check already found the job done: it was shorter
+)
 
 // firstPoll is the delay before the first status check.
 func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) time.Duration {
-	est := provider.LimitsOf(spec.Product, spec.Op).TypicalDuration
+	d := time.Duration(float64(provider.LimitsOf(spec.Product, spec.Op).TypicalDuration) * coldStartShare)
 	if s.cfg.FirstPoll > 0 {
-		est = s.cfg.FirstPoll
+		d = s.cfg.FirstPoll
 	}
 	if b, ok, err := s.d.Ledger.Get(ctx, keyHistory(spec)); err == nil && ok {
 		if ms, perr := strconv.ParseInt(string(b), 10, 64); perr == nil && ms > 0 {
-			est = time.Duration(ms) * time.Millisecond
+			d = time.Duration(float64(time.Duration(ms)*time.Millisecond) * historyLead)
 		}
 	}
-	d := time.Duration(float64(est) * 0.95)
 	return max(d, s.cfg.PollMin)
+}
+
+// estimateDuration brackets a job's true duration from the check that found
+// it ended (elapsed after the start) and the number of checks made: the end
+// lies after the previous check, which nextPoll placed at p with
+// p + nextPoll(p) = elapsed. The midpoint of the bracket is returned.
+func (s *Service) estimateDuration(elapsed time.Duration, polls int) time.Duration {
+	if polls <= 1 {
+		return time.Duration(float64(elapsed) * shrinkUnknown)
+	}
+	p := elapsed
+	for range 8 {
+		p = max(elapsed-s.nextPoll(p), 0)
+	}
+	return (p + elapsed) / 2
 }
 
 // nextPoll is the delay before the next check, given the time elapsed since
@@ -45,7 +72,7 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 	if m.Started.IsZero() {
 		return
 	}
-	d := now.Sub(m.Started)
+	d := s.estimateDuration(now.Sub(m.Started), m.Polls)
 	if err := s.d.Ledger.Put(ctx, keyHistory(m.Spec), []byte(strconv.FormatInt(d.Milliseconds(), 10))); err != nil {
 		loggerFrom(ctx, s.log).Warn("duration history not written", "err", err)
 	}

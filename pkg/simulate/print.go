@@ -1,0 +1,120 @@
+package simulate
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// Print writes the report as side-by-side tables, one per night, with the
+// baselines' figures and the ratio backupflow/baseline.
+func (r Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "simulated fleet: %d instances (", r.Instances)
+	var parts []string
+	for _, p := range provider.Products {
+		if n := r.PerProduct[p]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", p, n))
+		}
+	}
+	fmt.Fprintf(w, "%s); faults %.0f%%, duplicate deliveries %.0f%%, seed %d\n", strings.Join(parts, ", "),
+		r.Faults*100, r.Duplicates*100, r.Seed)
+	fmt.Fprintf(w, "cost model: %s\n", r.CostModel)
+	var nights []int
+	for _, n := range r.Nights {
+		if !slices.Contains(nights, n.Night) {
+			nights = append(nights, n.Night)
+		}
+	}
+	for _, night := range nights {
+		var cols []Night
+		for _, n := range r.Nights {
+			if n.Night == night {
+				cols = append(cols, n)
+			}
+		}
+		label := "first night: no duration history, first check at the product's typical duration"
+		if night > 1 {
+			label = "durations measured on the previous night drive the first check"
+		}
+		fmt.Fprintf(w, "\nnight %d (%s)\n", night, label)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		hdr := "metric\t"
+		for i, c := range cols {
+			hdr += c.Strategy + "\t"
+			if i > 0 && cols[0].Strategy == Flow {
+				hdr += "ratio\t"
+			}
+		}
+		fmt.Fprintln(tw, hdr)
+		row := func(name string, f func(Night) float64, format func(float64) string) {
+			line := name + "\t"
+			for i, c := range cols {
+				line += format(f(c)) + "\t"
+				if i > 0 && cols[0].Strategy == Flow {
+					line += ratio(f(cols[0]), f(c)) + "\t"
+				}
+			}
+			fmt.Fprintln(tw, line)
+		}
+		num := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+		dec := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+		pct := func(v float64) string { return fmt.Sprintf("%.1f%%", v*100) }
+		dur := func(v float64) string { return time.Duration(v).Round(time.Second).String() }
+		gbs := func(v float64) string { return fmt.Sprintf("%.4f", v) }
+		row("jobs", func(n Night) float64 { return float64(n.Jobs) }, num)
+		row("succeeded", func(n Night) float64 { return float64(n.Succeeded) }, num)
+		row("failed (all causes)", func(n Night) float64 { return float64(n.Failed) }, num)
+		row("failed by throttling", func(n Night) float64 { return float64(n.FailedByThrottling) }, num)
+		row("lost (no outcome)", func(n Night) float64 { return float64(n.Lost) }, num)
+		row("duplicate backups", func(n Night) float64 { return float64(n.Duplicates) }, num)
+		row("fan-out makespan", func(n Night) float64 { return float64(n.Makespan) }, dur)
+		row("rate-limit lower bound", func(n Night) float64 { return float64(n.LowerBound) }, dur)
+		row("makespan / lower bound", func(n Night) float64 { return float64(n.Makespan) / float64(max(n.LowerBound, 1)) }, dec)
+		row("status calls/job mean", func(n Night) float64 { return n.StatusMean }, dec)
+		row("status calls/job p95", func(n Night) float64 { return n.StatusP95 }, num)
+		row("all API calls/job mean", func(n Night) float64 { return n.CallsMean }, dec)
+		row("detection latency mean", func(n Night) float64 { return float64(n.LatencyMean) }, dur)
+		row("detection latency p95", func(n Night) float64 { return float64(n.LatencyP95) }, dur)
+		row("latency/job duration mean", func(n Night) float64 { return n.LatencyShareMean }, pct)
+		row("latency/job duration p95", func(n Night) float64 { return n.LatencyShareP95 }, pct)
+		row("throttled calls", func(n Night) float64 { return float64(n.Throttled) }, num)
+		row("  of which injected", func(n Night) float64 { return float64(n.InjectedThrottles) }, num)
+		row("invocations/job", func(n Night) float64 { return n.InvocationsPerJob }, dec)
+		row("GB-s/job (model)", func(n Night) float64 { return n.GBsPerJob }, gbs)
+		row("simulator wall time", func(n Night) float64 { return float64(n.Wall.Round(time.Millisecond)) },
+			func(v float64) string { return time.Duration(v).String() })
+		_ = tw.Flush()
+		for _, c := range cols {
+			if len(c.FailReasons) == 0 {
+				continue
+			}
+			keys := make([]string, 0, len(c.FailReasons))
+			for k := range c.FailReasons {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			var s []string
+			for _, k := range keys {
+				s = append(s, fmt.Sprintf("%s×%d", k, c.FailReasons[k]))
+			}
+			fmt.Fprintf(w, "  %s failures: %s\n", c.Strategy, strings.Join(s, ", "))
+		}
+	}
+	fmt.Fprintf(w, "\nsimulator wall time, all strategies and nights: %s\n", r.Wall.Round(time.Millisecond))
+}
+
+// ratio is ours/theirs, "-" when undefined.
+func ratio(ours, theirs float64) string {
+	if theirs == 0 {
+		if ours == 0 {
+			return "="
+		}
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", ours/theirs)
+}

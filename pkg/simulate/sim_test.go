@@ -1,0 +1,157 @@
+package simulate
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// small keeps the simulator's unit tests cheap: correctness invariants only,
+// never timings (those live in `make bench`).
+const small = 200
+
+func run(t *testing.T, o Options) Report {
+	t.Helper()
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestRun_FlowInvariants(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		faults, duplicate float64
+	}{
+		{"clean", 0, 0},
+		{"faults and duplicates", 0.1, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := run(t, Options{Instances: small, Faults: tc.faults, Duplicates: tc.duplicate, Seed: 3, Strategies: []string{Flow}})
+			if len(rep.Nights) != 2 {
+				t.Fatalf("nights = %d; want 2", len(rep.Nights))
+			}
+			for _, n := range rep.Nights {
+				if n.Jobs != small {
+					t.Errorf("night %d: %d jobs; want %d", n.Night, n.Jobs, small)
+				}
+				if n.Lost != 0 || n.Duplicates != 0 || n.FailedByThrottling != 0 {
+					t.Errorf("night %d: lost %d, duplicates %d, failed by throttling %d; want 0", n.Night, n.Lost, n.Duplicates, n.FailedByThrottling)
+				}
+				if got := n.Succeeded + n.Failed + n.Lost; got != n.Jobs {
+					t.Errorf("night %d: outcomes %d ≠ jobs %d", n.Night, got, n.Jobs)
+				}
+				if n.Makespan < n.LowerBound {
+					t.Errorf("night %d: makespan %s below the rate-limit bound %s", n.Night, n.Makespan, n.LowerBound)
+				}
+				if tc.faults == 0 && n.Failed != 0 {
+					t.Errorf("night %d: %d failures without faults", n.Night, n.Failed)
+				}
+			}
+		})
+	}
+}
+
+func TestRun_DeterministicForASeed(t *testing.T) {
+	o := Options{Instances: 100, Faults: 0.1, Duplicates: 0.1, Seed: 9, Nights: 1}
+	a, b := run(t, o), run(t, o)
+	for i := range a.Nights {
+		a.Nights[i].Wall, b.Nights[i].Wall = 0, 0
+	}
+	a.Wall, b.Wall = 0, 0
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("two runs with one seed differ:\n%+v\n%+v", a.Nights, b.Nights)
+	}
+}
+
+func TestRun_BaselinesSeeTheSameJobs(t *testing.T) {
+	rep := run(t, Options{Instances: 100, Seed: 5, Nights: 1})
+	for _, s := range []string{Flow, Fixed, Rescan} {
+		n, ok := rep.Find(s, 1)
+		if !ok {
+			t.Fatalf("no figures for %s", s)
+		}
+		if n.Jobs != 100 || n.Lost != 0 {
+			t.Errorf("%s: jobs %d lost %d; want 100 and 0", s, n.Jobs, n.Lost)
+		}
+	}
+	fixed, _ := rep.Find(Fixed, 1)
+	if fixed.FailedByThrottling == 0 {
+		t.Errorf("fixed-interval baseline with every create at t0: no job failed by throttling; the model lost its rate limits")
+	}
+}
+
+func TestCounts_SumToN(t *testing.T) {
+	for _, n := range []int{1, 7, 100, 10001} {
+		c := counts(n, DefaultMix)
+		sum := 0
+		for _, v := range c {
+			sum += v
+		}
+		if sum != n {
+			t.Errorf("counts(%d) sum to %d", n, sum)
+		}
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    map[provider.Product]float64
+		wantErr bool
+	}{
+		{"mysql=1", map[provider.Product]float64{provider.MySQL: 1}, false},
+		{"mysql=1,mongodb=3", map[provider.Product]float64{provider.MySQL: 0.25, provider.MongoDB: 0.75}, false},
+		{"oracle=1", nil, true},
+		{"mysql=-1", nil, true},
+		{"mysql=0", nil, true},
+		{"", nil, true},
+	} {
+		got, err := ParseMix(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("ParseMix(%q) error = %v; want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		if !tc.wantErr && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseMix(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestFleet_DurationsAndJitter(t *testing.T) {
+	f := newFleet(500, DefaultMix, 1)
+	n1, n2 := f.night(1, 0), f.night(1, 1)
+	for i, in := range n1.Instances {
+		if in.Duration < durMin*9/10 || in.Duration > durMax*11/10 {
+			t.Fatalf("%s: duration %s outside the clamped spread", in.ID, in.Duration)
+		}
+		if err := provider.ValidateInstanceID(in.Product, in.ID); err != nil {
+			t.Fatalf("generated id: %v", err)
+		}
+		r := float64(n2.Instances[i].Duration) / float64(f.base[i])
+		if r < 0.89 || r > 1.11 {
+			t.Fatalf("%s: night 2 is %.2f× the base; want within ±10%%", in.ID, r)
+		}
+	}
+	if f.lowerBound() != time.Duration(40)*time.Second { // 200 mysql at 5/s
+		t.Errorf("lower bound = %s; want 40s", f.lowerBound())
+	}
+}
+
+func TestMeanP95(t *testing.T) {
+	xs := make([]float64, 100)
+	for i := range xs {
+		xs[i] = float64(i + 1)
+	}
+	m, p := meanP95(xs)
+	if m != 50.5 || p != 95 {
+		t.Errorf("meanP95 = %v, %v; want 50.5, 95", m, p)
+	}
+	if m, p := meanP95(nil); m != 0 || p != 0 {
+		t.Errorf("empty: %v %v", m, p)
+	}
+}
