@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -604,4 +605,18 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSAMLint runs cfn-lint (which expands the SAM transform) when it is
+// installed; CI without it skips.
+func TestSAMLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil || testing.Short() {
+		t.Skip("cfn-lint not installed")
+	}
+	cmd := exec.Command(lint, "template.yaml")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
 }
