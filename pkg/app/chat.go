@@ -80,7 +80,7 @@ func ChatHandler(ctx context.Context) (http.Handler, error) {
 	}
 	var cc ChatConfig
 	if err := envconfig.Process("", &cc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, config.Quiet(err)
 	}
 	a, err := Open(ctx, cfg, Options{Function: "chatops"})
 	if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -65,12 +66,23 @@ type Config struct {
 func Load() (Config, error) {
 	var c Config
 	if err := envconfig.Process("", &c); err != nil {
-		return c, fmt.Errorf("config: %w", err)
+		return c, Quiet(err)
 	}
 	if err := c.validate(); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// Quiet rewrites an envconfig error so it names the variable and the type
+// wanted but not the value: envconfig quotes the value, and a value in the
+// wrong variable may be a credential.
+func Quiet(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("config: %s: cannot read the value as %s", pe.KeyName, pe.TypeName)
+	}
+	return fmt.Errorf("config: %w", err)
 }
 
 func (c Config) validate() error {
