@@ -244,6 +244,9 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	case provider.Failed:
 		o := outcomeOf(m, Failed, now)
 		o.Detail = st.Detail
+		if o.Detail == "" {
+			o.Detail = "the cloud reports the job failed without a reason (" + string(m.Ref) + ")"
+		}
 		return s.finish(ctx, m, o)
 	}
 	if !m.Deadline.IsZero() && !now.Before(m.Deadline) {
