@@ -1,0 +1,47 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecoders(t *testing.T) {
+	var tg Targets
+	if err := tg.Decode("cdb-c1nl9rpv:physical, mssql-njj2mtpl"); err != nil || len(tg) != 2 || tg[0].Method != "physical" {
+		t.Errorf("Targets list = %+v, %v", tg, err)
+	}
+	tg = nil
+	if err := tg.Decode(`[{"instance":"cmgo-ayxpky6l","method":"logical"}]`); err != nil || len(tg) != 1 {
+		t.Errorf("Targets JSON = %+v, %v", tg, err)
+	}
+	var r ImportRules
+	if err := r.Decode("imports/*/*.bak={1},special/x.bak=mssql-rdc0gajn"); err != nil || len(r) != 2 || r[1].Instance != "mssql-rdc0gajn" {
+		t.Errorf("ImportRules = %+v, %v", r, err)
+	}
+	if err := r.Decode("no-equals-sign"); err == nil {
+		t.Errorf("a malformed rule was accepted")
+	}
+}
+
+func TestValidateNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"BACKUPFLOW_NOTIFY_MODE": "sometimes"}, "BACKUPFLOW_NOTIFY_MODE"},
+		{map[string]string{"BACKUPFLOW_DISCOVER_TAG": "novalue"}, "BACKUPFLOW_DISCOVER_TAG"},
+		{map[string]string{"BACKUPFLOW_MAX_TARGETS": "-3"}, "BACKUPFLOW_MAX_TARGETS"},
+		{map[string]string{"BACKUPFLOW_BACKUP_DEADLINE": "forever"}, "BACKUPFLOW_BACKUP_DEADLINE"},
+	}
+	for _, tt := range tests {
+		_, err := LoadFrom(func(k string) string { return tt.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("LoadFrom(%v) = %v; want an error naming %s", tt.env, err, tt.want)
+		}
+		for _, v := range tt.env {
+			if err != nil && strings.Contains(err.Error(), v) && v != "novalue" {
+				t.Errorf("error echoes the value %q: %v", v, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/event"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue"
+	"github.com/backupflow/backupflow/pkg/queue/memqueue"
+)
+
+type nopNotifier struct{}
+
+func (nopNotifier) Notify(context.Context, flow.Notice) error { return nil }
+
+// stubProvider finishes every job at once.
+type stubProvider struct{ starts int }
+
+func (p *stubProvider) Start(context.Context, provider.Spec) (provider.Ref, error) {
+	p.starts++
+	return "backup/1", nil
+}
+func (p *stubProvider) Status(context.Context, provider.Spec, provider.Ref) (provider.Status, error) {
+	return provider.Status{State: provider.Succeeded}, nil
+}
+func (p *stubProvider) Find(context.Context, provider.Spec) (provider.Ref, bool, error) {
+	return "", false, nil
+}
+
+func newService(t *testing.T) (*flow.Service, *queue.Queue, *queue.Queue, *queue.Queue) {
+	t.Helper()
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	work := memqueue.Open(name+"-work", nil)
+	poll := memqueue.Open(name+"-poll", nil)
+	dead := memqueue.Open(name+"-dead", nil)
+	l, err := ledger.Open(context.Background(), "mem://"+name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stubProvider{}
+	svc, err := flow.New(flow.Config{Targets: []flow.Target{{InstanceID: "cdb-c1nl9rpv"}}}, flow.Deps{
+		Providers: func(provider.Product) (provider.Provider, error) { return p, nil },
+		Work:      work, Poll: poll, Dead: dead, Ledger: l, Notifier: nopNotifier{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, work, poll, dead
+}
+
+func quiet() Options { return Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))} }
+
+func TestUnsupportedTriggers(t *testing.T) {
+	svc, work, poll, _ := newService(t)
+	cos, _ := os.ReadFile("../../events/start-migration/scf-cos-put.json")
+	timer, _ := os.ReadFile("../../events/create-backup/scf-timer.json")
+	tests := []struct {
+		name    string
+		h       func(context.Context, []byte) ([]byte, error)
+		payload []byte
+	}{
+		{"upload to create-backup", CreateBackup(svc, work, quiet()), cos},
+		{"upload to poll-status", PollStatus(svc, poll, quiet()), cos},
+		{"timer to start-migration", StartMigration(svc, quiet()), timer},
+		{"garbage", PollStatus(svc, poll, quiet()), []byte("not json")},
+	}
+	for _, tt := range tests {
+		if _, err := tt.h(context.Background(), tt.payload); err == nil {
+			t.Errorf("%s: want an error", tt.name)
+		}
+	}
+}
+
+func TestSQSBatchFailsOnlyTheBadRecord(t *testing.T) {
+	svc, _, poll, dead := newService(t)
+	payload, err := os.ReadFile("../../events/poll-status/aws-sqs-malformed-record.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := event.Decode(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	for _, m := range tr.Messages {
+		if m.Err != nil {
+			bad = append(bad, m.ID)
+		}
+	}
+	out, err := PollStatus(svc, poll, quiet())(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil {
+		t.Fatal(err)
+	}
+	if len(br.BatchItemFailures) != len(bad) || len(bad) == 0 || br.BatchItemFailures[0].ItemIdentifier != bad[0] {
+		t.Errorf("failures = %+v; want exactly the unreadable records %v", br.BatchItemFailures, bad)
+	}
+	_ = dead
+}
+
+func TestDrainRunsJobsToTheirEnd(t *testing.T) {
+	svc, work, poll, _ := newService(t)
+	if _, err := svc.Nightly(context.Background(), time.Now(), flow.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	drainEv := []byte(`{"Type":"Timer","TriggerName":"drain","Time":"2026-11-23T18:00:00Z","Message":"drain"}`)
+	out, err := CreateBackup(svc, work, quiet())(context.Background(), drainEv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	_ = json.Unmarshal(out, &rep)
+	if rep.Drained != 1 {
+		t.Errorf("work drain handled %d; want 1", rep.Drained)
+	}
+	// The poll message is due later; a drain now finds nothing due yet.
+	out, _ = PollStatus(svc, poll, quiet())(context.Background(), drainEv)
+	var prep Report
+	_ = json.Unmarshal(out, &prep)
+	if prep.Drained != 0 {
+		t.Errorf("poll drain handled %d early", rep.Drained)
+	}
+}
+
+func TestDrainKeepsHeadroomBeforeTheDeadline(t *testing.T) {
+	svc, work, _, _ := newService(t)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(5*time.Second))
+	defer cancel()
+	out, err := CreateBackup(svc, work, Options{Headroom: 10 * time.Second, Logger: quiet().Logger})(ctx,
+		[]byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if json.Unmarshal(out, &rep) != nil || !rep.Leftover || rep.Drained != 0 {
+		t.Errorf("report %s; want nothing drained and leftover set", out)
+	}
+}
+
+func TestPacerSpacesCreatesAtTheRate(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	p := newPacer(func() time.Time { return now })
+	m := job.Message{JobID: "jx", Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv"}}
+	body, _ := m.Encode()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.wait(ctx, body); err != nil {
+		t.Fatalf("first create waited: %v", err)
+	}
+	if err := p.wait(ctx, body); err == nil {
+		t.Errorf("second cdb create in the same instant did not wait (limit 5/s)")
+	}
+	if got := p.next[provider.MySQL].Sub(now); got != 400*time.Millisecond {
+		t.Errorf("next slot after two creates = +%s; want +400ms", got)
+	}
+}

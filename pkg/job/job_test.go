@@ -1,0 +1,83 @@
+package job
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+func TestDecode(t *testing.T) {
+	good := `{"v":1,"job":"jabc","step":"create","spec":{"op":"backup","product":"mysql","instance":"cdb-c1nl9rpv","name":"backupflow-jabc"},"seq":0,"created":"2026-11-23T18:00:00Z","origin":{"source":"timer"}}`
+	tests := []struct {
+		name, body string
+		ok         bool
+	}{
+		{"good", good, true},
+		{"newer version", strings.Replace(good, `"v":1`, `"v":2`, 1), false},
+		{"no version", strings.Replace(good, `"v":1,`, ``, 1), false},
+		{"no job id", strings.Replace(good, `"job":"jabc",`, ``, 1), false},
+		{"unknown step", strings.Replace(good, `"create"`, `"destroy"`, 1), false},
+		{"poll without ref", strings.Replace(good, `"create"`, `"poll"`, 1), false},
+		{"negative seq", strings.Replace(good, `"seq":0`, `"seq":-1`, 1), false},
+		{"import without object", strings.Replace(good, `"op":"backup"`, `"op":"import"`, 1), false},
+		{"not json", `{"v":1`, false},
+		{"oversized", `{"v":1,"job":"` + strings.Repeat("x", MaxSize) + `"}`, false},
+	}
+	for _, tt := range tests {
+		_, err := Decode([]byte(tt.body))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: Decode err = %v; want ok %v", tt.name, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: error %v is not ErrMalformed", tt.name, err)
+		}
+	}
+}
+
+func TestEncodeRoundTripAndSize(t *testing.T) {
+	m := Message{JobID: NewID("nightly", "20261123T1800Z", "cdb-c1nl9rpv"), Step: StepPoll, Ref: "backup/1",
+		Spec:    provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", SourceURL: "https://x?q-signature=secret"},
+		Created: time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC), Origin: Origin{Source: "timer", Run: "nightly-x"}}
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "q-signature") {
+		t.Errorf("the presigned URL was encoded: %s", b)
+	}
+	if len(b) > 2048 {
+		t.Errorf("envelope is %d bytes; want well under SCF's 128 KB async limit", len(b))
+	}
+	got, err := Decode(b)
+	if err != nil || got.JobID != m.JobID || got.Ref != m.Ref || got.V != Version {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	big := m
+	big.Origin.User = strings.Repeat("u", MaxSize)
+	if _, err := big.Encode(); err == nil {
+		t.Errorf("an oversized envelope encoded")
+	}
+}
+
+func TestIDsAndNames(t *testing.T) {
+	a, b := NewID("object", "bkt", "k", "v1"), NewID("object", "bkt", "k", "v1")
+	if a != b {
+		t.Errorf("same cause, different ids: %s %s", a, b)
+	}
+	// Parts are length-prefixed, so shifting a boundary changes the id.
+	if NewID("ab", "c") == NewID("a", "bc") {
+		t.Errorf("ambiguous id derivation")
+	}
+	for _, p := range provider.Products {
+		if err := provider.ValidateName(p, Name(a)); err != nil {
+			t.Errorf("Name(%s) invalid for %s: %v", a, p, err)
+		}
+	}
+	t1 := time.Date(2026, 11, 23, 18, 0, 5, 0, time.UTC)
+	if Slot(t1) != Slot(t1.Add(40*time.Second)) || Slot(t1) == Slot(t1.Add(time.Minute)) {
+		t.Errorf("Slot does not group a minute")
+	}
+}
