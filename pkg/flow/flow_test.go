@@ -238,3 +238,22 @@ func TestDecodeRoundTrip(t *testing.T) {
 		t.Errorf("a presigned URL travelled in the envelope")
 	}
 }
+
+func TestPoll_ThrottledStatusNeverWritesOffARunningJob(t *testing.T) {
+	h := newHarness(t, Config{})
+	var errs []error
+	for range 30 {
+		errs = append(errs, throttled())
+	}
+	errs = append(errs, apierr.New(apierr.Tencent, "cdb", "DescribeBackups", "InternalError", "x", "r", 0, nil))
+	h.prov.statusErr = errs
+	id, err := h.svc.Enqueue(context.Background(), Request{ID: []string{"p"}, Op: provider.Backup, Instance: "cdb-c1nl9rpv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	o := h.notes.outcomes()[id]
+	if len(o) != 1 || o[0].Result != Succeeded || h.dead.sent != 0 {
+		t.Fatalf("outcomes %+v, dead-lettered %d; want one success and nothing dead-lettered", o, h.dead.sent)
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
@@ -68,6 +70,9 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
 		return report, wrapLedger(err)
 	}
+	if err := s.d.Ledger.Put(ctx, keyRun(run)+"count", []byte(strconv.Itoa(len(report.Jobs)))); err != nil {
+		return report, wrapLedger(err)
+	}
 	index := map[provider.Product]int{}
 	var errs []error
 	for i, t := range targets {
@@ -84,7 +89,17 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables},
 			Created: at, Origin: job.Origin{Source: "timer", Run: run},
 		}
-		if err := s.send(ctx, m, delay); err != nil {
+		// A lost send fails the run and the platform retries the whole
+		// fan-out; retry each send a little first so one transient fault
+		// does not cost thousands of repeated sends. A send that did land
+		// twice is dropped downstream (same job id, same seq).
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = s.send(ctx, m, delay); err == nil || apierr.KindOf(err) == apierr.Permanent {
+				break
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -179,18 +194,62 @@ func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []provi
 
 func keyRun(run string) string { return "runs/" + run + "/" }
 
-// recordRunOutcome files the outcome under its run and, when every job of
-// the run has one, sends the run's single summary.
+// recordRunOutcome files the outcome under its run and counts it. Counting
+// claims the next free numbered slot (found by binary search, so a run of N
+// jobs costs O(log N) reads per outcome, not a listing); the delivery that
+// claims the last slot sends the run's single summary.
 func (s *Service) recordRunOutcome(ctx context.Context, o Outcome) error {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	if err := s.d.Ledger.Put(ctx, keyRun(o.Origin.Run)+"jobs/"+o.JobID, b); err != nil {
+	run := o.Origin.Run
+	if err := s.d.Ledger.Put(ctx, keyRun(run)+"jobs/"+o.JobID, b); err != nil {
 		return wrapLedger(err)
 	}
-	s.maybeSummarize(ctx, o.Origin.Run)
+	cb, ok, err := s.d.Ledger.Get(ctx, keyRun(run)+"count")
+	if err != nil || !ok {
+		return wrapLedger(err)
+	}
+	total, err := strconv.Atoi(string(cb))
+	if err != nil || total <= 0 {
+		return fmt.Errorf("run %s: bad job count %q", run, cb)
+	}
+	last, err := s.claimSlot(ctx, run, total)
+	if err != nil || !last {
+		return err
+	}
+	s.maybeSummarize(ctx, run)
 	return nil
+}
+
+// claimSlot claims the first free of the run's total slots and reports
+// whether it was the last one.
+func (s *Service) claimSlot(ctx context.Context, run string, total int) (bool, error) {
+	slot := func(i int) string { return fmt.Sprintf("%sslot/%06d", keyRun(run), i) }
+	lo, hi := 0, total
+	for lo < hi {
+		mid := (lo + hi) / 2
+		_, taken, err := s.d.Ledger.Get(ctx, slot(mid))
+		if err != nil {
+			return false, wrapLedger(err)
+		}
+		if taken {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	for i := lo; i < total; i++ {
+		won, err := s.d.Ledger.Claim(ctx, slot(i), nil)
+		if err != nil {
+			return false, wrapLedger(err)
+		}
+		if won {
+			return i == total-1, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Service) maybeSummarize(ctx context.Context, run string) {

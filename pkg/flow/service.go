@@ -169,7 +169,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 		if !ok {
 			// Another delivery is starting this job right now; look again later.
 			log.Info("another delivery holds the start claim; checking back")
-			return s.requeue(ctx, m, s.cfg.StartLease/2, false)
+			return s.requeue(ctx, m, s.cfg.StartLease/2)
 		}
 		ref, err = pr.Start(ctx, spec)
 		if err != nil {
@@ -184,7 +184,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 		crashPoint("after-start")
 	}
 	next := m
-	next.Step, next.Ref, next.Seq, next.Attempt = job.StepPoll, ref, m.Seq+1, 0
+	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups = job.StepPoll, ref, m.Seq+1, 0, 0
 	next.Started = now
 	next.Deadline = now.Add(s.deadline(m.Spec.Op))
 	s.putState(ctx, next, "running")
@@ -255,7 +255,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 		return s.finish(ctx, m, o)
 	}
 	next := m
-	next.Seq, next.Attempt = m.Seq+1, 0
+	next.Seq, next.Attempt, next.Lookups = m.Seq+1, 0, 0
 	delay := s.nextPoll(now.Sub(m.Started))
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 		delay = rem
@@ -267,33 +267,57 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 
 // retryOrFail decides by error kind: throttled/busy → back off and retry;
 // ambiguous → retry a few times (the next create looks the job up first);
-// permanent → the job fails now with the cloud's code. Exhausted retries
-// dead-letter the message.
+// permanent → the job fails now with the cloud's code. A create whose
+// retries are exhausted is dead-lettered. A poll is never given up while the
+// job may still be running in the cloud: not reading its state is no reason
+// to call it failed, so polls retry until the job's deadline (then "stuck").
 func (s *Service) retryOrFail(ctx context.Context, m job.Message, cause error) error {
 	log := loggerFrom(ctx, s.log)
 	kind := apierr.KindOf(cause)
+	if kind == apierr.Permanent {
+		return s.finish(ctx, m, failure(m, cause))
+	}
+	next := m
+	next.Seq = m.Seq + 1
+	var tries int
+	if kind == apierr.RetryAfterLookup {
+		next.Lookups++
+		tries = next.Lookups
+	} else {
+		next.Attempt++
+		tries = next.Attempt
+	}
+	if m.Step == job.StepPoll {
+		now := s.d.Now()
+		if !m.Deadline.IsZero() && !now.Before(m.Deadline) {
+			o := outcomeOf(m, Stuck, now)
+			o.Detail = fmt.Sprintf("state unreadable at the deadline: %v", cause)
+			return s.finish(ctx, m, o)
+		}
+		delay := s.backoff(tries-1, kind)
+		if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
+			delay = rem
+		}
+		log.Info("status check will be retried", "kind", kind.String(), "try", tries, "code", apierr.Code(cause))
+		return s.send(ctx, next, delay)
+	}
 	limit := s.cfg.MaxAttempts
 	if kind == apierr.RetryAfterLookup {
 		limit = s.cfg.MaxLookupAttempts
 	}
-	if kind == apierr.Permanent {
-		return s.finish(ctx, m, failure(m, cause))
-	}
-	if m.Attempt+1 >= limit {
-		log.Warn("retries exhausted", "kind", kind.String(), "attempts", m.Attempt+1, "err", cause)
+	if tries >= limit {
+		log.Warn("retries exhausted", "kind", kind.String(), "tries", tries, "err", cause)
 		return s.deadLetter(ctx, m, cause)
 	}
-	log.Info("will retry", "kind", kind.String(), "attempt", m.Attempt+1, "code", apierr.Code(cause))
-	return s.requeue(ctx, m, s.backoff(m.Attempt, kind), true)
+	log.Info("will retry", "kind", kind.String(), "try", tries, "code", apierr.Code(cause))
+	return s.send(ctx, next, s.backoff(tries-1, kind))
 }
 
-// requeue sends the same step again as the next hand-off.
-func (s *Service) requeue(ctx context.Context, m job.Message, delay time.Duration, countAttempt bool) error {
+// requeue sends the same step again as the next hand-off, without counting
+// a failed try.
+func (s *Service) requeue(ctx context.Context, m job.Message, delay time.Duration) error {
 	next := m
 	next.Seq = m.Seq + 1
-	if countAttempt {
-		next.Attempt = m.Attempt + 1
-	}
 	return s.send(ctx, next, delay)
 }
 

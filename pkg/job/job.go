@@ -62,8 +62,10 @@ type Message struct {
 	// redelivered or duplicated message repeats a Seq already handled, which
 	// is how a duplicate is recognised and dropped.
 	Seq int `json:"seq"`
-	// Attempt counts failed tries of the current step; reset on progress.
+	// Attempt counts throttled or busy tries of the current step, Lookups
+	// ambiguous faults (each retried after a lookup); both reset on progress.
 	Attempt int `json:"attempt,omitempty"`
+	Lookups int `json:"lookups,omitempty"`
 	Polls   int `json:"polls,omitempty"`
 	// Created is when the job was caused; Started when the cloud job was
 	// started or adopted; Deadline ends polling as "stuck".
@@ -112,7 +114,7 @@ func Decode(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: job %s: unknown step %q", ErrMalformed, m.JobID, m.Step)
 	case m.Step == StepPoll && m.Ref == "":
 		return m, fmt.Errorf("%w: job %s: poll without a cloud reference", ErrMalformed, m.JobID)
-	case m.Seq < 0 || m.Attempt < 0:
+	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0:
 		return m, fmt.Errorf("%w: job %s: negative counter", ErrMalformed, m.JobID)
 	}
 	if m.Spec.Op == provider.Import && m.Object == nil {
