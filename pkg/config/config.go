@@ -45,7 +45,7 @@ type Config struct {
 	MaxTargets  int         `envconfig:"BACKUPFLOW_MAX_TARGETS" default:"20000"`
 	Products    []string    `envconfig:"BACKUPFLOW_PRODUCTS" default:"mysql,sqlserver,mongodb,huawei-rds"`
 
-	MaxAttempts    int           `envconfig:"BACKUPFLOW_MAX_ATTEMPTS" default:"8"`
+	MaxAttempts    int           `envconfig:"BACKUPFLOW_MAX_ATTEMPTS" default:"12"`
 	BackupDeadline time.Duration `envconfig:"BACKUPFLOW_BACKUP_DEADLINE" default:"6h"`
 	ImportDeadline time.Duration `envconfig:"BACKUPFLOW_IMPORT_DEADLINE" default:"12h"`
 	PresignTTL     time.Duration `envconfig:"BACKUPFLOW_PRESIGN_TTL" default:"1h"`

@@ -89,12 +89,14 @@ func (c Config) withDefaults() Config {
 		c.MaxTargets = 20000
 	}
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 8
+		// With a 1 s base doubling to a 10 min cap, 12 tries span about
+		// 40 minutes: long enough for a busy instance to finish its task.
+		c.MaxAttempts = 12
 	}
 	if c.MaxLookupAttempts == 0 {
 		c.MaxLookupAttempts = 4
 	}
-	def(&c.RetryBase, 5*time.Second)
+	def(&c.RetryBase, time.Second)
 	def(&c.RetryCap, 10*time.Minute)
 	def(&c.PollMin, 20*time.Second)
 	def(&c.PollCap, 10*time.Minute)

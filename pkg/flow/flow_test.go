@@ -125,7 +125,7 @@ func TestCreate_ErrorKinds(t *testing.T) {
 		{"permanent fails now with the cloud's code", []error{perm}, Failed, "InvalidParameter.InstanceNotFound", 0},
 		{"ambiguous retried after lookup", []error{ambiguous, ambiguous}, Succeeded, "", 0},
 		{"ambiguous exhausted is dead-lettered", []error{ambiguous, ambiguous, ambiguous, ambiguous, ambiguous}, DeadLettered, "InternalError", 1},
-		{"throttling exhausted is dead-lettered", []error{throttled(), throttled(), throttled(), throttled(), throttled(), throttled(), throttled(), throttled()}, DeadLettered, "RequestLimitExceeded", 1},
+		{"throttling exhausted is dead-lettered", repeat(throttled(), 12), DeadLettered, "RequestLimitExceeded", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,4 +256,12 @@ func TestPoll_ThrottledStatusNeverWritesOffARunningJob(t *testing.T) {
 	if len(o) != 1 || o[0].Result != Succeeded || h.dead.sent != 0 {
 		t.Fatalf("outcomes %+v, dead-lettered %d; want one success and nothing dead-lettered", o, h.dead.sent)
 	}
+}
+
+func repeat(err error, n int) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
 }

@@ -73,13 +73,28 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"count", []byte(strconv.Itoa(len(report.Jobs)))); err != nil {
 		return report, wrapLedger(err)
 	}
+	// Every job of a product shares the product's status-call limit; a floor
+	// on each job's poll interval keeps the fleet's checks within 80 % of it
+	// (the rest is left for creates' lookups and for other callers).
+	perProduct := map[provider.Product]int{}
+	for _, t := range targets {
+		perProduct[t.Product]++
+	}
+	floor := func(p provider.Product) time.Duration {
+		rate := provider.LimitsOf(p, provider.Backup).StatusPerSecond
+		if rate <= 0 {
+			return 0
+		}
+		return time.Duration(float64(perProduct[p]) / (0.8 * rate) * float64(time.Second))
+	}
 	index := map[provider.Product]int{}
 	var errs []error
 	for i, t := range targets {
-		rate := provider.LimitsOf(t.Product, provider.Backup).CreatePerSecond
-		// A one-second safety margin would double the makespan; instead the
-		// i-th send of a product goes out at floor(i/rate) s, which never puts
-		// more than `rate` creates into one second.
+		// The i-th create of a product is due at floor(i / (share × rate))
+		// seconds: never more than the limit in one second, with 10 % of each
+		// second left free so a retried create does not collide with the
+		// creates scheduled there and cascade into throttling.
+		rate := provider.LimitsOf(t.Product, provider.Backup).CreatePerSecond * fanoutShare
 		delay := time.Duration(math.Floor(float64(index[t.Product])/rate)) * time.Second
 		index[t.Product]++
 		id := report.Jobs[i]
@@ -87,7 +102,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 			JobID: id, Step: job.StepCreate,
 			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
 				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables},
-			Created: at, Origin: job.Origin{Source: "timer", Run: run},
+			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floor(t.Product),
 		}
 		// A lost send fails the run and the platform retries the whole
 		// fan-out; retry each send a little first so one transient fault
@@ -191,6 +206,9 @@ func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []provi
 	}
 	return out, skipped, nil
 }
+
+// fanoutShare is the share of a product's create limit the fan-out plans for.
+const fanoutShare = 0.9
 
 func keyRun(run string) string { return "runs/" + run + "/" }
 

@@ -31,18 +31,23 @@ const (
 	shrinkUnknown  = 0.5  // recorded when the first check already found the job done: it was shorter
 )
 
-// firstPoll is the delay before the first status check.
-func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) time.Duration {
+// firstPoll is the delay before the first status check, and whether it
+// comes from this instance's history. Jobs with history check rarely (just
+// before the expected end, then a share of the elapsed time), so only jobs
+// without it need the fleet's poll floor.
+func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) (time.Duration, bool) {
 	d := time.Duration(float64(provider.LimitsOf(spec.Product, spec.Op).TypicalDuration) * coldStartShare)
 	if s.cfg.FirstPoll > 0 {
 		d = s.cfg.FirstPoll
 	}
+	known := false
 	if b, ok, err := s.d.Ledger.Get(ctx, keyHistory(spec)); err == nil && ok {
 		if ms, perr := strconv.ParseInt(string(b), 10, 64); perr == nil && ms > 0 {
 			d = time.Duration(float64(time.Duration(ms)*time.Millisecond) * historyLead)
+			known = true
 		}
 	}
-	return max(d, s.cfg.PollMin)
+	return max(d, s.cfg.PollMin), known
 }
 
 // estimateDuration brackets a job's true duration from the check that found

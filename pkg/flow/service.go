@@ -155,60 +155,82 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	if err := spec.Validate(); err != nil {
 		return s.finish(ctx, m, failure(m, err))
 	}
-	ref, found, err := pr.Find(ctx, spec)
+	// A create that wins a fresh start claim on its first try is the first
+	// to touch this job: nothing can exist yet, so the lookup (which costs a
+	// call against the product's read limit) is skipped. Every other case —
+	// a retry, a redelivery, a claim taken over — looks first.
+	fresh, held, err := s.claimStart(ctx, m)
 	if err != nil {
-		return s.retryOrFail(ctx, m, err)
+		return err
 	}
-	if found {
+	var ref provider.Ref
+	found := false
+	if !fresh || m.Attempt > 0 || m.Lookups > 0 {
+		if ref, found, err = pr.Find(ctx, spec); err != nil {
+			if !held {
+				if perr := s.releaseStart(ctx, m); perr != nil {
+					return perr
+				}
+			}
+			return s.retryOrFail(ctx, m, err)
+		}
+	}
+	switch {
+	case found:
 		log.Info("adopted a job an earlier delivery started", "ref", string(ref))
-	} else {
-		ok, err := s.claimStart(ctx, m)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			// Another delivery is starting this job right now; look again later.
-			log.Info("another delivery holds the start claim; checking back")
-			return s.requeue(ctx, m, s.cfg.StartLease/2)
-		}
+	case held:
+		// Another delivery is starting this job right now; look again later.
+		log.Info("another delivery holds the start claim; checking back")
+		return s.requeue(ctx, m, s.cfg.StartLease/2)
+	default:
 		ref, err = pr.Start(ctx, spec)
 		if err != nil {
-			// Release the claim so this job's own retry may start; an
-			// ambiguous failure is covered by the Find the retry does first.
-			if perr := s.d.Ledger.Put(ctx, keyStart(m.JobID), []byte("released")); perr != nil {
-				return wrapLedger(perr)
+			if perr := s.releaseStart(ctx, m); perr != nil {
+				return perr
 			}
 			return s.retryOrFail(ctx, m, err)
 		}
 		log.Info("cloud job started", "ref", string(ref), "product", string(spec.Product), "instance", spec.InstanceID)
-		crashPoint("after-start")
 	}
 	next := m
 	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups = job.StepPoll, ref, m.Seq+1, 0, 0
 	next.Started = now
 	next.Deadline = now.Add(s.deadline(m.Spec.Op))
+	first, known := s.firstPoll(ctx, m.Spec)
+	if known {
+		next.PollFloor = 0
+	}
 	s.putState(ctx, next, "running")
-	return s.send(ctx, next, s.firstPoll(ctx, m.Spec))
+	return s.send(ctx, next, first)
 }
 
-// claimStart takes the start claim for a job. A claim older than StartLease
-// belongs to a starter that died between claiming and starting: take it over.
-func (s *Service) claimStart(ctx context.Context, m job.Message) (bool, error) {
+// claimStart takes the start claim for a job. fresh: this call created the
+// claim. held: another delivery claimed it less than StartLease ago and may
+// be starting the job right now. A claim older than StartLease (or released
+// after a failed start) belongs to nobody and is taken over.
+func (s *Service) claimStart(ctx context.Context, m job.Message) (fresh, held bool, err error) {
 	now := s.d.Now()
 	stamp := []byte(now.UTC().Format(time.RFC3339Nano))
 	ok, err := s.d.Ledger.Claim(ctx, keyStart(m.JobID), stamp)
 	if err != nil || ok {
-		return ok, wrapLedger(err)
+		return ok, false, wrapLedger(err)
 	}
 	prev, _, err := s.d.Ledger.Get(ctx, keyStart(m.JobID))
 	if err != nil {
-		return false, wrapLedger(err)
+		return false, false, wrapLedger(err)
 	}
 	t, perr := time.Parse(time.RFC3339Nano, string(prev))
-	if perr != nil || now.Sub(t) >= s.cfg.StartLease {
-		return true, wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), stamp))
+	if perr == nil && now.Sub(t) < s.cfg.StartLease {
+		return false, true, nil
 	}
-	return false, nil
+	return false, false, wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), stamp))
+}
+
+// releaseStart gives up a start claim this delivery holds, so the job's own
+// retry may start without waiting out the lease; an ambiguous failure is
+// covered by the lookup every retry does first.
+func (s *Service) releaseStart(ctx context.Context, m job.Message) error {
+	return wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), []byte("released")))
 }
 
 func (s *Service) presign(ctx context.Context, m job.Message) (string, error) {
@@ -256,7 +278,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	}
 	next := m
 	next.Seq, next.Attempt, next.Lookups = m.Seq+1, 0, 0
-	delay := s.nextPoll(now.Sub(m.Started))
+	delay := max(s.nextPoll(now.Sub(m.Started)), m.PollFloor)
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 		delay = rem
 	}
