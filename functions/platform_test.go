@@ -319,3 +319,28 @@ func TestAWS_SamplesThroughTheRuntimeAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestDeps fences each platform's binaries: an SCF function links neither the
+// Lambda runtime nor the AWS SDK, a Lambda function neither the SCF runtime
+// nor the COS SDK, and no production binary links the testing package.
+func TestDeps(t *testing.T) {
+	forbidden := map[string][]string{
+		"scf":          {"github.com/aws/", "pkg/invoke/lambdainvoke", "testing"},
+		"lambda.norpc": {"github.com/tencentyun/cos-go-sdk-v5", "pkg/invoke/scfinvoke", "net/rpc", "testing"},
+	}
+	for _, fn := range []string{"create-backup", "start-migration", "poll-status", "chatops"} {
+		for tag, bad := range forbidden {
+			out, err := exec.Command("go", "list", "-deps", "-tags", tag, "./"+fn).Output()
+			if err != nil {
+				t.Fatalf("go list %s (%s): %v", fn, tag, err)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				for _, b := range bad {
+					if dep == b || strings.HasPrefix(dep, b) && strings.HasSuffix(b, "/") || strings.HasSuffix(dep, "/"+b) {
+						t.Errorf("%s built with -tags %s links %s", fn, tag, dep)
+					}
+				}
+			}
+		}
+	}
+}

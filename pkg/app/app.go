@@ -21,9 +21,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/provider/tcmysql"
 	"github.com/backupflow/backupflow/pkg/provider/tcsqlserver"
 	"github.com/backupflow/backupflow/pkg/queue"
-	_ "github.com/backupflow/backupflow/pkg/queue/cmqqueue" // cmq:// queues
-	_ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem:// queues
-	_ "github.com/backupflow/backupflow/pkg/queue/sqsqueue" // sqs:// queues
+	_ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem:// queues (cmq:// and sqs:// by platform, drivers_*.go)
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
 

@@ -83,9 +83,8 @@ func ledgerOptions(cfg config.Config, creds tencent.Credentials, o Options) *led
 			Now: o.Now, HTTPClient: o.HTTPClient}
 	}
 	if strings.HasPrefix(cfg.Ledger, "s3://") {
-		lo.S3 = &objstore.S3Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint,
-			AccessKeyID: o.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: secret.String(o.Getenv("AWS_SECRET_ACCESS_KEY")),
-			SessionToken: secret.String(o.Getenv("AWS_SESSION_TOKEN")), HTTPClient: o.HTTPClient}
+		s3 := s3Config(cfg, o)
+		lo.S3 = &s3
 	}
 	return lo
 }
@@ -102,15 +101,19 @@ func newObjects(cfg config.Config, creds tencent.Credentials, o Options) (*objec
 				}
 				creds = c
 			}
-			return objstore.NewCOS(objstore.COSConfig{Credentials: creds, Region: cfg.TencentRegion,
+			return openCOS(objstore.COSConfig{Credentials: creds, Region: cfg.TencentRegion,
 				Endpoint: cfg.COSEndpoint, Now: o.Now, HTTPClient: o.HTTPClient})
 		}}, nil
 	case "s3":
 		return &objects{open: func() (store, error) {
-			return objstore.NewS3(objstore.S3Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint,
-				AccessKeyID: o.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: secret.String(o.Getenv("AWS_SECRET_ACCESS_KEY")),
-				SessionToken: secret.String(o.Getenv("AWS_SESSION_TOKEN")), HTTPClient: o.HTTPClient})
+			return openS3(s3Config(cfg, o))
 		}}, nil
 	}
 	return nil, fmt.Errorf("BACKUPFLOW_OBJECT_STORE must be cos or s3")
+}
+
+func s3Config(cfg config.Config, o Options) objstore.S3Config {
+	return objstore.S3Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint,
+		AccessKeyID: o.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: secret.String(o.Getenv("AWS_SECRET_ACCESS_KEY")),
+		SessionToken: secret.String(o.Getenv("AWS_SESSION_TOKEN")), HTTPClient: o.HTTPClient}
 }

@@ -66,7 +66,11 @@ type Message struct {
 	// ambiguous faults (each retried after a lookup); both reset on progress.
 	Attempt int `json:"attempt,omitempty"`
 	Lookups int `json:"lookups,omitempty"`
-	Polls   int `json:"polls,omitempty"`
+	// PollFloor is the shortest interval between this job's status checks,
+	// set by the nightly fan-out so the whole fleet's checks fit the
+	// product's status-call rate limit.
+	PollFloor time.Duration `json:"pollFloor,omitempty"`
+	Polls     int           `json:"polls,omitempty"`
 	// Created is when the job was caused; Started when the cloud job was
 	// started or adopted; Deadline ends polling as "stuck".
 	Created  time.Time `json:"created"`

@@ -72,20 +72,12 @@ func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
 		if opts.COS == nil {
 			return nil, errors.New("ledger: open cos://: Options.COS is not set")
 		}
-		s, err := objstore.NewCOS(*opts.COS)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: open: %w", err)
-		}
-		return newObjects(s, "cos", u.Host, u.Path)
+		return openCOS(*opts.COS, u.Host, u.Path)
 	case "s3":
 		if opts.S3 == nil {
 			return nil, errors.New("ledger: open s3://: Options.S3 is not set")
 		}
-		s, err := objstore.NewS3(*opts.S3)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: open: %w", err)
-		}
-		return newObjects(s, "s3", u.Host, u.Path)
+		return openS3(*opts.S3, u.Host, u.Path)
 	}
 	return nil, fmt.Errorf("ledger: open: unsupported scheme %q (want mem, cos or s3)", u.Scheme)
 }

@@ -1,3 +1,5 @@
+//go:build !lambda.norpc
+
 package objstore
 
 import (
@@ -18,27 +20,7 @@ import (
 	"github.com/tencentyun/cos-go-sdk-v5"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/tencent"
 )
-
-// COSConfig configures a COS store.
-type COSConfig struct {
-	Credentials tencent.Credentials
-	// Region is the long region name of the buckets, e.g. ap-guangzhou.
-	Region string
-	// Endpoint (BACKUPFLOW_COS_ENDPOINT), when set, is an emulator's
-	// host:port or URL. Requests are dialled there but keep the real COS
-	// Host (<bucket>.cos.<region>.myqcloud.com), which signs them and names
-	// the bucket; presigned URLs still point at the real COS host.
-	Endpoint string
-	// Now is the clock signatures are made with (presigned URLs and request
-	// headers alike), so a test clock shared with the emulator stays
-	// consistent; default time.Now.
-	Now func() time.Time
-	// HTTPClient supplies the base transport and timeout. A non-*http.Transport
-	// RoundTripper is used as is, Endpoint notwithstanding.
-	HTTPClient *http.Client
-}
 
 // COS is an object store over cos-go-sdk-v5. Safe for concurrent use.
 type COS struct {
@@ -211,9 +193,6 @@ func (c *COS) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error)
 	return b, nil
 }
 
-// maxGet bounds Get: it is meant for ledger records, not backups.
-const maxGet = 16 << 20
-
 // Get reads a small object whole (at most 16 MiB).
 func (c *COS) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	cl, err := c.client(bucket, c.scheme)
@@ -341,64 +320,4 @@ func cosError(action, bucket, key string, err error) error {
 		err = re.Errs[len(re.Errs)-1]
 	}
 	return fmt.Errorf("objstore: cos %s %s/%s: %w", action, bucket, key, transportErr(err))
-}
-
-func codeForStatus(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return "NoSuchKey"
-	case http.StatusForbidden:
-		return "AccessDenied"
-	case http.StatusConflict:
-		return "Conflict"
-	case http.StatusPreconditionFailed:
-		return "PreconditionFailed"
-	case http.StatusServiceUnavailable:
-		return "SlowDown"
-	}
-	if status >= 500 {
-		return "InternalError"
-	}
-	return "HTTP" + strconv.Itoa(status)
-}
-
-// httpKind classifies an object-store answer: throttling retries later,
-// other server faults are ambiguous, client errors are final.
-func httpKind(status int, code string) apierr.Kind {
-	switch {
-	case code == "SlowDown" || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		return apierr.RetryLater
-	case status >= 500 || status == 0:
-		return apierr.RetryAfterLookup
-	}
-	return apierr.Permanent
-}
-
-// netError marks a failure below HTTP (dropped connection, reset, timeout)
-// as a net.Error, which apierr.KindOf treats as ambiguous.
-type netError struct{ err error }
-
-func (e *netError) Error() string   { return e.err.Error() }
-func (e *netError) Unwrap() error   { return e.err }
-func (e *netError) Timeout() bool   { return false }
-func (e *netError) Temporary() bool { return true }
-
-// transportErr strips the request URL a *url.Error quotes (for a presigned
-// request it would hold the signature) and keeps the cause. Failures of the
-// exchange itself become ambiguous; anything else (the SDK refusing a key)
-// stays as it is, which apierr.KindOf treats as permanent.
-func transportErr(err error) error {
-	var ue *url.Error
-	isTransport := errors.As(err, &ue)
-	if isTransport {
-		err = ue.Err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	var ne net.Error
-	if isTransport || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &netError{err: err}
-	}
-	return err
 }

@@ -1,3 +1,7 @@
+// The stores are fenced by platform build tags; their tests run in the full build.
+
+//go:build !scf && !lambda.norpc
+
 package objstore_test
 
 import (

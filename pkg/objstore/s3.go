@@ -1,3 +1,5 @@
+//go:build !scf
+
 package objstore
 
 import (
@@ -16,25 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/secret"
 )
-
-// S3Config configures an S3 store.
-type S3Config struct {
-	Region string
-	// Static credentials; on Lambda they are the role's AWS_ACCESS_KEY_ID,
-	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
-	AccessKeyID     string
-	SecretAccessKey secret.String
-	SessionToken    secret.String
-	// Endpoint overrides the S3 endpoint (an emulator or a test server,
-	// "http://host:port"); empty means AWS. It implies path-style addressing.
-	Endpoint string
-	// UsePathStyle forces path-style addressing without an Endpoint.
-	UsePathStyle bool
-	// HTTPClient overrides the transport (tests).
-	HTTPClient *http.Client
-}
 
 // S3 is an object store over aws-sdk-go-v2. Safe for concurrent use.
 type S3 struct {

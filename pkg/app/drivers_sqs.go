@@ -1,0 +1,5 @@
+//go:build !scf
+
+package app
+
+import _ "github.com/backupflow/backupflow/pkg/queue/sqsqueue" // sqs:// queues (AWS)
