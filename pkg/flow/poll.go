@@ -87,11 +87,3 @@ func keyHistory(spec provider.Spec) string {
 	return fmt.Sprintf("history/%s/%s/%s", spec.Product, spec.InstanceID, spec.Op)
 }
 
-// remaining extrapolates a job's time to completion from its progress, when
-// the cloud reports a meaningful one (strictly between 0 and 100 %).
-func remaining(elapsed time.Duration, progress int) (time.Duration, bool) {
-	if progress <= 0 || progress >= 100 || elapsed <= 0 {
-		return 0, false
-	}
-	return time.Duration(float64(elapsed) * float64(100-progress) / float64(progress)), true
-}

@@ -279,11 +279,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	next := m
 	next.Seq, next.Attempt, next.Lookups = m.Seq+1, 0, 0
 	delay := max(s.nextPoll(now.Sub(m.Started)), m.PollFloor)
-	if eta, ok := remaining(now.Sub(m.Started), st.Progress); ok {
-		// The cloud reports progress (cdb backups, SQL Server imports): aim
-		// just before the extrapolated end instead of checking on a schedule.
-		delay = min(max(delay, eta*95/100), s.cfg.PollCap)
-	}
+
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 		delay = rem
 	}
