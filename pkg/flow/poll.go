@@ -86,4 +86,3 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 func keyHistory(spec provider.Spec) string {
 	return fmt.Sprintf("history/%s/%s/%s", spec.Product, spec.InstanceID, spec.Op)
 }
-
