@@ -156,7 +156,7 @@ func TestStatusAndFindPage(t *testing.T) {
 
 func TestCloudErrorReachable(t *testing.T) {
 	_, c := newFake(t, map[string]func([]byte) any{
-		"CreateBackup": func([]byte) any { return cloudError{"OperationDenied.ActionInProcess", "busy"} },
+		"CreateBackup": func([]byte) any { return cloudError{Code: "OperationDenied.ActionInProcess", Message: "busy"} },
 	})
 	_, err := New(c, Options{}).Start(context.Background(), spec("n1"))
 	var ae *apierr.Error

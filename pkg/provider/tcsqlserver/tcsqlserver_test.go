@@ -223,7 +223,7 @@ func TestImportErrorNeverHoldsTheURL(t *testing.T) {
 	_, c := newFake(t, map[string]func([]byte) any{
 		"DescribeBackupMigration": func([]byte) any { return DescribeBackupMigrationResponse{} },
 		"CreateBackupMigration": func([]byte) any {
-			return cloudError{"InvalidParameter.InputIllegal", "cannot read " + srcURL}
+			return cloudError{Code: "InvalidParameter.InputIllegal", Message: "cannot read " + srcURL}
 		},
 	})
 	_, err := New(c, Options{}).Start(context.Background(), importSpec("imp-1"))
@@ -295,7 +295,7 @@ func TestDiscover(t *testing.T) {
 			var req DescribeDBInstancesRequest
 			_ = json.Unmarshal(body, &req)
 			if !reflect.DeepEqual(req.TagKeys, []string{"backupflow"}) {
-				return cloudError{"InvalidParameter", "want TagKeys"}
+				return cloudError{Code: "InvalidParameter", Message: "want TagKeys"}
 			}
 			offsets = append(offsets, req.Offset)
 			if int(req.Offset) >= len(pages) {
