@@ -50,19 +50,17 @@ func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) (time.Durat
 	return max(d, s.cfg.PollMin), known
 }
 
-// estimateDuration brackets a job's true duration from the check that found
-// it ended (elapsed after the start) and the number of checks made: the end
-// lies after the previous check, which nextPoll placed at p with
-// p + nextPoll(p) = elapsed. The midpoint of the bracket is returned.
-func (s *Service) estimateDuration(elapsed time.Duration, polls int) time.Duration {
-	if polls <= 1 {
+// estimateDuration picks a duration for the history from the bracket the
+// checks give: the job ended after the last check that saw it running
+// (prev) and before the one that found it ended (elapsed). Underestimating
+// costs one more check next night; overestimating delays noticing the end,
+// so the estimate sits a quarter of the way into the bracket. A job already
+// ended at its first check gives only an upper bound.
+func estimateDuration(prev, elapsed time.Duration) time.Duration {
+	if prev <= 0 || prev >= elapsed {
 		return time.Duration(float64(elapsed) * shrinkUnknown)
 	}
-	p := elapsed
-	for range 8 {
-		p = max(elapsed-s.nextPoll(p), 0)
-	}
-	return (p + elapsed) / 2
+	return prev + (elapsed-prev)/4
 }
 
 // nextPoll is the delay before the next check, given the time elapsed since
@@ -77,7 +75,11 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 	if m.Started.IsZero() {
 		return
 	}
-	d := s.estimateDuration(now.Sub(m.Started), m.Polls)
+	prev := time.Duration(0)
+	if !m.PrevCheck.IsZero() {
+		prev = m.PrevCheck.Sub(m.Started)
+	}
+	d := estimateDuration(prev, now.Sub(m.Started))
 	if err := s.d.Ledger.Put(ctx, keyHistory(m.Spec), []byte(strconv.FormatInt(d.Milliseconds(), 10))); err != nil {
 		loggerFrom(ctx, s.log).Warn("duration history not written", "err", err)
 	}

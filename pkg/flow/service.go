@@ -278,6 +278,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	}
 	next := m
 	next.Seq, next.Attempt, next.Lookups = m.Seq+1, 0, 0
+	next.PrevCheck = now
 	delay := max(s.nextPoll(now.Sub(m.Started)), m.PollFloor)
 
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {

@@ -70,7 +70,10 @@ type Message struct {
 	// set by the nightly fan-out so the whole fleet's checks fit the
 	// product's status-call rate limit.
 	PollFloor time.Duration `json:"pollFloor,omitempty"`
-	Polls     int           `json:"polls,omitempty"`
+	// PrevCheck is when the job was last seen running: with the check that
+	// finds it ended, it brackets the job's true end for the duration history.
+	PrevCheck time.Time `json:"prevCheck,omitempty"`
+	Polls     int       `json:"polls,omitempty"`
 	// Created is when the job was caused; Started when the cloud job was
 	// started or adopted; Deadline ends polling as "stuck".
 	Created  time.Time `json:"created"`
