@@ -74,18 +74,24 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		return report, wrapLedger(err)
 	}
 	// Every job of a product shares the product's status-call limit; a floor
-	// on each job's poll interval keeps the fleet's checks within 80 % of it
-	// (the rest is left for creates' lookups and for other callers).
+	// on the poll interval of jobs without history keeps the running jobs'
+	// checks within 80 % of it (the rest is left for lookups and others).
 	perProduct := map[provider.Product]int{}
 	for _, t := range targets {
 		perProduct[t.Product]++
 	}
 	floor := func(p provider.Product) time.Duration {
-		rate := provider.LimitsOf(p, provider.Backup).StatusPerSecond
-		if rate <= 0 {
+		l := provider.LimitsOf(p, provider.Backup)
+		if l.StatusPerSecond <= 0 || l.CreatePerSecond <= 0 {
 			return 0
 		}
-		return time.Duration(float64(perProduct[p]) / (0.8 * rate) * float64(time.Second))
+		// Jobs start over the fan-out's span and run about the typical
+		// duration, so about n·D/(span+D) of them are running at once.
+		n := float64(perProduct[p])
+		span := n / (l.CreatePerSecond * fanoutShare)
+		d := l.TypicalDuration.Seconds()
+		concurrent := n * d / (span + d)
+		return time.Duration(concurrent / (0.8 * l.StatusPerSecond) * float64(time.Second))
 	}
 	index := map[provider.Product]int{}
 	var errs []error
