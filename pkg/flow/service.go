@@ -191,6 +191,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 			return s.retryOrFail(ctx, m, err)
 		}
 		log.Info("cloud job started", "ref", string(ref), "product", string(spec.Product), "instance", spec.InstanceID)
+		crashPoint("after-start")
 	}
 	next := m
 	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups = job.StepPoll, ref, m.Seq+1, 0, 0
