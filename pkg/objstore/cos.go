@@ -22,6 +22,10 @@ import (
 	"github.com/backupflow/backupflow/pkg/apierr"
 )
 
+// presignBackdate absorbs clock skew between us and the downloader (S3's
+// presigner cannot backdate).
+const presignBackdate = 60 * time.Second
+
 // COS is an object store over cos-go-sdk-v5. Safe for concurrent use.
 type COS struct {
 	cfg     COSConfig

@@ -27,8 +27,6 @@ var (
 const (
 	DefaultPresignTTL = time.Hour
 	MaxPresignTTL     = 2 * time.Hour
-	// presignBackdate absorbs clock skew between us and the downloader.
-	presignBackdate = 60 * time.Second
 )
 
 func presignTTL(ttl time.Duration) time.Duration {

@@ -16,7 +16,7 @@ func TestStringNeverPrints(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "key", s)
 	js, _ := json.Marshal(struct{ K String }{s})
 	outputs := map[string]string{
-		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%#v": fmt.Sprintf("%#v", s),
+		"%v": fmt.Sprintf("%v", s), "%q": fmt.Sprintf("%q", s), "%#v": fmt.Sprintf("%#v", s),
 		"%+v struct": fmt.Sprintf("%+v", struct{ K String }{s}), "slog": logs.String(), "json": string(js),
 	}
 	for how, out := range outputs {

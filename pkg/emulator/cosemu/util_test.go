@@ -1,3 +1,7 @@
+// Uses the COS store, which Lambda builds leave out.
+
+//go:build !lambda.norpc
+
 package cosemu_test
 
 import (

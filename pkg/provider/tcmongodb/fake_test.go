@@ -7,10 +7,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/tencent/tencenttest"
 )
 
-type (
-	cloudError = tencenttest.CloudError
-	fakeCall   = tencenttest.Call
-)
+type ()
 
 func newFake(t *testing.T, handlers map[string]func(body []byte) any) (*tencenttest.Fake, *tencent.Client) {
 	return tencenttest.NewFake(t, handlers)

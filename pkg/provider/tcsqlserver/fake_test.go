@@ -9,7 +9,6 @@ import (
 
 type (
 	cloudError = tencenttest.CloudError
-	fakeCall   = tencenttest.Call
 )
 
 func newFake(t *testing.T, handlers map[string]func(body []byte) any) (*tencenttest.Fake, *tencent.Client) {
