@@ -116,7 +116,22 @@ func StatusText(ctx context.Context, svc *flow.Service, query string) (string, e
 		return "Send `status <job-id>` for one job; job ids are in every acknowledgement and notification.", nil
 	}
 	if _, ok := provider.ProductOf(query); ok {
-		return "Status by instance is available from the CLI: backupflow status --instance " + query, nil
+		jobs, err := svc.InstanceJobs(ctx, query, 3)
+		if err != nil {
+			return "", err
+		}
+		if len(jobs) == 0 {
+			return "No jobs recorded for " + query + ".", nil
+		}
+		var lines []string
+		for _, j := range jobs {
+			line, err := StatusText(ctx, svc, j.JobID)
+			if err != nil {
+				return "", err
+			}
+			lines = append(lines, line)
+		}
+		return strings.Join(lines, "\n"), nil
 	}
 	st, out, err := svc.State(ctx, query)
 	if errors.Is(err, flow.ErrUnknownJob) {

@@ -70,17 +70,37 @@ func runImport(ctx context.Context, env Env, args []string) int {
 }
 
 func runStatus(ctx context.Context, env Env, args []string) int {
-	fs := newFlags(env, "status", "status JOB",
-		"Shows the last known state of a job from the ledger (BACKUPFLOW_LEDGER).")
+	fs := newFlags(env, "status", "status JOB | status --instance ID",
+		"Shows the last known state of a job, or the recent jobs of an instance, from the ledger\n(BACKUPFLOW_LEDGER).")
+	instance := fs.String("instance", "", "list the recent jobs of this instance instead")
+	limit := fs.Int("limit", 10, "with --instance, how many jobs to show")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		return errorf(env, ExitUsage, "status: give one job id")
+	if (*instance == "") == (fs.NArg() != 1) {
+		return errorf(env, ExitUsage, "status: give one job id, or --instance ID")
 	}
 	a, code := openApp(ctx, env, nil)
 	if a == nil {
 		return code
+	}
+	if *instance != "" {
+		jobs, err := a.Service.InstanceJobs(ctx, *instance, *limit)
+		if err != nil {
+			return errorf(env, ExitRuntime, "status: %v", err)
+		}
+		if len(jobs) == 0 {
+			fmt.Fprintf(env.Stdout, "No jobs recorded for %s in %s.\n", *instance, a.Cfg.Ledger)
+			return ExitOK
+		}
+		for _, j := range jobs {
+			text, err := app.StatusText(ctx, a.Service, j.JobID)
+			if err != nil {
+				return errorf(env, ExitRuntime, "status: %v", err)
+			}
+			fmt.Fprintln(env.Stdout, text)
+		}
+		return ExitOK
 	}
 	text, err := app.StatusText(ctx, a.Service, fs.Arg(0))
 	if err != nil {

@@ -53,6 +53,10 @@ func TestBackupWait(t *testing.T) {
 		if code != ExitOK || !strings.Contains(out, "succeeded") {
 			t.Errorf("backup %s --wait = %d\nstdout:\n%s\nstderr:\n%s", id, code, out, errs)
 		}
+		code, out, errs = run(t, getenvOS, "status", "--instance", id)
+		if code != ExitOK || !strings.Contains(out, "backup "+id+"): succeeded") {
+			t.Errorf("status --instance %s = %d\nstdout:\n%s\nstderr:\n%s", id, code, out, errs)
+		}
 	}
 }
 

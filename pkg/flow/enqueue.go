@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -122,3 +123,33 @@ func (s *Service) State(ctx context.Context, jobID string) (JobState, *Outcome, 
 
 // ErrUnknownJob is returned by State for an id the ledger has never seen.
 var ErrUnknownJob = fmt.Errorf("unknown job")
+
+// InstanceJobs returns the most recent jobs recorded for an instance, newest
+// first (at most limit). It lists the ledger's job records, so it suits an
+// operator's question, not a hot path.
+func (s *Service) InstanceJobs(ctx context.Context, instance string, limit int) ([]JobState, error) {
+	keys, err := s.d.Ledger.List(ctx, "jobs/")
+	if err != nil {
+		return nil, wrapLedger(err)
+	}
+	var out []JobState
+	for _, k := range keys {
+		if !strings.HasSuffix(k, "/state") {
+			continue
+		}
+		b, ok, err := s.d.Ledger.Get(ctx, k)
+		if err != nil {
+			return nil, wrapLedger(err)
+		}
+		var st JobState
+		if !ok || json.Unmarshal(b, &st) != nil || st.Spec.InstanceID != instance {
+			continue
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
