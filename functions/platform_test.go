@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backupflow/backupflow/pkg/emulator"
+	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke/lambdainvoketest"
 	"github.com/backupflow/backupflow/pkg/provider"
 )

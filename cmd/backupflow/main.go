@@ -6,7 +6,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/backupflow/backupflow/pkg/cli"
+	"github.com/backupflow/backupflow/internal/cli"
 )
 
 func main() {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
-	"github.com/backupflow/backupflow/pkg/emulator"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 

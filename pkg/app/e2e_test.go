@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/config"
-	"github.com/backupflow/backupflow/pkg/emulator"
-	"github.com/backupflow/backupflow/pkg/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
 	"github.com/backupflow/backupflow/pkg/provider"

@@ -8,7 +8,7 @@ import (
 )
 
 // CrashEnv names the point at which a crashtest build exits. Only binaries
-// built with -tags crashtest read it (pkg/reliability builds them); the
+// built with -tags crashtest read it (internal/reliability builds them); the
 // production build has no such variable and no such code.
 const CrashEnv = "BACKUPFLOW_CRASH_AT"
 

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator/cosemu"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/cosemu"
-	"github.com/backupflow/backupflow/pkg/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/objstore"
 	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"

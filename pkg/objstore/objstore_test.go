@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator/cosemu"
+	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/cosemu"
-	"github.com/backupflow/backupflow/pkg/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/objstore"
 	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
 	"github.com/backupflow/backupflow/pkg/secret"

@@ -14,7 +14,7 @@ import (
 // A load balancer's HTML 503 page reaches the SDK as a JSON parse error. The
 // request may have run, so the error must be ambiguous (look up, then retry):
 // classified permanent, it failed jobs whose backup went on to succeed
-// (found by the fault soak in pkg/reliability).
+// (found by the fault soak in internal/reliability).
 func TestGatewayErrorPageIsAmbiguous(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -16,10 +16,10 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
+	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/internal/emulator/huaweiemu"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/fault"
-	"github.com/backupflow/backupflow/pkg/emulator/fixture"
-	"github.com/backupflow/backupflow/pkg/emulator/huaweiemu"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/provider/providertest"
 	"github.com/backupflow/backupflow/pkg/secret"

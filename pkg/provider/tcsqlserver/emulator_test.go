@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/internal/emulator/tencentemu"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/fault"
-	"github.com/backupflow/backupflow/pkg/emulator/fixture"
-	"github.com/backupflow/backupflow/pkg/emulator/tencentemu"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/provider/providertest"
 	"github.com/backupflow/backupflow/pkg/provider/tcsqlserver"

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
+	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/cmqemu"
-	"github.com/backupflow/backupflow/pkg/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue/cmqsign"
 	"github.com/backupflow/backupflow/pkg/secret"

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backupflow/backupflow/pkg/emulator/cmqemu"
-	"github.com/backupflow/backupflow/pkg/emulator/tencentemu"
+	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
+	"github.com/backupflow/backupflow/internal/emulator/tencentemu"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 	"github.com/backupflow/backupflow/pkg/secret"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/backupflow/backupflow/pkg/emulator/sqsemu"
+	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 )

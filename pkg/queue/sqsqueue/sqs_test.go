@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/emulator/fault"
-	"github.com/backupflow/backupflow/pkg/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 

@@ -24,7 +24,7 @@ type Call struct {
 
 // Fake answers API 3.0 actions from handlers keyed by action name and
 // records every request body. It does not check signatures: the emulator's
-// tests do (pkg/emulator/tencentemu).
+// tests do (internal/emulator/tencentemu).
 type Fake struct {
 	mu       sync.Mutex
 	handlers map[string]func(body []byte) any

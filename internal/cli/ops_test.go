@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+)
+
+// emulatorEnv starts an emulator and points the environment at it.
+func emulatorEnv(t *testing.T) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.New(emulator.Options{JobDuration: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	for k, v := range map[string]string{
+		"TENCENTCLOUD_SECRET_ID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRET_KEY": emulator.DefaultSecretKey,
+		"HUAWEICLOUD_SDK_AK": emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
+		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
+		"BACKUPFLOW_TENCENT_ENDPOINT": srv.Addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
+		"BACKUPFLOW_COS_ENDPOINT": srv.Addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL,
+		"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn",
+		"BACKUPFLOW_LEDGER": "mem://" + t.Name(),
+	} {
+		t.Setenv(k, v)
+	}
+	return emu
+}
+
+func run(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb, getenv)
+	return code, out.String(), errb.String()
+}
+
+func TestBackupWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in real time")
+	}
+	emulatorEnv(t)
+	for _, id := range []string{"cdb-c1nl9rpv", "d8e6ca5a624745bcb546a227aa3ae1cfin04"} {
+		code, out, errs := run(t, getenvOS, "backup", "--instance", id, "--wait", "--timeout", "1m")
+		if code != ExitOK || !strings.Contains(out, "succeeded") {
+			t.Errorf("backup %s --wait = %d\nstdout:\n%s\nstderr:\n%s", id, code, out, errs)
+		}
+		code, out, errs = run(t, getenvOS, "status", "--instance", id)
+		if code != ExitOK || !strings.Contains(out, "backup "+id+"): succeeded") {
+			t.Errorf("status --instance %s = %d\nstdout:\n%s\nstderr:\n%s", id, code, out, errs)
+		}
+	}
+}
+
+func TestImportWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in real time")
+	}
+	emu := emulatorEnv(t)
+	if err := emu.COS.Put("backups-1250000000", "manual/orders.bak", append([]byte("MSSQLBAK"), make([]byte, 64)...)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, getenvOS, "import", "--object", "cos://backups-1250000000/manual/orders.bak",
+		"--instance", "mssql-rdc0gajn", "--wait", "--timeout", "1m")
+	if code != ExitOK {
+		t.Fatalf("import --wait = %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if strings.Contains(out+errs, "q-signature") {
+		t.Errorf("a presigned URL reached the output")
+	}
+}
+
+func TestOpsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  bool
+		args []string
+		code int
+		want string
+	}{
+		{"help", false, []string{"backup", "--help"}, ExitOK, "usage: backupflow backup"},
+		{"missing instance", false, []string{"backup"}, ExitUsage, "--instance is required"},
+		{"no credentials", false, []string{"backup", "--instance", "cdb-c1nl9rpv", "--wait"}, ExitConfig, "TENCENTCLOUD_SECRET_ID"},
+		{"bad instance id", true, []string{"backup", "--instance", "cdb-!!", "--wait"}, ExitUsage, "instance id"},
+		{"no deployed queue", true, []string{"backup", "--instance", "cdb-c1nl9rpv"}, ExitConfig, "BACKUPFLOW_WORK_QUEUE"},
+		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitOK, "No job"},
+		{"unknown command", false, []string{"frobnicate"}, ExitUsage, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env {
+				emulatorEnv(t)
+			} else {
+				for _, k := range []string{"TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY"} {
+					t.Setenv(k, "")
+				}
+			}
+			code, out, errs := run(t, getenvOS, tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.want) {
+				t.Errorf("%v = %d, output %q; want %d containing %q", tt.args, code, out+errs, tt.code, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,315 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http/httptest"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/secret"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// binDir holds the binaries once built; TestMain removes it.
+var binDir string
+
+// binaries are the SCF builds the crash tests run: create-backup and
+// poll-status with the crashtest hook, and create-backup as shipped.
+type binaries struct{ create, poll, prodCreate string }
+
+var buildBinaries = sync.OnceValues(func() (binaries, error) {
+	dir, err := os.MkdirTemp("", "backupflow-crash")
+	if err != nil {
+		return binaries{}, err
+	}
+	binDir = dir
+	b := binaries{create: filepath.Join(dir, "create-crash"), poll: filepath.Join(dir, "poll-crash"),
+		prodCreate: filepath.Join(dir, "create-prod")}
+	for _, x := range []struct{ tags, out, pkg string }{
+		{"scf,crashtest", b.create, "../../functions/create-backup"},
+		{"scf,crashtest", b.poll, "../../functions/poll-status"},
+		{"scf", b.prodCreate, "../../functions/create-backup"},
+	} {
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", x.tags, "-o", x.out, x.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return b, errors.New("go build -tags " + x.tags + " " + x.pkg + ": " + err.Error() + "\n" + string(out))
+		}
+	}
+	return b, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func needBinaries(t *testing.T) binaries {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and kills real function processes")
+	}
+	b, err := buildBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fnProcess is one function instance, run as SCF's Go1 runtime runs it.
+type fnProcess struct {
+	cmd  *exec.Cmd
+	rpc  *rpc.Client
+	done chan struct{}
+	logs *syncBuf
+}
+
+func startProcess(t *testing.T, bin string, logs *syncBuf) *fnProcess {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
+	lis.Close()
+	p := &fnProcess{cmd: exec.Command(bin), done: make(chan struct{}), logs: logs}
+	p.cmd.Env = append(os.Environ(), "_LAMBDA_SERVER_PORT="+port)
+	p.cmd.Stdout, p.cmd.Stderr = logs, logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if p.rpc != nil {
+			p.rpc.Close()
+		}
+	})
+	for range 400 {
+		if p.rpc, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			if err = p.rpc.Call("Function.Ping", scfinvoke.PingRequest{}, &scfinvoke.PingResponse{}); err == nil {
+				return p
+			}
+			p.rpc.Close()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("function on port %s never answered Ping: %v\n%s", port, err, logs)
+	return nil
+}
+
+// invoke calls Function.Invoke the way the platform does, with the
+// function's environment in the request.
+func (p *fnProcess) invoke(payload string, env map[string]string) (*scfinvoke.InvokeResponse, error) {
+	envJSON, _ := json.Marshal(env)
+	var reply scfinvoke.InvokeResponse
+	err := p.rpc.Call("Function.Invoke", scfinvoke.InvokeRequest{Payload: []byte(payload), RequestId: "req-" + strconv.Itoa(os.Getpid()),
+		FunctionName: "crash", Environment: string(envJSON)}, &reply)
+	return &reply, err
+}
+
+// offsetClock is wall time plus an offset the test moves forward, so the
+// emulator can run ahead of the function processes by less than the
+// signature skew windows.
+type offsetClock struct{ off atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *offsetClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// cmqPush is an SCF CMQ trigger event carrying one message.
+func cmqPush(body []byte) string {
+	ev, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{"CMQ": map[string]any{
+		"type": "topic", "topicOwner": 1250000000, "topicName": "backupflow-work", "subscriptionName": "create-backup",
+		"publishTime": "2026-11-23T18:00:02Z", "msgId": "123345346700000001", "requestId": "1", "msgBody": string(body)}}}})
+	return string(ev)
+}
+
+// TestCrash kills a real create-backup process at each crash point while it
+// handles a create step, then has the platform deliver the same message to
+// a fresh process, and drives poll-status processes to the end: the job must
+// have exactly one backup in the cloud, one outcome and one notification.
+func TestCrash(t *testing.T) {
+	b := needBinaries(t)
+	for _, point := range []string{"after-start", "after-handoff"} {
+		t.Run(point, func(t *testing.T) {
+			clk := &offsetClock{}
+			emu, err := emulator.New(emulator.Options{Now: clk.Now, JobDuration: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			addr := strings.TrimPrefix(srv.URL, "http://")
+			ledgerURL := "cos://backups-1250000000/ledger-crash-" + point
+			env := map[string]string{
+				"TENCENTCLOUD_SECRET_ID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRET_KEY": emulator.DefaultSecretKey,
+				"HUAWEICLOUD_SDK_AK": emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
+				"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
+				"BACKUPFLOW_TENCENT_ENDPOINT": addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
+				"BACKUPFLOW_COS_ENDPOINT": addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL,
+				"BACKUPFLOW_WORK_QUEUE": "cmq://backupflow-work", "BACKUPFLOW_POLL_QUEUE": "cmq://backupflow-poll",
+				"BACKUPFLOW_DEAD_QUEUE": "cmq://backupflow-dead", "BACKUPFLOW_LEDGER": ledgerURL,
+				"BACKUPFLOW_NOTIFY": "print:", "BACKUPFLOW_LOG_LEVEL": "info",
+			}
+			ctx := context.Background()
+			led, err := ledger.Open(ctx, ledgerURL, &ledger.Options{COS: &objstore.COSConfig{
+				Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
+				Region:      "ap-guangzhou", Endpoint: addr, Now: clk.Now}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A measured duration of one second brings the first status
+			// check down to the 20 s minimum, inside the signature skew the
+			// emulator allows the processes' wall clocks.
+			if err := led.Put(ctx, "history/mysql/cdb-c1nl9rpv/backup", []byte("1000")); err != nil {
+				t.Fatal(err)
+			}
+
+			id := job.NewID("crash", point)
+			m := job.Message{JobID: id, Step: job.StepCreate, Created: time.Now().UTC(), Origin: job.Origin{Source: "cli"},
+				Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: job.Name(id)}}
+			body, err := m.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			event := cmqPush(body)
+			logs := &syncBuf{}
+
+			// 1. The instance dies at the crash point: the platform sees the
+			// connection drop, not a reply.
+			crashEnv := map[string]string{flowCrashEnv: point}
+			for k, v := range env {
+				crashEnv[k] = v
+			}
+			p1 := startProcess(t, b.create, logs)
+			if reply, err := p1.invoke(event, crashEnv); err == nil {
+				t.Fatalf("invoke survived the crash point: reply %+v\n%s", reply, logs)
+			}
+			select {
+			case <-p1.done:
+			case <-time.After(30 * time.Second): // hang guard only
+				t.Fatal("process still running after the crash point")
+			}
+			if code := p1.cmd.ProcessState.ExitCode(); code != 86 {
+				t.Fatalf("exit code %d; want the crash hook's 86\n%s", code, logs)
+			}
+			if n := len(emu.Jobs()); n != 1 {
+				t.Fatalf("cloud jobs after the crash = %d; want the 1 started before it", n)
+			}
+			wantPolls := map[string]int{"after-start": 0, "after-handoff": 1}[point]
+			if v, i, d := emu.CMQ.Stats("backupflow-poll"); v+i+d != wantPolls {
+				t.Fatalf("poll steps handed off before the crash = %d; want %d", v+i+d, wantPolls)
+			}
+
+			// 2. The platform redelivers the unacknowledged message to a
+			// fresh instance.
+			p2 := startProcess(t, b.create, logs)
+			reply, err := p2.invoke(event, env)
+			if err != nil || reply.Error != nil {
+				t.Fatalf("redelivery: %v %+v\n%s", err, reply.Error, logs)
+			}
+
+			// 3. Time passes; poll-status instances drain the poll queue
+			// until the job ends.
+			p3 := startProcess(t, b.poll, logs)
+			drain := `{"Type":"Timer","TriggerName":"drain","Time":"2026-11-23T18:00:00Z","Message":"drain"}`
+			for range 10 {
+				clk.Advance(25 * time.Second)
+				reply, err := p3.invoke(drain, env)
+				if err != nil || reply.Error != nil {
+					t.Fatalf("drain: %v %+v\n%s", err, reply.Error, logs)
+				}
+				if v, i, d := emu.CMQ.Stats("backupflow-poll"); v+i+d == 0 {
+					break
+				}
+			}
+			if v, i, d := emu.CMQ.Stats("backupflow-poll"); v+i+d != 0 {
+				t.Fatalf("poll queue still holds %d messages\n%s", v+i+d, logs)
+			}
+
+			jobs := emu.Jobs()
+			if len(jobs) != 1 || jobs[0].State != provider.Succeeded {
+				t.Errorf("cloud jobs = %+v; want exactly one, succeeded", jobs)
+			}
+			keys, err := led.List(ctx, "jobs/"+id+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes := 0
+			for _, k := range keys {
+				if strings.HasSuffix(k, "/outcome") {
+					outcomes++
+					raw, _, _ := led.Get(ctx, k)
+					var o flow.Outcome
+					if err := json.Unmarshal(raw, &o); err != nil || o.Result != flow.Succeeded {
+						t.Errorf("outcome %s: %v", raw, err)
+					}
+				}
+			}
+			if outcomes != 1 {
+				t.Errorf("outcome records = %d; want 1 (keys %v)", outcomes, keys)
+			}
+			if n := strings.Count(logs.String(), "Backup of cdb-c1nl9rpv succeeded"); n != 1 {
+				t.Errorf("success notified %d times; want once\n%s", n, logs)
+			}
+		})
+	}
+}
+
+// flowCrashEnv is flow.CrashEnv, which exists only in crashtest builds.
+const flowCrashEnv = "BACKUPFLOW_CRASH_AT"
+
+// TestCrashHookNotInProduction proves the crash hook exists only in builds
+// tagged crashtest: the shipped binary holds neither the hook's variable
+// nor its code, and the package's production file list leaves it out.
+func TestCrashHookNotInProduction(t *testing.T) {
+	b := needBinaries(t)
+	prod, err := os.ReadFile(b.prodCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash, err := os.ReadFile(b.create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(crash, []byte(flowCrashEnv)) {
+		t.Fatalf("the crashtest build does not contain %s; the check below would prove nothing", flowCrashEnv)
+	}
+	for _, s := range []string{flowCrashEnv, "crashtest: exiting at"} {
+		if bytes.Contains(prod, []byte(s)) {
+			t.Errorf("production create-backup contains %q", s)
+		}
+	}
+	for _, tags := range []string{"scf", ""} {
+		out, err := exec.Command("go", "list", "-tags", tags, "-f", "{{join .GoFiles \" \"}}", "../../pkg/flow").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "crash_crashtest.go") || !strings.Contains(string(out), "crash.go") {
+			t.Errorf("pkg/flow files with tags %q: %s; want crash.go and not crash_crashtest.go", tags, out)
+		}
+	}
+}

@@ -1,0 +1,387 @@
+package simulate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue/memqueue"
+)
+
+// Strategy names.
+const (
+	Flow   = "backupflow"
+	Fixed  = "fixed-30s"
+	Rescan = "rescan-10m"
+)
+
+// Options configure a simulation.
+type Options struct {
+	Instances  int
+	Mix        map[provider.Product]float64 // default DefaultMix
+	Faults     float64                      // share of cloud calls broken
+	Duplicates float64                      // share of queue messages delivered twice
+	Seed       uint64
+	Nights     int // default 2: the second night shows the effect of duration history
+	MemoryMB   int // function memory for the GB-s estimate; default 64
+	// Strategies to run; default all three.
+	Strategies []string
+	// Flow tunes the flow under test (zero: the production defaults).
+	Flow flow.Config
+	// Cost model of one invocation, for the GB-s estimate: billed time is
+	// InvocationOverhead plus CallLatency per cloud API call made.
+	CallLatency        time.Duration // default 100 ms, a typical regional API round trip
+	InvocationOverhead time.Duration // default 5 ms
+}
+
+func (o Options) withDefaults() Options {
+	if o.Mix == nil {
+		o.Mix = DefaultMix
+	}
+	if o.Nights <= 0 {
+		o.Nights = 2
+	}
+	if o.MemoryMB <= 0 {
+		o.MemoryMB = 64
+	}
+	if len(o.Strategies) == 0 {
+		o.Strategies = []string{Flow, Fixed, Rescan}
+	}
+	if o.CallLatency == 0 {
+		o.CallLatency = 100 * time.Millisecond
+	}
+	if o.InvocationOverhead == 0 {
+		o.InvocationOverhead = 5 * time.Millisecond
+	}
+	return o
+}
+
+// Night is what one strategy did in one night.
+type Night struct {
+	Strategy string `json:"strategy"`
+	Night    int    `json:"night"`
+	Jobs     int    `json:"jobs"`
+
+	Succeeded          int            `json:"succeeded"`
+	Failed             int            `json:"failed"`
+	FailedByThrottling int            `json:"failedByThrottling"`
+	FailReasons        map[string]int `json:"failReasons,omitempty"`
+	Lost               int            `json:"lost"`       // no outcome at all
+	Duplicates         int            `json:"duplicates"` // cloud backups beyond one per job
+
+	Makespan   time.Duration `json:"makespanNs"`   // t0 → the last create accepted, in 1-s windows
+	LowerBound time.Duration `json:"lowerBoundNs"` // what the create rate limits allow at best
+
+	StatusMean float64 `json:"statusCallsMean"`
+	StatusP95  float64 `json:"statusCallsP95"`
+	CallsMean  float64 `json:"apiCallsMean"` // every cloud call, creates and lookups included
+
+	LatencyMean      time.Duration `json:"detectionMeanNs"`
+	LatencyP95       time.Duration `json:"detectionP95Ns"`
+	LatencyShareMean float64       `json:"detectionShareMean"` // latency / the job's duration
+	LatencyShareP95  float64       `json:"detectionShareP95"`
+
+	Throttled         int     `json:"throttledCalls"`
+	InjectedThrottles int     `json:"injectedThrottles"` // of which the fault injector's
+	Invocations       int     `json:"invocations"`
+	InvocationsPerJob float64 `json:"invocationsPerJob"`
+	GBsPerJob         float64 `json:"gbSecondsPerJob"`
+
+	Wall time.Duration `json:"wallNs"`
+}
+
+// Report is a whole simulation.
+type Report struct {
+	Instances  int                      `json:"instances"`
+	PerProduct map[provider.Product]int `json:"perProduct"`
+	Faults     float64                  `json:"faults"`
+	Duplicates float64                  `json:"duplicates"`
+	Seed       uint64                   `json:"seed"`
+	MemoryMB   int                      `json:"memoryMb"`
+	CostModel  string                   `json:"costModel"`
+	Nights     []Night                  `json:"nights"`
+	Wall       time.Duration            `json:"wallNs"`
+}
+
+// Find returns the figures of one strategy and night.
+func (r Report) Find(strategy string, night int) (Night, bool) {
+	for _, n := range r.Nights {
+		if n.Strategy == strategy && n.Night == night {
+			return n, true
+		}
+	}
+	return Night{}, false
+}
+
+// epoch is where virtual time starts: a fixed night, so runs are
+// reproducible and every date in the emulator looks plausible.
+var epoch = time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC)
+
+// Run simulates o.Nights nights for every strategy.
+func Run(ctx context.Context, o Options) (Report, error) {
+	o = o.withDefaults()
+	if o.Instances <= 0 {
+		return Report{}, errors.New("simulate: instances must be positive")
+	}
+	if o.Faults < 0 || o.Faults > 1 || o.Duplicates < 0 || o.Duplicates > 1 {
+		return Report{}, errors.New("simulate: fault and duplicate rates must be within 0..1")
+	}
+	start := time.Now()
+	fl := newFleet(o.Instances, o.Mix, o.Seed)
+	rep := Report{Instances: o.Instances, PerProduct: fl.perProd, Faults: o.Faults, Duplicates: o.Duplicates,
+		Seed: o.Seed, MemoryMB: o.MemoryMB,
+		CostModel: fmt.Sprintf("billed time per invocation = %s + %s per cloud API call, at %d MB",
+			o.InvocationOverhead, o.CallLatency, o.MemoryMB)}
+	for _, s := range o.Strategies {
+		var nights []Night
+		var err error
+		switch s {
+		case Flow:
+			nights, err = runFlow(ctx, o, fl)
+		case Fixed:
+			nights, err = runFixed(ctx, o, fl)
+		case Rescan:
+			nights, err = runRescan(ctx, o, fl)
+		default:
+			err = fmt.Errorf("simulate: unknown strategy %q", s)
+		}
+		if err != nil {
+			return rep, err
+		}
+		rep.Nights = append(rep.Nights, nights...)
+	}
+	rep.Wall = time.Since(start)
+	return rep, nil
+}
+
+var ledgerSeq atomic.Int64
+
+// runFlow drives the real flow.Service: the nightly fan-out, then every
+// queue message, in due order, on the virtual clock.
+func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
+	clk := &clock{t: epoch}
+	name := fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1))
+	base, err := ledger.Open(ctx, name, &ledger.Options{Now: clk.Now})
+	if err != nil {
+		return nil, err
+	}
+	led := newIndexedLedger(base)
+	qo := func(salt uint64) *memqueue.Options {
+		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt}
+	}
+	work, poll, dead := memqueue.New("work", qo(1)), memqueue.New("poll", qo(2)), memqueue.New("dead", qo(3))
+	var w *world
+	cfg := o.Flow
+	cfg.Targets = nil
+	for _, in := range fl.instances {
+		cfg.Targets = append(cfg.Targets, flow.Target{InstanceID: in.ID, Product: in.Product, Region: in.RegionOrDefault()})
+	}
+	cfg.MaxTargets = max(cfg.MaxTargets, len(cfg.Targets))
+	cfg.QuietSuccess = true
+	notes := newOutcomes()
+	svc, err := flow.New(cfg, flow.Deps{
+		Providers: func(p provider.Product) (provider.Provider, error) { return w.provider(p) },
+		Work:      work, Poll: poll, Dead: dead, Ledger: led, Notifier: notes, Now: clk.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seed: o.Seed | 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Night
+	for night := range o.Nights {
+		wallStart := time.Now()
+		at := epoch.Add(time.Duration(night) * 24 * time.Hour)
+		clk.Set(at)
+		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
+			return nil, err
+		}
+		rep, err := svc.Nightly(ctx, at, flow.Selection{})
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("simulate: nightly fan-out: %w", err)
+		}
+		invocations := 1
+		horizon := at.Add(20 * time.Hour)
+		for {
+			for _, q := range []*memqueue.Queue{work, poll} {
+				for {
+					msgs, err := q.Receive(ctx, q.MaxBatch(), 0)
+					if err != nil {
+						return nil, err
+					}
+					if len(msgs) == 0 {
+						break
+					}
+					for _, m := range msgs {
+						invocations++
+						if err := svc.Handle(ctx, m.Body); err == nil {
+							_ = q.Delete(ctx, m.Receipt)
+						}
+					}
+				}
+			}
+			next, ok := earliest(work, poll)
+			if !ok || next.After(horizon) {
+				break
+			}
+			clk.Set(next)
+		}
+		recs := make([]jobRec, 0, len(rep.Jobs))
+		for _, id := range rep.Jobs {
+			r := jobRec{name: job.Name(id)}
+			if oc, ok := readOutcome(ctx, led, id); ok {
+				r.done, r.noticed, r.result = true, oc.Finished, string(oc.Result)
+				r.throttledOut = oc.Result != flow.Succeeded && isThrottleCode(oc.Code)
+				if oc.Result != flow.Succeeded {
+					r.code = oc.Code
+				}
+			}
+			recs = append(recs, r)
+		}
+		n := measure(Flow, night, recs, w, fl, at, o, invocations)
+		n.Wall = time.Since(wallStart)
+		w.close()
+		out = append(out, n)
+		work.Purge()
+		poll.Purge()
+	}
+	return out, nil
+}
+
+func isThrottleCode(code string) bool {
+	return strings.Contains(code, "RequestLimitExceeded") || strings.Contains(code, "TooManyRequests") || code == "APIGW.0308"
+}
+
+func earliest(qs ...*memqueue.Queue) (time.Time, bool) {
+	var t time.Time
+	found := false
+	for _, q := range qs {
+		if d, ok := q.NextDue(); ok && (!found || d.Before(t)) {
+			t, found = d, true
+		}
+	}
+	return t, found
+}
+
+// jobRec is one job as a strategy saw it.
+type jobRec struct {
+	name         string
+	done         bool      // has an outcome
+	noticed      time.Time // when the strategy learned the job's end
+	result       string
+	throttledOut bool // ended failed because of throttling
+	code         string
+}
+
+// readOutcome reads a job's one outcome from the ledger, where the flow
+// records it whether or not anybody is notified.
+func readOutcome(ctx context.Context, l flow.Ledger, id string) (flow.Outcome, bool) {
+	b, ok, err := l.Get(ctx, "jobs/"+id+"/outcome")
+	if err != nil || !ok {
+		return flow.Outcome{}, false
+	}
+	var o flow.Outcome
+	if json.Unmarshal(b, &o) != nil {
+		return flow.Outcome{}, false
+	}
+	return o, true
+}
+
+// measure turns the strategy's view and the emulator's truth into figures.
+func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, invocations int) Night {
+	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations}
+	truth := emuJobs(w.emu)
+	var statusCalls []float64
+	var lat []time.Duration
+	var share []float64
+	var lastCreate time.Time
+	for _, r := range recs {
+		js := truth[r.name]
+		if len(js) > 1 {
+			n.Duplicates += len(js) - 1
+		}
+		for _, j := range js {
+			if j.Created.After(lastCreate) {
+				lastCreate = j.Created
+			}
+		}
+		switch {
+		case !r.done:
+			n.Lost++
+		case r.result == string(flow.Succeeded):
+			n.Succeeded++
+		default:
+			n.Failed++
+			if n.FailReasons == nil {
+				n.FailReasons = map[string]int{}
+			}
+			n.FailReasons[r.result+":"+r.code]++
+			if r.throttledOut {
+				n.FailedByThrottling++
+			}
+		}
+		if len(js) == 0 {
+			continue
+		}
+		statusCalls = append(statusCalls, float64(w.calls.status[r.name]))
+		j := js[0]
+		if r.done && !j.Finished.IsZero() && !r.noticed.IsZero() {
+			d := max(r.noticed.Sub(j.Finished), 0)
+			lat = append(lat, d)
+			if dur := j.Finished.Sub(j.Created); dur > 0 {
+				share = append(share, float64(d)/float64(dur))
+			}
+		}
+	}
+	if !lastCreate.IsZero() {
+		n.Makespan = lastCreate.Sub(at).Truncate(time.Second) + time.Second
+	}
+	n.StatusMean, n.StatusP95 = meanP95(statusCalls)
+	st, other := w.calls.total()
+	if len(recs) > 0 {
+		n.CallsMean = float64(st+other) / float64(len(recs))
+		n.InvocationsPerJob = float64(invocations) / float64(len(recs))
+		billed := float64(invocations)*o.InvocationOverhead.Seconds() + float64(st+other)*o.CallLatency.Seconds()
+		n.GBsPerJob = billed * float64(o.MemoryMB) / 1024 / float64(len(recs))
+	}
+	lf := make([]float64, len(lat))
+	for i, d := range lat {
+		lf[i] = float64(d)
+	}
+	m, p := meanP95(lf)
+	n.LatencyMean, n.LatencyP95 = time.Duration(m), time.Duration(p)
+	n.LatencyShareMean, n.LatencyShareP95 = meanP95(share)
+	n.Throttled = w.calls.throttled
+	if w.emu.Faults != nil {
+		n.InjectedThrottles = w.emu.Faults.Counts()[fault.Throttle]
+	}
+	return n
+}
+
+// meanP95 returns the mean and the 95th percentile (nearest rank).
+func meanP95(xs []float64) (mean, p95 float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	sum := 0.0
+	for _, x := range s {
+		sum += x
+	}
+	idx := int(math.Ceil(0.95*float64(len(s)))) - 1
+	return sum / float64(len(s)), s[max(idx, 0)]
+}

@@ -1,0 +1,237 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/provider/huaweirds"
+	"github.com/backupflow/backupflow/pkg/provider/tcmongodb"
+	"github.com/backupflow/backupflow/pkg/provider/tcmysql"
+	"github.com/backupflow/backupflow/pkg/provider/tcsqlserver"
+	"github.com/backupflow/backupflow/pkg/secret"
+	"github.com/backupflow/backupflow/pkg/tencent"
+)
+
+// clock is the virtual clock every part of a run shares. It only moves
+// forward, when the event loop says so.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.t) {
+		c.t = t
+	}
+	c.mu.Unlock()
+}
+
+// faultKinds are the injected faults. Slow is left out: it waits in real
+// time, and a virtual-clock run would only measure the host's sleep.
+var faultKinds = []fault.Kind{fault.InternalError, fault.ServerError, fault.Drop, fault.Throttle, fault.Busy}
+
+// world is one night of one strategy: an emulator on the shared clock and
+// the real provider adapters wired to it.
+type world struct {
+	emu       *emulator.Emulator
+	providers map[provider.Product]provider.Provider
+	calls     *callCounter
+	closeFn   func()
+}
+
+// injector breaks a share rate of cloud calls with the simulated kinds.
+func injector(rate float64, seed uint64) *fault.Injector {
+	if rate <= 0 {
+		return nil
+	}
+	return fault.New(rate, seed, faultKinds...)
+}
+
+func newWorld(clk *clock, set *fixture.Set, inj *fault.Injector) (*world, error) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emu, err := emulator.New(emulator.Options{Fleet: set, Now: clk.Now, Faults: inj, Logger: discard,
+		Queues: []string{"unused"}})
+	if err != nil {
+		return nil, err
+	}
+	w := &world{emu: emu, providers: map[provider.Product]provider.Provider{}, calls: &callCounter{}}
+	tc, err := tencent.New(tencent.Config{
+		Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
+		Region:      "ap-guangzhou", Endpoint: "emulator.local:80", Transport: inProcess{h: emu},
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.providers[provider.MySQL] = tcmysql.New(tc, tcmysql.Options{Region: "ap-guangzhou", Now: clk.Now})
+	w.providers[provider.SQLServer] = tcsqlserver.New(tc, tcsqlserver.Options{Region: "ap-guangzhou", Now: clk.Now})
+	w.providers[provider.MongoDB] = tcmongodb.New(tc, tcmongodb.Options{Region: "ap-guangzhou", Now: clk.Now})
+	w.closeFn = func() {}
+	if len(set.Of(provider.HuaweiRDS)) > 0 {
+		// The Huawei SDK takes no transport, so its calls go over loopback
+		// HTTP to the same emulator: a real socket, still virtual time.
+		srv, err := emu.Listen("127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		w.closeFn = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Close(ctx)
+		}
+		hw, err := huaweirds.New(huaweirds.Config{AK: emulator.DefaultSecretID, SK: secret.String(emulator.DefaultSecretKey),
+			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: srv.URL, Now: clk.Now})
+		if err != nil {
+			w.closeFn()
+			return nil, err
+		}
+		w.providers[provider.HuaweiRDS] = hw
+	}
+	for p, pr := range w.providers {
+		w.providers[p] = counted{p: pr, c: w.calls}
+	}
+	return w, nil
+}
+
+func (w *world) close() { w.closeFn() }
+
+func (w *world) provider(p provider.Product) (provider.Provider, error) {
+	pr, ok := w.providers[p]
+	if !ok {
+		return nil, fmt.Errorf("product %s not in this fleet", p)
+	}
+	return pr, nil
+}
+
+// callCounter counts the cloud calls each job costs, by job name, and the
+// throttled answers. The event loop is sequential, but the Huawei SDK
+// answers on its own goroutine, so it locks.
+type callCounter struct {
+	mu        sync.Mutex
+	status    map[string]int
+	other     map[string]int // creates and lookups
+	throttled int
+}
+
+func (c *callCounter) add(name string, status bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status == nil {
+		c.status, c.other = map[string]int{}, map[string]int{}
+	}
+	if status {
+		c.status[name]++
+	} else {
+		c.other[name]++
+	}
+	if isThrottle(err) {
+		c.throttled++
+	}
+}
+
+func (c *callCounter) total() (status, other int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.status {
+		status += n
+	}
+	for _, n := range c.other {
+		other += n
+	}
+	return status, other
+}
+
+// isThrottle tells a rate-limit answer from other retryable errors, by the
+// clouds' codes (Tencent RequestLimitExceeded, MongoDB
+// LimitExceeded.TooManyRequests, Huawei APIGW.0308 / HTTP 429).
+func isThrottle(err error) bool {
+	if err == nil {
+		return false
+	}
+	code := apierr.Code(err)
+	if strings.Contains(code, "RequestLimitExceeded") || strings.Contains(code, "TooManyRequests") || code == "APIGW.0308" {
+		return true
+	}
+	var ae *apierr.Error
+	return errors.As(err, &ae) && ae.HTTPStatus == http.StatusTooManyRequests
+}
+
+// counted wraps a real adapter to count its calls per job.
+type counted struct {
+	p provider.Provider
+	c *callCounter
+}
+
+func (c counted) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	r, err := c.p.Start(ctx, spec)
+	c.c.add(spec.Name, false, err)
+	return r, err
+}
+
+func (c counted) Status(ctx context.Context, spec provider.Spec, ref provider.Ref) (provider.Status, error) {
+	st, err := c.p.Status(ctx, spec, ref)
+	c.c.add(spec.Name, true, err)
+	return st, err
+}
+
+func (c counted) Find(ctx context.Context, spec provider.Spec) (provider.Ref, bool, error) {
+	r, ok, err := c.p.Find(ctx, spec)
+	c.c.add(spec.Name, false, err)
+	return r, ok, err
+}
+
+// recorder of outcomes: the simulation's notifier.
+type outcomes struct {
+	mu        sync.Mutex
+	byJob     map[string]flow.Outcome
+	notices   map[string]int
+	summaries int
+}
+
+func newOutcomes() *outcomes {
+	return &outcomes{byJob: map[string]flow.Outcome{}, notices: map[string]int{}}
+}
+
+func (o *outcomes) Notify(_ context.Context, n flow.Notice) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n.Outcome != nil {
+		o.notices[n.Outcome.JobID]++
+		if _, ok := o.byJob[n.Outcome.JobID]; !ok {
+			o.byJob[n.Outcome.JobID] = *n.Outcome
+		}
+	}
+	if n.Summary != nil {
+		o.summaries++
+	}
+	return nil
+}
+
+// emuJobs indexes the emulator's jobs by name, for duplicate counting and
+// the true end time of each job.
+func emuJobs(e *emulator.Emulator) map[string][]fixture.Job {
+	m := map[string][]fixture.Job{}
+	for _, j := range e.Jobs() {
+		m[j.Name] = append(m[j.Name], j)
+	}
+	for _, js := range m {
+		slices.SortFunc(js, func(a, b fixture.Job) int { return a.Created.Compare(b.Created) })
+	}
+	return m
+}
