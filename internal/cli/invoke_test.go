@@ -81,3 +81,37 @@ func TestInvokeUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestInvokeRejectsWhatTheFunctionDoesNotAccept: payloads that once became
+// a nightly run (the catch-all) now exit 1, name what arrived and what is
+// accepted, and send nothing.
+func TestInvokeRejectsWhatTheFunctionDoesNotAccept(t *testing.T) {
+	for _, tc := range []struct {
+		name, fn, payload, say string
+	}{
+		{"hello world", "create-backup", `{"hello":"world"}`, `a JSON object with keys "hello"`},
+		{"lambda console test event", "create-backup", `{"key1":"value1","key2":"value2","key3":"value3"}`, `keys "key1", "key2", "key3"`},
+		{"empty object", "create-backup", `{}`, "an empty JSON object"},
+		{"function url request", "create-backup", `{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"POST"}},"body":""}`, "http-request"},
+		{"selection typo", "create-backup", `{"Type":"Timer","TriggerName":"nightly","Message":"{\"target\":[\"cdb-c1nl9rpv\"]}"}`, `unknown field "target"`},
+		{"nightly timer to poll-status", "poll-status", `{"Type":"Timer","TriggerName":"nightly","Message":""}`, "scf-timer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "scf-event.json")
+			if err := os.WriteFile(f, []byte(tc.payload), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := Run(context.Background(), []string{"invoke", tc.fn, "--event", f, "--serverless", "../../serverless.yml"}, &out, &errb, noEnv)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if all := out.String() + errb.String(); !strings.Contains(all, tc.say) {
+				t.Errorf("output lacks %q:\n%s", tc.say, all)
+			}
+			if strings.Contains(out.String(), "  work: ") || strings.Contains(out.String(), "  poll: ") {
+				t.Errorf("a rejected event sent messages:\n%s", &out)
+			}
+		})
+	}
+}

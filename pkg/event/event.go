@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -80,10 +82,13 @@ func (e *RecordError) Error() string { return fmt.Sprintf("event: record %d: %v"
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// Trigger is a decoded payload. Exactly one of Timer, Objects (with
-// Skipped) and Messages describes it; RecordErrors holds records of a batch
-// that could not be read and did not fail the rest.
+// Trigger is a decoded payload. Kind says which trigger it is; exactly one
+// of Timer, Objects (with Skipped) and Messages describes it, except for an
+// HTTPRequest, which Decode only recognises (the chat function reads it as
+// HTTP). RecordErrors holds records of a batch that could not be read and
+// did not fail the rest.
 type Trigger struct {
+	Kind         Kind
 	Timer        *Timer
 	Objects      []Object
 	Messages     []Message
@@ -112,15 +117,24 @@ func NewBatchResponse(failedIDs ...string) BatchResponse {
 	return r
 }
 
-// Decode detects the trigger of payload and decodes it. Only a payload that
-// cannot be read as any trigger fails; a bad record of a batch is reported in
-// RecordErrors (or, for a queue message, in its Message.Err) and the others
-// are still returned.
+// SelectionKeys are the keys a timer's selection may carry (flow.Selection's
+// fields; a test in pkg/function keeps the two equal). A bare JSON object is
+// taken as an EventBridge schedule's custom Input only when it has at least
+// one key and no other: anything else, {} and the Lambda console's
+// {"key1":"value1",...} among them, is no trigger.
+var SelectionKeys = []string{"targets"}
+
+// Decode detects the trigger of payload by its documented shape and decodes
+// it. A payload that matches no trigger fails (wrapping ErrMalformed); there
+// is no catch-all. A bad record of a batch is reported in RecordErrors (or,
+// for a queue message, in its Message.Err) and the others are still
+// returned.
 //
-// A JSON object that matches no known trigger is taken as an EventBridge
-// schedule whose rule carries a custom Input (which replaces the event): a
-// Timer with Platform "aws" and the JSON text as Message; a JSON string
-// Input becomes the Message text itself.
+// An EventBridge schedule whose rule or Scheduler target carries a custom
+// Input delivers the Input instead of the event: a JSON object of
+// SelectionKeys becomes a Timer with Platform "aws" and the JSON text as
+// Message; a JSON string becomes the Message text itself. Functions decode
+// the Message strictly (flow.ParseSelection).
 func Decode(payload []byte) (*Trigger, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, fmt.Errorf("event: %d bytes over the %d byte limit: %w", len(payload), MaxPayloadBytes, ErrTooLarge)
@@ -131,7 +145,7 @@ func Decode(payload []byte) (*Trigger, error) {
 		if err := json.Unmarshal(payload, &s); err != nil {
 			return nil, fmt.Errorf("event: %w: %v", ErrMalformed, err)
 		}
-		return &Trigger{Timer: &Timer{Platform: "aws", Message: s}}, nil
+		return &Trigger{Kind: Schedule, Timer: &Timer{Platform: "aws", Message: s}}, nil
 	}
 	// Keys are matched exactly: encoding/json would also take "type" for "Type".
 	var top map[string]json.RawMessage
@@ -145,8 +159,32 @@ func Decode(payload []byte) (*Trigger, error) {
 		return decodeSCFTimer(payload)
 	case has(top, "source") && has(top, "detail-type"):
 		return decodeSchedule(top)
+	case isHTTP(top):
+		return &Trigger{Kind: HTTPRequest}, nil
+	case isSelection(top):
+		return &Trigger{Kind: Schedule, Timer: &Timer{Platform: "aws", Message: string(payload)}}, nil
 	}
-	return &Trigger{Timer: &Timer{Platform: "aws", Message: string(payload)}}, nil
+	return nil, &unknownError{shape: shapeOf(top)}
+}
+
+// isHTTP recognises the request events of API gateways and function URLs:
+// Lambda function URL / HTTP API 2.0 (rawPath, requestContext.http), API
+// Gateway REST 1.0 and SCF API gateway (httpMethod, requestContext), SCF
+// function URL (httpMethod without requestContext).
+func isHTTP(top map[string]json.RawMessage) bool {
+	return has(top, "httpMethod") || has(top, "rawPath") || has(top, "requestContext")
+}
+
+func isSelection(top map[string]json.RawMessage) bool {
+	if len(top) == 0 {
+		return false
+	}
+	for k := range top {
+		if !slices.Contains(SelectionKeys, k) {
+			return false
+		}
+	}
+	return true
 }
 
 func has(m map[string]json.RawMessage, k string) bool {
@@ -173,6 +211,10 @@ func decodeSCFTimer(payload []byte) (*Trigger, error) {
 		return nil, fmt.Errorf("event: scf timer: %w: %v", ErrMalformed, err)
 	}
 	t := &Timer{Platform: "scf", Name: e.TriggerName, Message: e.Message}
+	kind := SCFTimer
+	if strings.EqualFold(strings.TrimSpace(e.Message), DrainMessage) {
+		kind = SCFDrainTimer
+	}
 	if e.Time != "" {
 		tm, err := time.Parse(time.RFC3339, e.Time)
 		if err != nil {
@@ -180,7 +222,7 @@ func decodeSCFTimer(payload []byte) (*Trigger, error) {
 		}
 		t.Time = tm.UTC()
 	}
-	return &Trigger{Timer: t}, nil
+	return &Trigger{Kind: kind, Timer: t}, nil
 }
 
 func decodeSchedule(top map[string]json.RawMessage) (*Trigger, error) {
@@ -204,7 +246,7 @@ func decodeSchedule(top map[string]json.RawMessage) (*Trigger, error) {
 	if d := bytes.TrimSpace(top["detail"]); len(d) > 0 && !bytes.Equal(d, []byte("{}")) && !bytes.Equal(d, []byte("null")) {
 		t.Message = string(d)
 	}
-	return &Trigger{Timer: t}, nil
+	return &Trigger{Kind: Schedule, Timer: t}, nil
 }
 
 // ruleName takes the rule name from arn:aws:events:<region>:<acct>:rule/[<bus>/]<name>.
@@ -223,6 +265,8 @@ func decodeRecords(raw json.RawMessage) (*Trigger, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("event: %w: Records is empty", ErrMalformed)
 	}
+	// A batch comes from one source: its first recognised record names the
+	// kind, and a record of another source is a bad record of that batch.
 	tr := &Trigger{}
 	for i, rec := range records {
 		var r map[string]json.RawMessage
@@ -230,20 +274,47 @@ func decodeRecords(raw json.RawMessage) (*Trigger, error) {
 			tr.RecordErrors = append(tr.RecordErrors, &RecordError{Index: i, Err: fmt.Errorf("%w: record is not a JSON object", ErrMalformed)})
 			continue
 		}
-		switch {
-		case has(r, "cos"):
-			tr.addObject(i, decodeCOS(rec))
-		case has(r, "CMQ"):
-			tr.Messages = append(tr.Messages, decodeCMQ(r["CMQ"]))
-		case str(r["eventSource"]) == "aws:s3":
-			tr.addObject(i, decodeS3(rec))
-		case str(r["eventSource"]) == "aws:sqs":
-			tr.Messages = append(tr.Messages, decodeSQS(r))
-		default:
+		kind := recordKind(r)
+		if kind == "" {
 			tr.RecordErrors = append(tr.RecordErrors, &RecordError{Index: i, Err: fmt.Errorf("%w: unsupported record source", ErrMalformed)})
+			continue
+		}
+		if tr.Kind == "" {
+			tr.Kind = kind
+		}
+		if kind != tr.Kind {
+			tr.RecordErrors = append(tr.RecordErrors, &RecordError{Index: i, Err: fmt.Errorf("%w: a %s record in a %s batch", ErrMalformed, kind, tr.Kind)})
+			continue
+		}
+		switch kind {
+		case COSObjects:
+			tr.addObject(i, decodeCOS(rec))
+		case CMQMessages:
+			tr.Messages = append(tr.Messages, decodeCMQ(r["CMQ"]))
+		case S3Objects:
+			tr.addObject(i, decodeS3(rec))
+		case SQSMessages:
+			tr.Messages = append(tr.Messages, decodeSQS(r))
 		}
 	}
+	if tr.Kind == "" {
+		return nil, &unknownError{shape: fmt.Sprintf("a Records batch of %d records from no known source", len(records))}
+	}
 	return tr, nil
+}
+
+func recordKind(r map[string]json.RawMessage) Kind {
+	switch {
+	case has(r, "cos"):
+		return COSObjects
+	case has(r, "CMQ"):
+		return CMQMessages
+	case str(r["eventSource"]) == "aws:s3":
+		return S3Objects
+	case str(r["eventSource"]) == "aws:sqs":
+		return SQSMessages
+	}
+	return ""
 }
 
 // objectResult is what an object record decoder found: an object, a reason

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -264,4 +265,34 @@ func repeat(err error, n int) []error {
 		out[i] = err
 	}
 	return out
+}
+
+func TestParseSelection_Strict(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want []string // nil with ok: every target
+		ok   bool
+	}{
+		{"", nil, true},
+		{"  ", nil, true},
+		{`{"targets":["cdb-c1nl9rpv","mssql-njj2mtpl"]}`, []string{"cdb-c1nl9rpv", "mssql-njj2mtpl"}, true},
+		{`{"target":["cdb-c1nl9rpv"]}`, nil, false}, // the typo must not run over everything
+		{`{"targets":["cdb-c1nl9rpv"],"all":true}`, nil, false},
+		{`{}`, nil, false},
+		{`{"targets":[]}`, nil, false},
+		{`{"targets":null}`, nil, false},
+		{`{"targets":[""]}`, nil, false},
+		{`{"targets":[1]}`, nil, false},
+		{`{"targets":["a"]}{}`, nil, false},
+		{`{"targets":["a"]}}`, nil, false},
+		{"nightly", nil, false},
+		{"drain", nil, false}, // a drain timer is told apart before any selection is read
+		{"{", nil, false},
+	}
+	for _, tt := range tests {
+		sel, err := ParseSelection(tt.msg)
+		if (err == nil) != tt.ok || !slices.Equal(sel.Targets, tt.want) {
+			t.Errorf("ParseSelection(%q) = %v, %v; want %v, ok=%v", tt.msg, sel.Targets, err, tt.want, tt.ok)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -22,15 +23,36 @@ type Selection struct {
 	Targets []string `json:"targets"`
 }
 
-// ParseSelection reads a timer message. Empty or non-JSON text selects all.
+// ParseSelection reads a timer message strictly: empty text selects every
+// target; otherwise it must be one JSON object of Selection's fields with
+// at least one target. Free text, an unknown key (a typo such as "target"),
+// an empty list or trailing data is an error, so a mistyped selection never
+// becomes a run over everything. Errors quote no part of the message.
 func ParseSelection(msg string) (Selection, error) {
 	msg = strings.TrimSpace(msg)
-	if msg == "" || !strings.HasPrefix(msg, "{") {
+	if msg == "" {
 		return Selection{}, nil
 	}
+	const want = `want "" (every target) or {"targets":["<instance id>",...]}`
+	if !strings.HasPrefix(msg, "{") {
+		return Selection{}, fmt.Errorf("timer message: not a selection; %s", want)
+	}
+	dec := json.NewDecoder(strings.NewReader(msg))
+	dec.DisallowUnknownFields()
 	var sel Selection
-	if err := json.Unmarshal([]byte(msg), &sel); err != nil {
-		return Selection{}, fmt.Errorf("timer message: %w", err)
+	if err := dec.Decode(&sel); err != nil {
+		return Selection{}, fmt.Errorf("timer message: %s: %w", want, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Selection{}, fmt.Errorf("timer message: data after the selection object; %s", want)
+	}
+	if len(sel.Targets) == 0 {
+		return Selection{}, fmt.Errorf("timer message: the selection names no target; %s", want)
+	}
+	for _, t := range sel.Targets {
+		if strings.TrimSpace(t) == "" {
+			return Selection{}, fmt.Errorf("timer message: an empty target id; %s", want)
+		}
 	}
 	return sel, nil
 }

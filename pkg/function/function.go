@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +26,33 @@ type Receiver interface {
 
 // DrainMessage is the timer argument that makes a timer invocation drain
 // the function's queue instead of running the nightly fan-out.
-const DrainMessage = "drain"
+const DrainMessage = event.DrainMessage
+
+// The trigger kinds each event function accepts; anything else is refused
+// with an error naming what arrived and what is accepted, before anything
+// is read or sent. The function table (and the events×functions test)
+// reads these lists, so a handler and its table entry cannot disagree.
+var (
+	// CreateBackupTriggers: the nightly timers (SCF timer, EventBridge
+	// schedule), the SCF drain timer of the work queue, and work batches.
+	CreateBackupTriggers = []event.Kind{event.SCFTimer, event.SCFDrainTimer, event.Schedule, event.CMQMessages, event.SQSMessages}
+	// StartMigrationTriggers: object-created events.
+	StartMigrationTriggers = []event.Kind{event.COSObjects, event.S3Objects}
+	// PollStatusTriggers: the SCF drain timer of the poll queue and poll
+	// batches. A nightly timer is not one: it would drain, silently.
+	PollStatusTriggers = []event.Kind{event.SCFDrainTimer, event.CMQMessages, event.SQSMessages}
+	// ChatopsTriggers: the chat function is an HTTP handler.
+	ChatopsTriggers = []event.Kind{event.HTTPRequest}
+)
+
+// decode reads payload for the named function, refusing other kinds.
+func decode(function string, payload []byte, accepts []event.Kind) (*event.Trigger, error) {
+	tr, err := event.DecodeFor(payload, accepts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", function, err)
+	}
+	return tr, nil
+}
 
 // Report is what a handler returns for a non-SQS trigger (printed by
 // `backupflow invoke`, visible in the platform's console).
@@ -70,17 +95,17 @@ func (o *Options) defaults() {
 func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 	o.defaults()
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		tr, err := event.Decode(payload)
+		tr, err := decode("create-backup", payload, CreateBackupTriggers)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case tr.Timer != nil && isDrain(tr.Timer):
+		switch tr.Kind {
+		case event.SCFDrainTimer:
 			return drain(ctx, svc, work, o)
-		case tr.Timer != nil:
+		case event.SCFTimer, event.Schedule:
 			sel, err := flow.ParseSelection(tr.Timer.Message)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("create-backup: %w", err)
 			}
 			at := tr.Timer.Time
 			if at.IsZero() {
@@ -91,10 +116,8 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 				return nil, err
 			}
 			return json.Marshal(Report{Run: rep.Run, Jobs: rep.Jobs, Skipped: len(rep.Skipped)})
-		case len(tr.Messages) > 0 || len(tr.RecordErrors) > 0:
-			return batch(ctx, svc, tr, o)
 		}
-		return nil, fmt.Errorf("create-backup: unsupported trigger (want a timer or queue messages)")
+		return batch(ctx, svc, tr, o)
 	}
 }
 
@@ -102,12 +125,9 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 func StartMigration(svc *flow.Service, o Options) invoke.Handler {
 	o.defaults()
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		tr, err := event.Decode(payload)
+		tr, err := decode("start-migration", payload, StartMigrationTriggers)
 		if err != nil {
 			return nil, err
-		}
-		if len(tr.Objects) == 0 && len(tr.Skipped) == 0 && len(tr.RecordErrors) == 0 {
-			return nil, fmt.Errorf("start-migration: unsupported trigger (want COS or S3 object-created events)")
 		}
 		rep := Report{}
 		for _, s := range tr.Skipped {
@@ -146,22 +166,15 @@ func StartMigration(svc *flow.Service, o Options) invoke.Handler {
 func PollStatus(svc *flow.Service, poll Receiver, o Options) invoke.Handler {
 	o.defaults()
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		tr, err := event.Decode(payload)
+		tr, err := decode("poll-status", payload, PollStatusTriggers)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case tr.Timer != nil:
+		if tr.Kind == event.SCFDrainTimer {
 			return drain(ctx, svc, poll, o)
-		case len(tr.Messages) > 0 || len(tr.RecordErrors) > 0:
-			return batch(ctx, svc, tr, o)
 		}
-		return nil, fmt.Errorf("poll-status: unsupported trigger (want a timer or queue messages)")
+		return batch(ctx, svc, tr, o)
 	}
-}
-
-func isDrain(t *event.Timer) bool {
-	return strings.EqualFold(strings.TrimSpace(t.Message), DrainMessage) || strings.Contains(strings.ToLower(t.Name), "drain")
 }
 
 // batch handles pushed messages. On SQS the reply names the failed ones

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,19 @@ func TestPacerSpacesCreatesAtTheRate(t *testing.T) {
 	}
 	if got := p.next[provider.MySQL].Sub(now); got != 400*time.Millisecond {
 		t.Errorf("next slot after two creates = +%s; want +400ms", got)
+	}
+}
+
+// TestSelectionKeysMatchTheSelection keeps the keys pkg/event recognises as
+// a schedule's Input equal to the fields flow.ParseSelection reads.
+func TestSelectionKeysMatchTheSelection(t *testing.T) {
+	var fields []string
+	st := reflect.TypeFor[flow.Selection]()
+	for i := range st.NumField() {
+		name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+	}
+	if !slices.Equal(fields, event.SelectionKeys) {
+		t.Errorf("flow.Selection keys %v; event.SelectionKeys %v", fields, event.SelectionKeys)
 	}
 }
