@@ -9,7 +9,6 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.42.20
 	github.com/aws/smithy-go v1.24.0
 	github.com/huaweicloud/huaweicloud-sdk-go-v3 v0.1.207
-	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.210
 	github.com/tencentyun/cos-go-sdk-v5 v0.7.70
 	gopkg.in/yaml.v3 v3.0.1

@@ -249,7 +249,7 @@ func secretVariables() map[string]bool {
 	for _, typ := range []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(app.ChatConfig{})} {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
-			if tag := f.Tag.Get("envconfig"); tag != "" && f.Type.Name() == "String" && strings.HasSuffix(f.Type.PkgPath(), "/secret") {
+			if tag := f.Tag.Get("env"); tag != "" && f.Type.Name() == "String" && strings.HasSuffix(f.Type.PkgPath(), "/secret") {
 				out[tag] = true
 			}
 		}
@@ -260,7 +260,7 @@ func secretVariables() map[string]bool {
 	return out
 }
 
-// readVariables returns every variable a function reads: the envconfig tags
+// readVariables returns every variable a function reads: the env tags
 // of config.Config (all functions) and app.ChatConfig (chatops), the reply
 // channels, and every getenv("NAME") in the adapters the functions link.
 func readVariables(t *testing.T, fn string) map[string]bool {
@@ -272,7 +272,7 @@ func readVariables(t *testing.T, fn string) map[string]bool {
 	}
 	for _, typ := range types {
 		for i := range typ.NumField() {
-			if tag := typ.Field(i).Tag.Get("envconfig"); tag != "" {
+			if tag := typ.Field(i).Tag.Get("env"); tag != "" {
 				out[tag] = true
 			}
 		}

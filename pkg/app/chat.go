@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/backupflow/backupflow/pkg/chatops"
 	"github.com/backupflow/backupflow/pkg/config"
@@ -20,32 +19,33 @@ import (
 	"github.com/backupflow/backupflow/pkg/secret"
 )
 
-// ChatConfig is the chatops function's own settings. Each platform is on
-// only when its secrets are set.
+// ChatConfig is the chatops function's own settings, read by the one loader
+// (config.ProcessFrom: empty means unset). Each platform is on only when its
+// secrets are set.
 type ChatConfig struct {
-	SlackSigningSecret    secret.String `envconfig:"BACKUPFLOW_SLACK_SIGNING_SECRET"`
-	WeComToken            secret.String `envconfig:"BACKUPFLOW_WECOM_TOKEN"`
-	WeComAESKey           secret.String `envconfig:"BACKUPFLOW_WECOM_AES_KEY"`
-	WeComCorpID           string        `envconfig:"BACKUPFLOW_WECOM_CORP_ID"`
-	WeComRobotToken       secret.String `envconfig:"BACKUPFLOW_WECOM_ROBOT_TOKEN"`
-	WeComRobotAESKey      secret.String `envconfig:"BACKUPFLOW_WECOM_ROBOT_AES_KEY"`
-	DingTalkAppSecret     secret.String `envconfig:"BACKUPFLOW_DINGTALK_APP_SECRET"`
-	DingTalkRobotCode     string        `envconfig:"BACKUPFLOW_DINGTALK_ROBOT_CODE"`
-	DingTalkCorpID        string        `envconfig:"BACKUPFLOW_DINGTALK_CORP_ID"`
-	DingTalkSenders       []string      `envconfig:"BACKUPFLOW_DINGTALK_SENDERS"`
-	FeishuEncryptKey      secret.String `envconfig:"BACKUPFLOW_FEISHU_ENCRYPT_KEY"`
-	FeishuVerificationTok secret.String `envconfig:"BACKUPFLOW_FEISHU_VERIFICATION_TOKEN"`
-	FeishuAppID           string        `envconfig:"BACKUPFLOW_FEISHU_APP_ID"`
-	HookSecret            secret.String `envconfig:"BACKUPFLOW_HOOK_SECRET"`
-	StatusUsers           []string      `envconfig:"BACKUPFLOW_CHAT_STATUS_USERS"`
-	BackupUsers           []string      `envconfig:"BACKUPFLOW_CHAT_BACKUP_USERS"`
-	BackupAnyone          bool          `envconfig:"BACKUPFLOW_CHAT_BACKUP_ANYONE"`
-	ImportUsers           []string      `envconfig:"BACKUPFLOW_CHAT_IMPORT_USERS"`
-	ImportNoConfirmUsers  []string      `envconfig:"BACKUPFLOW_CHAT_IMPORT_NOCONFIRM_USERS"`
-	Teams                 []string      `envconfig:"BACKUPFLOW_CHAT_TEAMS"`
-	Chats                 []string      `envconfig:"BACKUPFLOW_CHAT_CHATS"`
-	Instances             []string      `envconfig:"BACKUPFLOW_CHAT_INSTANCES" default:"*"`
-	MaxBodyBytes          int64         `envconfig:"BACKUPFLOW_CHAT_MAX_BODY" default:"65536"`
+	SlackSigningSecret    secret.String `env:"BACKUPFLOW_SLACK_SIGNING_SECRET"`
+	WeComToken            secret.String `env:"BACKUPFLOW_WECOM_TOKEN"`
+	WeComAESKey           secret.String `env:"BACKUPFLOW_WECOM_AES_KEY"`
+	WeComCorpID           string        `env:"BACKUPFLOW_WECOM_CORP_ID"`
+	WeComRobotToken       secret.String `env:"BACKUPFLOW_WECOM_ROBOT_TOKEN"`
+	WeComRobotAESKey      secret.String `env:"BACKUPFLOW_WECOM_ROBOT_AES_KEY"`
+	DingTalkAppSecret     secret.String `env:"BACKUPFLOW_DINGTALK_APP_SECRET"`
+	DingTalkRobotCode     string        `env:"BACKUPFLOW_DINGTALK_ROBOT_CODE"`
+	DingTalkCorpID        string        `env:"BACKUPFLOW_DINGTALK_CORP_ID"`
+	DingTalkSenders       []string      `env:"BACKUPFLOW_DINGTALK_SENDERS"`
+	FeishuEncryptKey      secret.String `env:"BACKUPFLOW_FEISHU_ENCRYPT_KEY"`
+	FeishuVerificationTok secret.String `env:"BACKUPFLOW_FEISHU_VERIFICATION_TOKEN"`
+	FeishuAppID           string        `env:"BACKUPFLOW_FEISHU_APP_ID"`
+	HookSecret            secret.String `env:"BACKUPFLOW_HOOK_SECRET"`
+	StatusUsers           []string      `env:"BACKUPFLOW_CHAT_STATUS_USERS"`
+	BackupUsers           []string      `env:"BACKUPFLOW_CHAT_BACKUP_USERS"`
+	BackupAnyone          bool          `env:"BACKUPFLOW_CHAT_BACKUP_ANYONE"`
+	ImportUsers           []string      `env:"BACKUPFLOW_CHAT_IMPORT_USERS"`
+	ImportNoConfirmUsers  []string      `env:"BACKUPFLOW_CHAT_IMPORT_NOCONFIRM_USERS"`
+	Teams                 []string      `env:"BACKUPFLOW_CHAT_TEAMS"`
+	Chats                 []string      `env:"BACKUPFLOW_CHAT_CHATS"`
+	Instances             []string      `env:"BACKUPFLOW_CHAT_INSTANCES" default:"*"`
+	MaxBodyBytes          int64         `env:"BACKUPFLOW_CHAT_MAX_BODY" default:"65536"`
 }
 
 // Chatops converts ChatConfig to the handler's config.
@@ -71,6 +71,15 @@ func (c ChatConfig) Chatops() chatops.Config {
 	return cfg
 }
 
+// LoadChatConfig reads the chat settings through getenv.
+func LoadChatConfig(getenv func(string) string) (ChatConfig, error) {
+	var cc ChatConfig
+	if err := config.ProcessFrom(getenv, &cc); err != nil {
+		return cc, fmt.Errorf("config: %w", err)
+	}
+	return cc, nil
+}
+
 // ChatHandler wires the chatops handler from the process environment (a web
 // function gets its environment at start).
 func ChatHandler(ctx context.Context) (http.Handler, error) {
@@ -78,9 +87,9 @@ func ChatHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cc ChatConfig
-	if err := envconfig.Process("", &cc); err != nil {
-		return nil, config.Quiet(err)
+	cc, err := LoadChatConfig(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
 	a, err := Open(ctx, cfg, Options{Function: "chatops"})
 	if err != nil {

@@ -2,12 +2,10 @@ package config
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -17,72 +15,79 @@ import (
 // whole system in one process against nothing but memory.
 type Config struct {
 	// Queues and ledger, by URL: mem://name, cmq://name?..., sqs://...
-	WorkQueue string `envconfig:"BACKUPFLOW_WORK_QUEUE" default:"mem://backupflow-work"`
-	PollQueue string `envconfig:"BACKUPFLOW_POLL_QUEUE" default:"mem://backupflow-poll"`
-	DeadQueue string `envconfig:"BACKUPFLOW_DEAD_QUEUE" default:"mem://backupflow-dead"`
-	Ledger    string `envconfig:"BACKUPFLOW_LEDGER" default:"mem://backupflow"`
+	WorkQueue string `env:"BACKUPFLOW_WORK_QUEUE" default:"mem://backupflow-work"`
+	PollQueue string `env:"BACKUPFLOW_POLL_QUEUE" default:"mem://backupflow-poll"`
+	DeadQueue string `env:"BACKUPFLOW_DEAD_QUEUE" default:"mem://backupflow-dead"`
+	Ledger    string `env:"BACKUPFLOW_LEDGER" default:"mem://backupflow"`
 	// CMQEndpoint is the TDMQ-for-CMQ data-plane address for receive/delete
 	// (console: "API request address"), e.g. https://cmq-gz.public.tencenttdmq.com.
-	CMQEndpoint string `envconfig:"BACKUPFLOW_CMQ_ENDPOINT"`
+	CMQEndpoint string `env:"BACKUPFLOW_CMQ_ENDPOINT"`
 
 	// Tencent: region (SCF sets TENCENTCLOUD_REGION) and an emulator endpoint.
-	TencentRegion   string `envconfig:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
-	TencentEndpoint string `envconfig:"BACKUPFLOW_TENCENT_ENDPOINT"`
-	COSEndpoint     string `envconfig:"BACKUPFLOW_COS_ENDPOINT"`
+	TencentRegion   string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
+	TencentEndpoint string `env:"BACKUPFLOW_TENCENT_ENDPOINT"`
+	COSEndpoint     string `env:"BACKUPFLOW_COS_ENDPOINT"`
 	// ObjectStore is where uploads land: cos (Tencent) or s3 (AWS).
-	ObjectStore string `envconfig:"BACKUPFLOW_OBJECT_STORE" default:"cos"`
+	ObjectStore string `env:"BACKUPFLOW_OBJECT_STORE" default:"cos"`
 	// Huawei: region and an emulator endpoint (credentials: HUAWEICLOUD_SDK_*).
-	HuaweiRegion   string `envconfig:"BACKUPFLOW_HUAWEI_REGION" default:"cn-north-4"`
-	HuaweiEndpoint string `envconfig:"BACKUPFLOW_HUAWEI_ENDPOINT"`
+	HuaweiRegion   string `env:"BACKUPFLOW_HUAWEI_REGION" default:"cn-north-4"`
+	HuaweiEndpoint string `env:"BACKUPFLOW_HUAWEI_ENDPOINT"`
 	// AWS: an endpoint override for SQS/S3 (tests); region from AWS_REGION.
-	AWSEndpoint string `envconfig:"BACKUPFLOW_AWS_ENDPOINT"`
-	AWSRegion   string `envconfig:"AWS_REGION" default:"us-east-1"`
+	AWSEndpoint string `env:"BACKUPFLOW_AWS_ENDPOINT"`
+	AWSRegion   string `env:"AWS_REGION" default:"us-east-1"`
 
 	// Scope of the nightly run.
-	Targets     Targets     `envconfig:"BACKUPFLOW_TARGETS"`
-	DiscoverTag string      `envconfig:"BACKUPFLOW_DISCOVER_TAG" default:"backupflow=nightly"`
-	ImportRules ImportRules `envconfig:"BACKUPFLOW_IMPORT_RULES"`
-	MaxTargets  int         `envconfig:"BACKUPFLOW_MAX_TARGETS" default:"20000"`
-	Products    []string    `envconfig:"BACKUPFLOW_PRODUCTS" default:"mysql,sqlserver,mongodb,huawei-rds"`
+	Targets     Targets     `env:"BACKUPFLOW_TARGETS"`
+	DiscoverTag string      `env:"BACKUPFLOW_DISCOVER_TAG" default:"backupflow=nightly"`
+	ImportRules ImportRules `env:"BACKUPFLOW_IMPORT_RULES"`
+	MaxTargets  int         `env:"BACKUPFLOW_MAX_TARGETS" default:"20000"`
+	Products    []string    `env:"BACKUPFLOW_PRODUCTS" default:"mysql,sqlserver,mongodb,huawei-rds"`
 
-	MaxAttempts    int           `envconfig:"BACKUPFLOW_MAX_ATTEMPTS" default:"12"`
-	BackupDeadline time.Duration `envconfig:"BACKUPFLOW_BACKUP_DEADLINE" default:"6h"`
-	ImportDeadline time.Duration `envconfig:"BACKUPFLOW_IMPORT_DEADLINE" default:"12h"`
-	PresignTTL     time.Duration `envconfig:"BACKUPFLOW_PRESIGN_TTL" default:"1h"`
+	MaxAttempts    int           `env:"BACKUPFLOW_MAX_ATTEMPTS" default:"12"`
+	BackupDeadline time.Duration `env:"BACKUPFLOW_BACKUP_DEADLINE" default:"6h"`
+	ImportDeadline time.Duration `env:"BACKUPFLOW_IMPORT_DEADLINE" default:"12h"`
+	PresignTTL     time.Duration `env:"BACKUPFLOW_PRESIGN_TTL" default:"1h"`
 	// Poll tuning; the defaults suit real clouds. FirstPoll replaces the
 	// product's typical job duration for an instance with no history.
-	PollMin   time.Duration `envconfig:"BACKUPFLOW_POLL_MIN" default:"20s"`
-	FirstPoll time.Duration `envconfig:"BACKUPFLOW_FIRST_POLL"`
+	PollMin   time.Duration `env:"BACKUPFLOW_POLL_MIN" default:"20s"`
+	FirstPoll time.Duration `env:"BACKUPFLOW_FIRST_POLL"`
 
 	// Notifications: a comma-separated channel list (see pkg/notify).
-	Notify     secret.String `envconfig:"BACKUPFLOW_NOTIFY" default:"print:"`
-	NotifyMode string        `envconfig:"BACKUPFLOW_NOTIFY_MODE" default:"all"` // all | failures
+	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
+	NotifyMode string        `env:"BACKUPFLOW_NOTIFY_MODE" default:"all"` // all | failures
 
-	LogLevel  string `envconfig:"BACKUPFLOW_LOG_LEVEL" default:"info"`
-	LogFormat string `envconfig:"BACKUPFLOW_LOG_FORMAT" default:"json"`
+	LogLevel  string `env:"BACKUPFLOW_LOG_LEVEL" default:"info"`
+	LogFormat string `env:"BACKUPFLOW_LOG_FORMAT" default:"json"`
 }
 
-// Load reads the environment. Errors name the variable, never its value.
-func Load() (Config, error) {
+// DiscoverOff is the BACKUPFLOW_DISCOVER_TAG value that turns discovery by
+// tag off. An empty value cannot: empty means unset (see LoadFrom).
+const DiscoverOff = "none"
+
+// Load reads the process environment: LoadFrom(os.Getenv). Every process
+// (the functions, the CLI, the local stack, `invoke`) reads its settings
+// through LoadFrom, so a variable means the same everywhere.
+func Load() (Config, error) { return LoadFrom(os.Getenv) }
+
+// LoadFrom reads every setting through getenv, so one process can hold
+// several configurations side by side (the local stack wires each function
+// from its own serverless.yml environment).
+//
+// A variable set to "" means the same as an unset one: its default. Deploy
+// tools write "" for a setting nobody filled in (serverless.yml
+// ${env:NAME} of an unset NAME, a SAM parameter left empty), and a function
+// must not read that as a deliberate choice. A setting that can be switched
+// off has a word for it (BACKUPFLOW_DISCOVER_TAG=none). Errors name the
+// variable, never its value.
+func LoadFrom(getenv func(string) string) (Config, error) {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return c, Quiet(err)
+	if err := ProcessFrom(getenv, &c); err != nil {
+		return c, fmt.Errorf("config: %w", err)
 	}
 	if err := c.validate(); err != nil {
 		return c, err
 	}
 	return c, nil
-}
-
-// Quiet rewrites an envconfig error so it names the variable and the type
-// wanted but not the value: envconfig quotes the value, and a value in the
-// wrong variable may be a credential.
-func Quiet(err error) error {
-	var pe *envconfig.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("config: %s: cannot read the value as %s", pe.KeyName, pe.TypeName)
-	}
-	return fmt.Errorf("config: %w", err)
 }
 
 func (c Config) validate() error {
@@ -91,9 +96,9 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("config: BACKUPFLOW_NOTIFY_MODE must be all or failures")
 	}
-	if c.DiscoverTag != "" {
+	if c.DiscoverTag != DiscoverOff {
 		if _, _, err := flow.ParseTag(c.DiscoverTag); err != nil {
-			return fmt.Errorf("config: BACKUPFLOW_DISCOVER_TAG: %w", err)
+			return fmt.Errorf("config: BACKUPFLOW_DISCOVER_TAG: want key=value, or %s to turn discovery off", DiscoverOff)
 		}
 	}
 	if c.MaxTargets <= 0 || c.MaxAttempts <= 0 {
@@ -104,8 +109,12 @@ func (c Config) validate() error {
 
 // Flow returns the flow settings.
 func (c Config) Flow() flow.Config {
+	tag := c.DiscoverTag
+	if tag == DiscoverOff {
+		tag = ""
+	}
 	return flow.Config{
-		Targets: c.Targets, DiscoverTag: c.DiscoverTag, ImportRules: c.ImportRules,
+		Targets: c.Targets, DiscoverTag: tag, ImportRules: c.ImportRules,
 		MaxTargets: c.MaxTargets, MaxAttempts: c.MaxAttempts,
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
 		PollMin: c.PollMin, FirstPoll: c.FirstPoll,
@@ -117,14 +126,17 @@ func (c Config) Flow() flow.Config {
 // comma-separated list of instance ids with an optional ":method".
 type Targets []flow.Target
 
-// Decode implements envconfig.Decoder.
+// Decode implements Decoder.
 func (t *Targets) Decode(v string) error {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil
 	}
 	if strings.HasPrefix(v, "[") {
-		return json.Unmarshal([]byte(v), (*[]flow.Target)(t))
+		if json.Unmarshal([]byte(v), (*[]flow.Target)(t)) != nil {
+			return fmt.Errorf(`not a JSON array of {"instance":…,"method":…}`)
+		}
+		return nil
 	}
 	for _, item := range strings.Split(v, ",") {
 		item = strings.TrimSpace(item)
@@ -141,19 +153,23 @@ func (t *Targets) Decode(v string) error {
 // flow.ImportRule, or "pattern=instance" pairs separated by commas.
 type ImportRules []flow.ImportRule
 
-// Decode implements envconfig.Decoder.
+// Decode implements Decoder.
 func (r *ImportRules) Decode(v string) error {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil
 	}
 	if strings.HasPrefix(v, "[") {
-		return json.Unmarshal([]byte(v), (*[]flow.ImportRule)(r))
+		if json.Unmarshal([]byte(v), (*[]flow.ImportRule)(r)) != nil {
+			return fmt.Errorf(`not a JSON array of {"pattern":…,"instance":…}`)
+		}
+		return nil
 	}
-	for _, item := range strings.Split(v, ",") {
+	for i, item := range strings.Split(v, ",") {
 		pat, inst, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok || pat == "" || inst == "" {
-			return fmt.Errorf("import rule %q: want pattern=instance (instance may be {1})", item)
+			// The position, not the text: a value is never echoed.
+			return fmt.Errorf("import rule %d: want pattern=instance (instance may be {1})", i+1)
 		}
 		*r = append(*r, flow.ImportRule{Pattern: pat, Instance: inst})
 	}

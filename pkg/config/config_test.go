@@ -1,12 +1,14 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/backupflow/backupflow/pkg/config"
 )
 
 func TestDecoders(t *testing.T) {
-	var tg Targets
+	var tg config.Targets
 	if err := tg.Decode("cdb-c1nl9rpv:physical, mssql-njj2mtpl"); err != nil || len(tg) != 2 || tg[0].Method != "physical" {
 		t.Errorf("Targets list = %+v, %v", tg, err)
 	}
@@ -14,7 +16,7 @@ func TestDecoders(t *testing.T) {
 	if err := tg.Decode(`[{"instance":"cmgo-ayxpky6l","method":"logical"}]`); err != nil || len(tg) != 1 {
 		t.Errorf("Targets JSON = %+v, %v", tg, err)
 	}
-	var r ImportRules
+	var r config.ImportRules
 	if err := r.Decode("imports/*/*.bak={1},special/x.bak=mssql-rdc0gajn"); err != nil || len(r) != 2 || r[1].Instance != "mssql-rdc0gajn" {
 		t.Errorf("ImportRules = %+v, %v", r, err)
 	}
@@ -34,7 +36,7 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{map[string]string{"BACKUPFLOW_BACKUP_DEADLINE": "forever"}, "BACKUPFLOW_BACKUP_DEADLINE"},
 	}
 	for _, tt := range tests {
-		_, err := LoadFrom(func(k string) string { return tt.env[k] })
+		_, err := config.LoadFrom(func(k string) string { return tt.env[k] })
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("LoadFrom(%v) = %v; want an error naming %s", tt.env, err, tt.want)
 		}

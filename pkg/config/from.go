@@ -6,35 +6,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 )
 
-// LoadFrom is Load over a lookup function instead of the process
-// environment, so one process can hold several configurations side by side
-// (the local stack wires each function from its own serverless.yml
-// environment). An empty value counts as unset and takes the default.
-func LoadFrom(getenv func(string) string) (Config, error) {
-	var c Config
-	if err := ProcessFrom(getenv, &c); err != nil {
-		return c, fmt.Errorf("config: %w", err)
-	}
-	if err := c.validate(); err != nil {
-		return c, err
-	}
-	return c, nil
+// Decoder is implemented by setting types that read their own text form
+// (Targets, ImportRules).
+type Decoder interface {
+	Decode(value string) error
 }
 
 var (
-	decoderType  = reflect.TypeFor[envconfig.Decoder]()
+	decoderType  = reflect.TypeFor[Decoder]()
 	durationType = reflect.TypeFor[time.Duration]()
 )
 
-// ProcessFrom fills the `envconfig`-tagged fields of the struct spec points
-// to from getenv, honouring `default` tags. It understands the field kinds
-// this project's settings use: strings, integers, booleans, floats,
-// durations, comma-separated string lists and envconfig.Decoder
-// implementations. Errors name the variable, never its value.
+// ProcessFrom fills the `env`-tagged fields of the struct spec points to
+// from getenv, honouring `default` tags; an empty (or all-blank) value is
+// an unset one. It
+// understands the field kinds this project's settings use: strings,
+// integers, booleans, floats, durations, comma-separated string lists
+// (items trimmed, empty items dropped) and Decoder implementations. Errors
+// name the variable, never its value.
+//
+// It replaces github.com/kelseyhightower/envconfig: envconfig reads only
+// the process environment (the local stack needs a lookup function), tells
+// "set to empty" from "unset" (the rule here is that they are the same), and
+// quotes the value in its errors. One small loader does all three right.
 func ProcessFrom(getenv func(string) string, spec any) error {
 	v := reflect.ValueOf(spec)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -43,12 +39,12 @@ func ProcessFrom(getenv func(string) string, spec any) error {
 	v = v.Elem()
 	for i := range v.NumField() {
 		sf := v.Type().Field(i)
-		key := sf.Tag.Get("envconfig")
+		key := sf.Tag.Get("env")
 		if key == "" || !sf.IsExported() {
 			continue
 		}
 		val := getenv(key)
-		if val == "" {
+		if strings.TrimSpace(val) == "" {
 			val = sf.Tag.Get("default")
 		}
 		if val == "" {
@@ -63,7 +59,7 @@ func ProcessFrom(getenv func(string) string, spec any) error {
 
 func setField(f reflect.Value, val string) error {
 	if f.CanAddr() && f.Addr().Type().Implements(decoderType) {
-		return f.Addr().Interface().(envconfig.Decoder).Decode(val)
+		return f.Addr().Interface().(Decoder).Decode(val)
 	}
 	if f.Type() == durationType {
 		d, err := time.ParseDuration(val)
@@ -98,10 +94,11 @@ func setField(f reflect.Value, val string) error {
 		if f.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported list type %s", f.Type())
 		}
-		parts := strings.Split(val, ",")
-		s := reflect.MakeSlice(f.Type(), len(parts), len(parts))
-		for i, p := range parts {
-			s.Index(i).SetString(p)
+		s := reflect.MakeSlice(f.Type(), 0, strings.Count(val, ",")+1)
+		for p := range strings.SplitSeq(val, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				s = reflect.Append(s, reflect.ValueOf(p).Convert(f.Type().Elem()))
+			}
 		}
 		f.Set(s)
 	default:

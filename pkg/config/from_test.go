@@ -1,47 +1,105 @@
-package config
+package config_test
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/config"
 )
 
-// TestLoadFromAgreesWithLoad checks the lookup-based loader against
-// envconfig on the process environment, for defaults and for set values of
-// every field kind.
-func TestLoadFromAgreesWithLoad(t *testing.T) {
-	for _, tc := range []struct {
+// variables lists the env tags of a settings struct.
+func variables(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("env"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// TestEmptyMeansUnset: for every variable of the functions' and the chat
+// function's settings, a variable set to "" (or blanks) loads exactly as an
+// unset one, through the lookup loader and through the process environment.
+func TestEmptyMeansUnset(t *testing.T) {
+	loaders := []struct {
 		name string
-		env  map[string]string
+		typ  reflect.Type
+		load func(getenv func(string) string) (any, error)
 	}{
-		{"defaults", nil},
-		{"every kind", map[string]string{
-			"BACKUPFLOW_WORK_QUEUE":      "cmq://backupflow-work?region=ap-guangzhou",
-			"BACKUPFLOW_PRODUCTS":        "mysql,sqlserver",
-			"BACKUPFLOW_MAX_ATTEMPTS":    "3",
-			"BACKUPFLOW_BACKUP_DEADLINE": "90s",
-			"BACKUPFLOW_TARGETS":         "cdb-c1nl9rpv:physical,mssql-njj2mtpl",
-			"BACKUPFLOW_IMPORT_RULES":    "imports/*/*.bak={1}",
-			"BACKUPFLOW_NOTIFY":          "print:slack",
-			"BACKUPFLOW_NOTIFY_MODE":     "failures",
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for k, v := range tc.env {
-				t.Setenv(k, v)
+		{"config", reflect.TypeFor[config.Config](), func(g func(string) string) (any, error) { return config.LoadFrom(g) }},
+		{"chat", reflect.TypeFor[app.ChatConfig](), func(g func(string) string) (any, error) { return app.LoadChatConfig(g) }},
+	}
+	for _, l := range loaders {
+		keys := variables(l.typ)
+		if len(keys) < 10 {
+			t.Fatalf("%s: only %d variables found", l.name, len(keys))
+		}
+		unset, err := l.load(func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%s defaults: %v", l.name, err)
+		}
+		for _, key := range keys {
+			for _, empty := range []string{"", "  "} {
+				t.Run(l.name+"/"+key+"="+empty, func(t *testing.T) {
+					got, err := l.load(func(k string) string {
+						if k == key {
+							return empty
+						}
+						return ""
+					})
+					if err != nil {
+						t.Fatalf("%s=%q: %v", key, empty, err)
+					}
+					if !reflect.DeepEqual(got, unset) {
+						t.Errorf("%s=%q loads %+v\nunset loads %+v", key, empty, got, unset)
+					}
+					// The process environment goes through the same loader;
+					// every variable is set, so the machine's own cannot leak in.
+					for _, k := range keys {
+						t.Setenv(k, "")
+					}
+					t.Setenv(key, empty)
+					var fromEnv any
+					if l.name == "config" {
+						fromEnv, err = config.Load()
+					} else {
+						fromEnv, err = app.LoadChatConfig(os.Getenv)
+					}
+					if err != nil || !reflect.DeepEqual(fromEnv, unset) {
+						t.Errorf("%s=%q in the environment loads %+v, %v\nunset loads %+v", key, empty, fromEnv, err, unset)
+					}
+				})
 			}
-			want, err := Load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := LoadFrom(func(k string) string { return tc.env[k] })
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("LoadFrom = %+v\nLoad     = %+v", got, want)
-			}
-		})
+		}
+	}
+}
+
+// TestTheCasesThatDisagreed pins the variables the functions and the local
+// stack once read differently.
+func TestTheCasesThatDisagreed(t *testing.T) {
+	load := func(env map[string]string) config.Config {
+		t.Helper()
+		c, err := config.LoadFrom(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := load(map[string]string{"BACKUPFLOW_NOTIFY_MODE": ""}); c.NotifyMode != "all" {
+		t.Errorf(`BACKUPFLOW_NOTIFY_MODE="" gives %q; want the default all`, c.NotifyMode)
+	}
+	if c := load(map[string]string{"BACKUPFLOW_DISCOVER_TAG": ""}); c.Flow().DiscoverTag != "backupflow=nightly" {
+		t.Errorf(`BACKUPFLOW_DISCOVER_TAG="" discovers %q; want the default tag`, c.Flow().DiscoverTag)
+	}
+	if c := load(map[string]string{"BACKUPFLOW_DISCOVER_TAG": config.DiscoverOff}); c.Flow().DiscoverTag != "" {
+		t.Errorf("BACKUPFLOW_DISCOVER_TAG=%s discovers %q; want discovery off", config.DiscoverOff, c.Flow().DiscoverTag)
+	}
+	if c := load(map[string]string{"BACKUPFLOW_PRODUCTS": " mysql, ,sqlserver "}); !reflect.DeepEqual(c.Products, []string{"mysql", "sqlserver"}) {
+		t.Errorf("BACKUPFLOW_PRODUCTS list = %q; want items trimmed, empty ones dropped", c.Products)
 	}
 }
 
@@ -50,14 +108,24 @@ func TestLoadFromErrorsNameTheVariable(t *testing.T) {
 		{"BACKUPFLOW_MAX_ATTEMPTS", "many"},
 		{"BACKUPFLOW_BACKUP_DEADLINE", "soon"},
 		{"BACKUPFLOW_NOTIFY_MODE", "sometimes"},
+		{"BACKUPFLOW_DISCOVER_TAG", "secretish"},
+		{"BACKUPFLOW_TARGETS", `[{"instance":"secretish"`},
+		{"BACKUPFLOW_IMPORT_RULES", "secretish"},
+		{"BACKUPFLOW_IMPORT_RULES", `[secretish`},
+		{"BACKUPFLOW_CHAT_MAX_BODY", "secretish"},
+		{"BACKUPFLOW_CHAT_BACKUP_ANYONE", "secretish"},
 	} {
-		_, err := LoadFrom(func(k string) string {
+		getenv := func(k string) string {
 			if k == tc.key {
 				return tc.val
 			}
 			return ""
-		})
-		if err == nil || !strings.Contains(err.Error(), tc.key) || strings.Contains(err.Error(), tc.val) {
+		}
+		_, err := config.LoadFrom(getenv)
+		if strings.HasPrefix(tc.key, "BACKUPFLOW_CHAT_") {
+			_, err = app.LoadChatConfig(getenv)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.key) || strings.Contains(err.Error(), "secretish") || strings.Contains(err.Error(), tc.val) {
 			t.Errorf("%s=%s: error %v; want one naming the variable and not the value", tc.key, tc.val, err)
 		}
 	}
