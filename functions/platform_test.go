@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/rpc"
 	"os"
@@ -151,17 +152,15 @@ func emulatorEnv(t *testing.T) (*emulator.Emulator, map[string]string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	return emu, map[string]string{
-		"TENCENTCLOUD_SECRETID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRETKEY": emulator.DefaultSecretKey,
-		"TENCENTCLOUD_SESSIONTOKEN": "role-session-token",
-		"HUAWEICLOUD_SDK_AK":        emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
-		"BACKUPFLOW_TENCENT_ENDPOINT": srv.Addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
-		"BACKUPFLOW_COS_ENDPOINT": srv.Addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL, "BACKUPFLOW_AWS_ENDPOINT": srv.URL,
-		"BACKUPFLOW_WORK_QUEUE": "cmq://backupflow-work", "BACKUPFLOW_POLL_QUEUE": "cmq://backupflow-poll",
-		"BACKUPFLOW_DEAD_QUEUE": "cmq://backupflow-dead", "BACKUPFLOW_LEDGER": "cos://backups-1250000000/ledger",
-		"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn",
-	}
+	env := emu.Env(srv.URL)
+	maps.Copy(env, emulator.CloudQueues("ledger"))
+	// SCF hands the role's credentials over under its own names.
+	env["TENCENTCLOUD_SECRETID"], env["TENCENTCLOUD_SECRETKEY"] = env["TENCENTCLOUD_SECRET_ID"], env["TENCENTCLOUD_SECRET_KEY"]
+	env["TENCENTCLOUD_SESSIONTOKEN"] = "role-session-token"
+	delete(env, "TENCENTCLOUD_SECRET_ID")
+	delete(env, "TENCENTCLOUD_SECRET_KEY")
+	maps.Copy(env, map[string]string{"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn"})
+	return emu, env
 }
 
 func sample(t *testing.T, name string) []byte {

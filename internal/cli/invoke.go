@@ -122,7 +122,7 @@ func runInvoke(ctx context.Context, env Env, args []string) int {
 			return errorf(env, ExitRuntime, "invoke: emulator: %v", err)
 		}
 		defer srv.Close(context.Background())
-		for k, v := range local.Overrides(srv.Addr, srv.URL, emu.Fleet.HuaweiProjectID) {
+		for k, v := range local.Overrides(emu, srv.URL) {
 			vars[k] = v
 		}
 		run := "invoke-" + nonce()

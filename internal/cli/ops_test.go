@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +23,10 @@ func emulatorEnv(t *testing.T) *emulator.Emulator {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	for k, v := range map[string]string{
-		"TENCENTCLOUD_SECRET_ID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRET_KEY": emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_AK": emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
-		"BACKUPFLOW_TENCENT_ENDPOINT": srv.Addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
-		"BACKUPFLOW_COS_ENDPOINT": srv.Addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL,
-		"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn",
-		"BACKUPFLOW_LEDGER": "mem://" + t.Name(),
-	} {
+	env := emu.Env(srv.URL)
+	maps.Copy(env, map[string]string{"BACKUPFLOW_FIRST_POLL": "1s", "BACKUPFLOW_POLL_MIN": "1s", "BACKUPFLOW_LOG_LEVEL": "warn",
+		"BACKUPFLOW_LEDGER": "mem://" + t.Name()})
+	for k, v := range env {
 		t.Setenv(k, v)
 	}
 	return emu

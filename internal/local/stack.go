@@ -233,8 +233,7 @@ func (s *Stack) wire(ctx context.Context, name, run string) (*Function, error) {
 // overrides point a function at the emulator. They are the only differences
 // from the deployed environment, besides the drain timers' period.
 func (s *Stack) overrides(run string) map[string]string {
-	addr, url := s.Emulator.Addr, s.Emulator.URL
-	env := Overrides(addr, url, s.Emu.Fleet.HuaweiProjectID)
+	env := Overrides(s.Emu, s.Emulator.URL)
 	env["TENCENTCLOUD_REGION"] = s.Desc.Inputs.Region
 	env["BACKUPFLOW_LOG_FORMAT"] = s.opts.LogFormat
 	// Emulated jobs take seconds: check first after that long, then often.
@@ -249,23 +248,12 @@ func (s *Stack) overrides(run string) map[string]string {
 	return env
 }
 
-// Overrides are the variables that point the functions at an emulator on
-// addr (host:port) and url (http://host:port): endpoints, the emulator's
-// credentials, and notifications printed instead of posted.
-func Overrides(addr, url, huaweiProject string) map[string]string {
-	env := map[string]string{
-		"TENCENTCLOUD_SECRET_ID":      emulator.DefaultSecretID,
-		"TENCENTCLOUD_SECRET_KEY":     emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_AK":          emulator.DefaultSecretID,
-		"HUAWEICLOUD_SDK_SK":          emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_PROJECT_ID":  huaweiProject,
-		"BACKUPFLOW_TENCENT_ENDPOINT": addr,
-		"BACKUPFLOW_HUAWEI_ENDPOINT":  url,
-		"BACKUPFLOW_COS_ENDPOINT":     addr,
-		"BACKUPFLOW_CMQ_ENDPOINT":     url,
-		"BACKUPFLOW_AWS_ENDPOINT":     url,
-		"BACKUPFLOW_NOTIFY":           "print:",
-	}
+// Overrides are the variables that point the functions at the emulator
+// served at url (http://host:port): its endpoints and credentials
+// (emulator.Env), and notifications printed instead of posted.
+func Overrides(emu *emulator.Emulator, url string) map[string]string {
+	env := emu.Env(url)
+	env["BACKUPFLOW_NOTIFY"] = "print:"
 	for platform, v := range app.ReplyVariables {
 		style := platform
 		if platform == "hook" {

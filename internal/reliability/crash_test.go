@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"net/rpc"
@@ -163,17 +164,10 @@ func TestCrash(t *testing.T) {
 			srv := httptest.NewServer(emu)
 			defer srv.Close()
 			addr := strings.TrimPrefix(srv.URL, "http://")
-			ledgerURL := "cos://backups-1250000000/ledger-crash-" + point
-			env := map[string]string{
-				"TENCENTCLOUD_SECRET_ID": emulator.DefaultSecretID, "TENCENTCLOUD_SECRET_KEY": emulator.DefaultSecretKey,
-				"HUAWEICLOUD_SDK_AK": emulator.DefaultSecretID, "HUAWEICLOUD_SDK_SK": emulator.DefaultSecretKey,
-				"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
-				"BACKUPFLOW_TENCENT_ENDPOINT": addr, "BACKUPFLOW_HUAWEI_ENDPOINT": srv.URL,
-				"BACKUPFLOW_COS_ENDPOINT": addr, "BACKUPFLOW_CMQ_ENDPOINT": srv.URL,
-				"BACKUPFLOW_WORK_QUEUE": "cmq://backupflow-work", "BACKUPFLOW_POLL_QUEUE": "cmq://backupflow-poll",
-				"BACKUPFLOW_DEAD_QUEUE": "cmq://backupflow-dead", "BACKUPFLOW_LEDGER": ledgerURL,
-				"BACKUPFLOW_NOTIFY": "print:", "BACKUPFLOW_LOG_LEVEL": "info",
-			}
+			env := emu.Env(srv.URL)
+			maps.Copy(env, emulator.CloudQueues("ledger-crash-"+point))
+			ledgerURL := env["BACKUPFLOW_LEDGER"]
+			env["BACKUPFLOW_NOTIFY"], env["BACKUPFLOW_LOG_LEVEL"] = "print:", "info"
 			ctx := context.Background()
 			led, err := ledger.Open(ctx, ledgerURL, &ledger.Options{COS: &objstore.COSConfig{
 				Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},

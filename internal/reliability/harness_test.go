@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -162,27 +163,9 @@ func newStack(t *testing.T, so stackOptions) *stack {
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	vars := map[string]string{
-		"TENCENTCLOUD_SECRET_ID":      emulator.DefaultSecretID,
-		"TENCENTCLOUD_SECRET_KEY":     emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_AK":          emulator.DefaultSecretID,
-		"HUAWEICLOUD_SDK_SK":          emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
-		"BACKUPFLOW_TENCENT_ENDPOINT": addr,
-		"BACKUPFLOW_HUAWEI_ENDPOINT":  srv.URL,
-		"BACKUPFLOW_COS_ENDPOINT":     addr,
-		"BACKUPFLOW_CMQ_ENDPOINT":     srv.URL,
-		"BACKUPFLOW_WORK_QUEUE":       "cmq://backupflow-work",
-		"BACKUPFLOW_POLL_QUEUE":       "cmq://backupflow-poll",
-		"BACKUPFLOW_DEAD_QUEUE":       "cmq://backupflow-dead",
-		"BACKUPFLOW_LEDGER":           "cos://backups-1250000000/ledger-" + strings.ReplaceAll(t.Name(), "/", "-"),
-		"BACKUPFLOW_NOTIFY":           "print:",
-		"BACKUPFLOW_LOG_LEVEL":        "warn",
-	}
-	if eo.SecretKey != "" {
-		vars["TENCENTCLOUD_SECRET_ID"], vars["TENCENTCLOUD_SECRET_KEY"] = eo.SecretID, eo.SecretKey
-		vars["HUAWEICLOUD_SDK_AK"], vars["HUAWEICLOUD_SDK_SK"] = eo.SecretID, eo.SecretKey
-	}
+	vars := emu.Env(srv.URL)
+	maps.Copy(vars, emulator.CloudQueues("ledger-"+strings.ReplaceAll(t.Name(), "/", "-")))
+	vars["BACKUPFLOW_NOTIFY"], vars["BACKUPFLOW_LOG_LEVEL"] = "print:", "warn"
 	for k, v := range so.env {
 		vars[k] = v
 	}

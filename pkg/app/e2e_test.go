@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -62,24 +63,9 @@ func newStack(t *testing.T, eo emulator.Options, env map[string]string) *stack {
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
-	vars := map[string]string{
-		"TENCENTCLOUD_SECRET_ID":      emulator.DefaultSecretID,
-		"TENCENTCLOUD_SECRET_KEY":     emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_AK":          emulator.DefaultSecretID,
-		"HUAWEICLOUD_SDK_SK":          emulator.DefaultSecretKey,
-		"HUAWEICLOUD_SDK_PROJECT_ID":  emu.Fleet.HuaweiProjectID,
-		"BACKUPFLOW_TENCENT_ENDPOINT": addr,
-		"BACKUPFLOW_HUAWEI_ENDPOINT":  srv.URL,
-		"BACKUPFLOW_COS_ENDPOINT":     addr,
-		"BACKUPFLOW_CMQ_ENDPOINT":     srv.URL,
-		"BACKUPFLOW_WORK_QUEUE":       "cmq://backupflow-work",
-		"BACKUPFLOW_POLL_QUEUE":       "cmq://backupflow-poll",
-		"BACKUPFLOW_DEAD_QUEUE":       "cmq://backupflow-dead",
-		"BACKUPFLOW_LEDGER":           "cos://backups-1250000000/ledger-" + strings.ReplaceAll(t.Name(), "/", "-"),
-		"BACKUPFLOW_NOTIFY":           "print:",
-		"BACKUPFLOW_LOG_LEVEL":        "warn",
-	}
+	vars := emu.Env(srv.URL)
+	maps.Copy(vars, emulator.CloudQueues("ledger-"+strings.ReplaceAll(t.Name(), "/", "-")))
+	vars["BACKUPFLOW_NOTIFY"], vars["BACKUPFLOW_LOG_LEVEL"] = "print:", "warn"
 	for k, v := range env {
 		vars[k] = v
 	}
