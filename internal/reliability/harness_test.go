@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/app"
@@ -29,30 +30,12 @@ import (
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
-// vclock is the virtual clock every part of a run shares, so hours of
-// backups and backoffs pass in seconds.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *vclock) Set(t time.Time) {
-	c.mu.Lock()
-	if t.After(c.t) {
-		c.t = t
-	}
-	c.mu.Unlock()
-}
-
-func (c *vclock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // latency makes every cloud call take virtual time, as a real call takes
 // tens of milliseconds: without it a fan-out of hundreds of sends would
 // happen in one virtual instant and trip per-second API limits no real
 // function could reach.
 type latency struct {
-	clk  *vclock
+	clk  *clocktest.Clock
 	d    time.Duration
 	base http.RoundTripper
 }
@@ -131,7 +114,7 @@ func (s *sink) payloads() []notify.WebhookPayload {
 // one emulator over HTTP, driven by hand the way the platform drives it.
 type stack struct {
 	t      *testing.T
-	clk    *vclock
+	clk    *clocktest.Clock
 	emu    *emulator.Emulator
 	srv    *httptest.Server
 	app    *app.App
@@ -150,7 +133,7 @@ type stackOptions struct {
 
 func newStack(t *testing.T, so stackOptions) *stack {
 	t.Helper()
-	clk := &vclock{t: time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC))
 	eo := so.emu
 	eo.Now = clk.Now
 	if eo.JobDuration == 0 {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -55,7 +56,7 @@ func (e *events) at(t time.Time, fn func()) {
 
 // run delivers events in order, moving the clock, until none is left or
 // the horizon passes.
-func (e *events) run(clk *clock, horizon time.Time) {
+func (e *events) run(clk *clocktest.Clock, horizon time.Time) {
 	for e.Len() > 0 {
 		ev := heap.Pop(e).(event)
 		if ev.at.After(horizon) {
@@ -106,7 +107,7 @@ func (b *bjob) observe(now time.Time, st provider.Status) bool {
 // call retried immediately (up to 3 tries) whatever the error, then every
 // job polled every 30 s from its start. One invocation per tick.
 func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
-	clk := &clock{t: epoch}
+	clk := clocktest.New(epoch)
 	var out []Night
 	for night := range o.Nights {
 		wallStart := time.Now()
@@ -171,7 +172,7 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 // every 10 minutes a scan reads the state of every unfinished job, paced at
 // the product's status rate limit. One invocation per scan.
 func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
-	clk := &clock{t: epoch}
+	clk := clocktest.New(epoch)
 	var out []Night
 	for night := range o.Nights {
 		wallStart := time.Now()

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -172,7 +173,7 @@ var ledgerSeq atomic.Int64
 // runFlow drives the real flow.Service: the nightly fan-out, then every
 // queue message, in due order, on the virtual clock.
 func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
-	clk := &clock{t: epoch}
+	clk := clocktest.New(epoch)
 	name := fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1))
 	base, err := ledger.Open(ctx, name, &ledger.Options{Now: clk.Now})
 	if err != nil {

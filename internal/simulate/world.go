@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
@@ -25,23 +26,6 @@ import (
 	"github.com/backupflow/backupflow/pkg/secret"
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
-
-// clock is the virtual clock every part of a run shares. It only moves
-// forward, when the event loop says so.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	if t.After(c.t) {
-		c.t = t
-	}
-	c.mu.Unlock()
-}
 
 // faultKinds are the injected faults. Slow is left out: it waits in real
 // time, and a virtual-clock run would only measure the host's sleep.
@@ -64,7 +48,7 @@ func injector(rate float64, seed uint64) *fault.Injector {
 	return fault.New(rate, seed, faultKinds...)
 }
 
-func newWorld(clk *clock, set *fixture.Set, inj *fault.Injector) (*world, error) {
+func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*world, error) {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	emu, err := emulator.New(emulator.Options{Fleet: set, Now: clk.Now, Faults: inj, Logger: discard,
 		Queues: []string{"unused"}})

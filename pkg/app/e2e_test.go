@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/config"
@@ -20,19 +21,10 @@ import (
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
-// vclock is the virtual clock every part of an end-to-end run shares.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *vclock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // stack is the whole system against the emulator, driven by hand.
 type stack struct {
 	t      *testing.T
-	clk    *vclock
+	clk    *clocktest.Clock
 	emu    *emulator.Emulator
 	srv    *httptest.Server
 	app    *App
@@ -52,7 +44,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 
 func newStack(t *testing.T, eo emulator.Options, env map[string]string) *stack {
 	t.Helper()
-	clk := &vclock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	eo.Now = clk.Now
 	if eo.JobDuration == 0 {
 		eo.JobDuration = 3 * time.Minute

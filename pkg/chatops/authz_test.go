@@ -128,7 +128,7 @@ func TestHandler_importConfirmFlow(t *testing.T) {
 	}
 	t.Run("same user confirms", func(t *testing.T) {
 		f, code := setup(t)
-		f.clock.Add(4 * time.Minute)
+		f.clock.Advance(4 * time.Minute)
 		ack := slackText(t, f, chatopstest.Message{ID: "conf-1", Text: "confirm " + strings.ToLower(code)})
 		got := f.jobs.enqueued()
 		if len(got) != 1 || got[0].Op != "import" || got[0].Object != "cos://bak-1250000000/orders.bak" ||
@@ -164,7 +164,7 @@ func TestHandler_importConfirmFlow(t *testing.T) {
 	})
 	t.Run("too late", func(t *testing.T) {
 		f, code := setup(t)
-		f.clock.Add(5*time.Minute + time.Second)
+		f.clock.Advance(5*time.Minute + time.Second)
 		reply := slackText(t, f, chatopstest.Message{ID: "conf-1", Text: "confirm " + code})
 		if len(f.jobs.enqueued()) != 0 || !strings.Contains(reply, "No import is waiting") {
 			t.Errorf("late confirm: %d enqueued, %q; want 0", len(f.jobs.enqueued()), reply)

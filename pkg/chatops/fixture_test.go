@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/chatops"
 )
 
@@ -75,19 +76,6 @@ func (f *fakeReplier) last() reply {
 	return f.all[len(f.all)-1]
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // brokenStore fails every call.
 type brokenStore struct{}
 
@@ -106,13 +94,13 @@ type fixture struct {
 	h       http.Handler
 	jobs    *fakeJobs
 	replies *fakeReplier
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	logs    *bytes.Buffer
 }
 
 func newFixture(t *testing.T, cfg chatops.Config, now time.Time) *fixture {
 	t.Helper()
-	f := &fixture{t: t, jobs: &fakeJobs{}, replies: &fakeReplier{}, clock: &fakeClock{t: now}, logs: &bytes.Buffer{}}
+	f := &fixture{t: t, jobs: &fakeJobs{}, replies: &fakeReplier{}, clock: clocktest.New(now), logs: &bytes.Buffer{}}
 	h, err := chatops.New(cfg, chatops.Deps{
 		Jobs:    f.jobs,
 		Store:   chatops.NewMemoryStore(f.clock.Now),

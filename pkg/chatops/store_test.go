@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/chatops"
 )
 
 func TestMemoryStore(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{t: now}
+	clock := clocktest.New(now)
 	s := chatops.NewMemoryStore(clock.Now)
 
 	steps := []struct {
@@ -25,7 +26,7 @@ func TestMemoryStore(t *testing.T) {
 		{"free again after ttl", time.Nanosecond, true},
 	}
 	for _, st := range steps {
-		clock.Add(st.advance)
+		clock.Advance(st.advance)
 		if got, err := s.Claim(ctx, "k", time.Minute); got != st.claim || err != nil {
 			t.Errorf("%s: Claim = %v, %v; want %v", st.name, got, err, st.claim)
 		}
@@ -37,7 +38,7 @@ func TestMemoryStore(t *testing.T) {
 	if v, ok, err := s.Get(ctx, "p"); string(v) != "v1" || !ok || err != nil {
 		t.Errorf("Get = %q, %v, %v; want v1", v, ok, err)
 	}
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	if v, ok, _ := s.Get(ctx, "p"); ok {
 		t.Errorf("Get after ttl = %q; want nothing", v)
 	}

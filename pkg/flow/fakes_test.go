@@ -12,24 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
-
-// clock is a virtual clock shared by the fakes.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	if t.After(c.t) {
-		c.t = t
-	}
-	c.mu.Unlock()
-}
 
 type qmsg struct {
 	due  time.Time
@@ -40,7 +26,7 @@ type qmsg struct {
 // fakeQueue is an at-least-once queue on the virtual clock.
 type fakeQueue struct {
 	name  string
-	clk   *clock
+	clk   *clocktest.Clock
 	mu    sync.Mutex
 	msgs  []qmsg
 	n     int
@@ -183,7 +169,7 @@ type fakeJob struct {
 // fakeProvider is a scripted cloud: jobs finish after dur; startErrs are
 // returned by Start in order before it succeeds.
 type fakeProvider struct {
-	clk       *clock
+	clk       *clocktest.Clock
 	dur       time.Duration
 	mu        sync.Mutex
 	jobs      map[provider.Ref]*fakeJob
@@ -242,7 +228,7 @@ func (p *fakeProvider) Find(_ context.Context, s provider.Spec) (provider.Ref, b
 
 type harness struct {
 	t                *testing.T
-	clk              *clock
+	clk              *clocktest.Clock
 	work, poll, dead *fakeQueue
 	ledger           *fakeLedger
 	notes            *recorder
@@ -254,7 +240,7 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC))
 	h := &harness{t: t, clk: clk, ledger: newLedger(), notes: &recorder{},
 		work: &fakeQueue{name: "work", clk: clk, max: 900 * time.Second},
 		poll: &fakeQueue{name: "poll", clk: clk, max: 900 * time.Second},

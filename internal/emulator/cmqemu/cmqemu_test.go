@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue/cmqsign"
-	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 )
 
 const (
@@ -43,12 +43,12 @@ type answer struct {
 
 type env struct {
 	t     *testing.T
-	clock *queuetest.Clock
+	clock *clocktest.Clock
 	b     *Broker
 }
 
 func newEnv(t *testing.T, o Options) *env {
-	clock := queuetest.NewClock(time.Unix(1_767_225_600, 0))
+	clock := clocktest.New(time.Unix(1_767_225_600, 0))
 	o.SecretID, o.SecretKey, o.Now = testID, testKey, clock.Now
 	b := New(o)
 	if err := b.CreateQueue("test1"); err != nil {

@@ -8,10 +8,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -29,19 +29,6 @@ const (
 	busyID  = "0123456789abcdef0123456789abcdefin05"
 )
 
-// clock is a settable virtual clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // testFleet is the default fleet plus a replica, a frozen and a busy instance.
 func testFleet() *fixture.Set {
 	f := fixture.Default()
@@ -57,7 +44,7 @@ func testFleet() *fixture.Set {
 
 type env struct {
 	t     *testing.T
-	clk   *clock
+	clk   *clocktest.Clock
 	srv   *Server
 	http  *httptest.Server
 	codes map[string]bool // every error_code seen, for the coverage test
@@ -65,7 +52,7 @@ type env struct {
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2024, 5, 1, 2, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2024, 5, 1, 2, 0, 0, 0, time.UTC))
 	// Rate limits are off unless a test turns them on: most tests send more
 	// than RateLimit requests within one virtual second.
 	o := Options{AK: testAK, SK: testSK, Fleet: testFleet(), Now: clk.Now, DisableRateLimits: true}
@@ -373,11 +360,11 @@ func TestStateProgression(t *testing.T) {
 	if st, b := status(id); st != "BUILDING" || b["end_time"] != "" {
 		t.Fatalf("at start: %s, end_time %v", st, b["end_time"])
 	}
-	e.clk.Add(4 * time.Second)
+	e.clk.Advance(4 * time.Second)
 	if st, _ := status(id); st != "BUILDING" {
 		t.Fatalf("after 4 s: %s", st)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	st, b := status(id)
 	if st != "COMPLETED" || !timeRE.MatchString(b["end_time"].(string)) || b["size"].(float64) <= 0 {
 		t.Fatalf("after 5 s: %v", b)
@@ -406,11 +393,11 @@ func TestFixtureFailAndDuration(t *testing.T) {
 	}
 	e := newEnv(t, func(o *Options) { o.Fleet = f })
 	e.create(seedSQLServer)
-	e.clk.Add(59 * time.Second)
+	e.clk.Advance(59 * time.Second)
 	if j := e.srv.Jobs(); j[0].State != provider.Running {
 		t.Fatalf("before duration: %+v", j)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	if j := e.srv.Jobs(); j[0].State != provider.Failed || j[0].Detail != "VDI error" {
 		t.Fatalf("after duration: %+v", j)
 	}
@@ -422,7 +409,7 @@ func TestListBackups(t *testing.T) {
 	for _, n := range []string{"b-one", "b-two", "b-three"} {
 		r := e.create(`{"instance_id":"` + in01 + `","name":"` + n + `"}`)
 		ids = append(ids, r.body["backup"].(map[string]any)["id"].(string))
-		e.clk.Add(time.Second)
+		e.clk.Advance(time.Second)
 	}
 	e.create(seedSQLServer)
 	names := func(r reply) []string {
@@ -550,7 +537,7 @@ func TestRateLimit(t *testing.T) {
 	if r := e.create(seedMySQL); r.status != 200 {
 		t.Fatalf("create while lists are throttled: %d", r.status)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	if r := e.list(q); r.status != 200 {
 		t.Fatalf("next second: %d", r.status)
 	}

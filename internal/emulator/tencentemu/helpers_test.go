@@ -14,10 +14,10 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/secret"
 	"github.com/backupflow/backupflow/pkg/tencent"
@@ -28,33 +28,16 @@ const (
 	testKey = "test-secret-key-000000000000000000"
 )
 
-// clock is an injected, manually advanced clock. It starts at the real time
-// because the SDK stamps requests with time.Now and the server checks skew.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts at the real time because the SDK stamps requests with
+// time.Now and the server checks skew.
+func newClock() *clocktest.Clock { return clocktest.New(time.Now().Truncate(time.Second)) }
 
 type env struct {
 	t     *testing.T
 	s     *Server
 	srv   *httptest.Server
 	cli   *tencent.Client
-	clock *clock
+	clock *clocktest.Clock
 }
 
 // newEnv starts the emulator behind a real HTTP server. Rate limits are off

@@ -9,13 +9,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/internal/emulator/huaweiemu"
@@ -37,18 +37,6 @@ const (
 	unknown = "ffffffffffffffffffffffffffffffffin01"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func testFleet() *fixture.Set {
 	f := fixture.Default()
 	f.Instances = append(f.Instances,
@@ -66,7 +54,7 @@ func testFleet() *fixture.Set {
 // fail the emulator's 15-minute check, so every pass proves the injected
 // clock signs the request.
 type env struct {
-	clk   *clock
+	clk   *clocktest.Clock
 	emu   *huaweiemu.Server
 	inj   *fault.Injector
 	url   string
@@ -78,7 +66,7 @@ const jobDuration = 3 * time.Second
 
 func newEnv(t *testing.T, mod func(*huaweiemu.Options)) *env {
 	t.Helper()
-	e := &env{clk: &clock{t: time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)}, inj: fault.New(0, 7)}
+	e := &env{clk: clocktest.New(time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)), inj: fault.New(0, 7)}
 	e.inj.SlowDelay = time.Millisecond
 	o := huaweiemu.Options{AK: testAK, SK: testSK, Fleet: testFleet(), Now: e.clk.Now,
 		JobDuration: jobDuration, Faults: e.inj, DisableRateLimits: true}
@@ -132,7 +120,7 @@ func TestConformance(t *testing.T) {
 	providertest.Run(t, providertest.Harness{
 		Provider:          e.p,
 		Backup:            spec(in01, "conf"),
-		Advance:           e.clk.Add,
+		Advance:           e.clk.Advance,
 		JobDuration:       jobDuration,
 		UnknownInstanceID: unknown,
 		Failing:           &failSpec,
@@ -200,7 +188,7 @@ func TestLifecycleWithDatabases(t *testing.T) {
 	if err != nil || st.State != provider.Running || st.Detail != "BUILDING" || st.Progress != -1 {
 		t.Fatalf("status %+v, %v", st, err)
 	}
-	e.clk.Add(jobDuration)
+	e.clk.Advance(jobDuration)
 	st, err = e.p.Status(ctx, s, ref)
 	if err != nil || st.State != provider.Succeeded || st.BackupID != strings.TrimPrefix(string(ref), "backup/") {
 		t.Fatalf("status %+v, %v", st, err)
@@ -348,7 +336,7 @@ func TestRateLimitedReads(t *testing.T) {
 	if ae := apiErr(t, err); ae.Code != "APIGW.0308" || ae.Kind != apierr.RetryLater {
 		t.Fatalf("over the limit: %+v", ae)
 	}
-	e.clk.Add(time.Second)
+	e.clk.Advance(time.Second)
 	if _, err := e.p.Status(ctx, s, ref); err != nil {
 		t.Fatalf("next second: %v", err)
 	}

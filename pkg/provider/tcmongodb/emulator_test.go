@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/internal/emulator/tencentemu"
@@ -20,21 +20,14 @@ import (
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
 
-// clock starts at the real time: the emulator checks the SDK's real-time
+// The injected clock (clocktest) starts at the real time: the emulator checks the SDK's real-time
 // X-TC-Timestamp against it within ±5 minutes, so tests advance by seconds.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 const jobDuration = 10 * time.Second
 
 type env struct {
 	emu   *tencentemu.Server
-	clock *clock
+	clock *clocktest.Clock
 	p     *tcmongodb.Provider
 	calls atomic.Int64
 	inj   *fault.Injector
@@ -44,7 +37,7 @@ func newEnv(t *testing.T, rateLimits bool) *env {
 	t.Helper()
 	fleet := fixture.Default()
 	fleet.Instances = append(fleet.Instances, fixture.Instance{Product: provider.MongoDB, ID: "cmgo-busy0001", Busy: true})
-	e := &env{clock: &clock{t: time.Now()}, inj: fault.New(0, 1)}
+	e := &env{clock: clocktest.New(time.Now()), inj: fault.New(0, 1)}
 	e.emu = tencentemu.New(tencentemu.Options{SecretID: "AKIDtest", SecretKey: "sk-test", Fleet: fleet,
 		Now: e.clock.Now, JobDuration: jobDuration, DisableRateLimits: !rateLimits, Faults: e.inj})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
 	"github.com/backupflow/backupflow/internal/emulator/tencentemu"
 	"github.com/backupflow/backupflow/pkg/queue"
@@ -27,7 +28,7 @@ var creds = tencent.Credentials{SecretID: testID, SecretKey: secret.String(testK
 // stack is a CMQ broker behind its data plane and, for SendCmqMsg, the API
 // 3.0 emulator forwarding to it, both on httptest servers.
 type stack struct {
-	clock  *queuetest.Clock
+	clock  *clocktest.Clock
 	broker *cmqemu.Broker
 	plane  *httptest.Server
 	api    *tencent.Client
@@ -50,7 +51,7 @@ func newStack(t *testing.T, o cmqemu.Options) *stack {
 	t.Helper()
 	// The data plane runs on a virtual clock; the API 3.0 emulator checks
 	// the SDK's wall-clock timestamps, so it keeps the wall clock.
-	s := &stack{clock: queuetest.NewClock(time.Now())}
+	s := &stack{clock: clocktest.New(time.Now())}
 	o.SecretID, o.SecretKey, o.Now = testID, testKey, s.clock.Now
 	s.broker = cmqemu.New(o)
 	s.plane = httptest.NewServer(s.broker)

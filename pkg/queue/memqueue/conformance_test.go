@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 )
 
 type harness struct {
-	clock *queuetest.Clock
+	clock *clocktest.Clock
 }
 
 var queueSeq atomic.Int64
@@ -27,5 +28,5 @@ func (h *harness) Advance(_ *testing.T, d time.Duration) { h.clock.Advance(d) }
 func (h *harness) VisibilityTimeout() time.Duration      { return DefaultVisibilityTimeout }
 
 func TestConformance(t *testing.T) {
-	queuetest.RunConformanceTests(t, &harness{clock: &queuetest.Clock{}})
+	queuetest.RunConformanceTests(t, &harness{clock: &clocktest.Clock{}})
 }

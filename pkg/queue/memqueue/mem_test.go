@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/queue"
-	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 )
 
 func drain(t *testing.T, q *Queue) []string {
@@ -109,7 +109,7 @@ func TestNamedShared(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
-	clock := &queuetest.Clock{}
+	clock := &clocktest.Clock{}
 	q := New("i", &Options{Now: clock.Now, VisibilityTimeout: time.Minute})
 	if _, ok := q.NextDue(); ok {
 		t.Fatal("NextDue on an empty queue reported a time")
@@ -178,7 +178,7 @@ func TestOpenURL(t *testing.T) {
 }
 
 func TestOnlyLatestReceiptDeletes(t *testing.T) {
-	clock := &queuetest.Clock{}
+	clock := &clocktest.Clock{}
 	q := New("latest", &Options{Now: clock.Now})
 	ctx := context.Background()
 	q.Send(ctx, []byte("x"), 0)

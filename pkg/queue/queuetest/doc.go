@@ -1,3 +1,2 @@
-// Package queuetest is the conformance suite every queue driver passes, plus a
-// virtual clock for harnesses whose driver and broker take an injected clock.
+// Package queuetest is the conformance suite every queue driver passes.
 package queuetest

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
@@ -25,14 +26,14 @@ var staticCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credent
 })
 
 type stack struct {
-	clock *queuetest.Clock
+	clock *clocktest.Clock
 	emu   *sqsemu.Server
 	srv   *httptest.Server
 }
 
 func newStack(t *testing.T, o sqsemu.Options) *stack {
 	t.Helper()
-	s := &stack{clock: queuetest.NewClock(time.Now())}
+	s := &stack{clock: clocktest.New(time.Now())}
 	o.Now, o.AccessKeyID = s.clock.Now, testKeyID
 	s.emu = sqsemu.New(o)
 	s.srv = httptest.NewServer(s.emu)
