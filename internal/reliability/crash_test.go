@@ -156,32 +156,8 @@ func TestCrash(t *testing.T) {
 	b := needBinaries(t)
 	for _, point := range []string{"after-start", "after-handoff"} {
 		t.Run(point, func(t *testing.T) {
-			clk := &offsetClock{}
-			emu, err := emulator.New(emulator.Options{Now: clk.Now, JobDuration: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(emu)
-			defer srv.Close()
-			addr := strings.TrimPrefix(srv.URL, "http://")
-			env := emu.Env(srv.URL)
-			maps.Copy(env, emulator.CloudQueues("ledger-crash-"+point))
-			ledgerURL := env["BACKUPFLOW_LEDGER"]
-			env["BACKUPFLOW_NOTIFY"], env["BACKUPFLOW_LOG_LEVEL"] = "print:", "info"
+			clk, emu, env, led := crashStack(t, point)
 			ctx := context.Background()
-			led, err := ledger.Open(ctx, ledgerURL, &ledger.Options{COS: &objstore.COSConfig{
-				Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
-				Region:      "ap-guangzhou", Endpoint: addr, Now: clk.Now}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A measured duration of one second brings the first status
-			// check down to the 20 s minimum, inside the signature skew the
-			// emulator allows the processes' wall clocks.
-			if err := led.Put(ctx, "history/mysql/cdb-c1nl9rpv/backup", []byte("1000")); err != nil {
-				t.Fatal(err)
-			}
-
 			id := job.NewID("crash", point)
 			m := job.Message{JobID: id, Step: job.StepCreate, Created: time.Now().UTC(), Origin: job.Origin{Source: "cli"},
 				Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: job.Name(id)}}
@@ -271,6 +247,118 @@ func TestCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrashAfterOutcome kills a real poll-status process after it claimed
+// the job's outcome and before it notified. The platform redelivers the
+// unacknowledged poll message; the fresh process finds the outcome without
+// its notified marker and sends the notification: exactly one, not none
+// (the redelivery used to be dropped as a duplicate, losing it).
+func TestCrashAfterOutcome(t *testing.T) {
+	b := needBinaries(t)
+	const point = "after-outcome"
+	clk, emu, env, led := crashStack(t, point)
+	// The processes run on wall time; a short lease lets the redelivery
+	// take over the notification a second after the crash.
+	env["BACKUPFLOW_NOTIFY_LEASE"] = "1s"
+	ctx := context.Background()
+	id := job.NewID("crash", point)
+	m := job.Message{JobID: id, Step: job.StepCreate, Created: time.Now().UTC(), Origin: job.Origin{Source: "cli"},
+		Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: job.Name(id)}}
+	body, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	p1 := startProcess(t, b.create, logs)
+	if reply, err := p1.invoke(cmqPush(body), env); err != nil || reply.Error != nil {
+		t.Fatalf("create: %v %+v\n%s", err, reply.Error, logs)
+	}
+
+	crashEnv := map[string]string{flowCrashEnv: point}
+	maps.Copy(crashEnv, env)
+	drain := `{"Type":"Timer","TriggerName":"drain","Time":"2026-11-23T18:00:00Z","Message":"drain"}`
+	p2 := startProcess(t, b.poll, logs)
+	crashed := false
+	for range 10 {
+		clk.Advance(25 * time.Second)
+		if _, err := p2.invoke(drain, crashEnv); err != nil {
+			crashed = true
+			break
+		}
+	}
+	if !crashed {
+		t.Fatalf("poll-status never reached the crash point\n%s", logs)
+	}
+	<-p2.done
+	if code := p2.cmd.ProcessState.ExitCode(); code != 86 {
+		t.Fatalf("exit code %d; want the crash hook's 86\n%s", code, logs)
+	}
+	if _, ok, err := led.Get(ctx, "jobs/"+id+"/outcome"); err != nil || !ok {
+		t.Fatalf("outcome after the crash: ok=%v err=%v; want it claimed", ok, err)
+	}
+	if n := strings.Count(logs.String(), "Backup of cdb-c1nl9rpv succeeded"); n != 0 {
+		t.Fatalf("notified %d times before the crash; the crash point is after the claim and before the send", n)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the notify lease, on the processes' wall clock
+
+	// The platform redelivers once the message's visibility timeout ends.
+	p3 := startProcess(t, b.poll, logs)
+	for range 10 {
+		clk.Advance(25 * time.Second)
+		reply, err := p3.invoke(drain, env)
+		if err != nil || reply.Error != nil {
+			t.Fatalf("drain: %v %+v\n%s", err, reply.Error, logs)
+		}
+		if v, i, d := emu.CMQ.Stats("backupflow-poll"); v+i+d == 0 {
+			break
+		}
+	}
+	if v, i, d := emu.CMQ.Stats("backupflow-poll"); v+i+d != 0 {
+		t.Fatalf("poll queue still holds %d messages\n%s", v+i+d, logs)
+	}
+	if n := strings.Count(logs.String(), "Backup of cdb-c1nl9rpv succeeded"); n != 1 {
+		t.Errorf("success notified %d times; want exactly once\n%s", n, logs)
+	}
+	if _, ok, err := led.Get(ctx, "jobs/"+id+"/notified"); err != nil || !ok {
+		t.Errorf("notified marker: ok=%v err=%v; want written", ok, err)
+	}
+	if n := len(emu.Jobs()); n != 1 {
+		t.Errorf("cloud jobs = %d; want 1", n)
+	}
+}
+
+// crashStack starts an emulator and opens the COS ledger the function
+// processes share; env configures a process against both.
+func crashStack(t *testing.T, name string) (*offsetClock, *emulator.Emulator, map[string]string, *ledger.Ledger) {
+	t.Helper()
+	clk := &offsetClock{}
+	emu, err := emulator.New(emulator.Options{Now: clk.Now, JobDuration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	env := emu.Env(srv.URL)
+	maps.Copy(env, emulator.CloudQueues("ledger-crash-"+name))
+	ledgerURL := env["BACKUPFLOW_LEDGER"]
+	env["BACKUPFLOW_NOTIFY"], env["BACKUPFLOW_LOG_LEVEL"] = "print:", "info"
+	ctx := context.Background()
+	led, err := ledger.Open(ctx, ledgerURL, &ledger.Options{COS: &objstore.COSConfig{
+		Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
+		Region:      "ap-guangzhou", Endpoint: addr, Now: clk.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A measured duration of one second brings the first status
+	// check down to the 20 s minimum, inside the signature skew the
+	// emulator allows the processes' wall clocks.
+	if err := led.Put(ctx, "history/mysql/cdb-c1nl9rpv/backup", []byte("1000")); err != nil {
+		t.Fatal(err)
+	}
+
+	return clk, emu, env, led
 }
 
 // flowCrashEnv is flow.CrashEnv, which exists only in crashtest builds.

@@ -51,6 +51,9 @@ type Config struct {
 	// product's typical job duration for an instance with no history.
 	PollMin   time.Duration `env:"BACKUPFLOW_POLL_MIN" default:"20s"`
 	FirstPoll time.Duration `env:"BACKUPFLOW_FIRST_POLL"`
+	// NotifyLease: how long a redelivery waits for an outcome's claimant to
+	// notify before sending the notification itself (docs/reliability.md).
+	NotifyLease time.Duration `env:"BACKUPFLOW_NOTIFY_LEASE" default:"30s"`
 
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
@@ -117,7 +120,7 @@ func (c Config) Flow() flow.Config {
 		Targets: c.Targets, DiscoverTag: tag, ImportRules: c.ImportRules,
 		MaxTargets: c.MaxTargets, MaxAttempts: c.MaxAttempts,
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
-		PollMin: c.PollMin, FirstPoll: c.FirstPoll,
+		PollMin: c.PollMin, FirstPoll: c.FirstPoll, NotifyLease: c.NotifyLease,
 		QuietSuccess: true,
 	}
 }

@@ -71,7 +71,11 @@ type Config struct {
 	BackupDeadline time.Duration // a backup still running after this is "stuck"
 	ImportDeadline time.Duration
 	StartLease     time.Duration // how long a start claim blocks a second starter
-	PresignTTL     time.Duration
+	// NotifyLease is how long after an outcome's claim a redelivery waits
+	// for the claimant's notification before sending it itself. Above the
+	// notifier's 10 s post timeout, so a live claimant has sent or failed.
+	NotifyLease time.Duration
+	PresignTTL  time.Duration
 	// QuietSuccess sends nightly successes only in the run summary.
 	QuietSuccess bool
 }
@@ -106,6 +110,7 @@ func (c Config) withDefaults() Config {
 	def(&c.BackupDeadline, 6*time.Hour)
 	def(&c.ImportDeadline, 12*time.Hour)
 	def(&c.StartLease, 2*time.Minute)
+	def(&c.NotifyLease, 30*time.Second)
 	def(&c.PresignTTL, time.Hour)
 	return c
 }

@@ -108,10 +108,16 @@ func (s *Service) Handle(ctx context.Context, body []byte) error {
 }
 
 // handled reports whether this (job, seq) was already processed or the job
-// already has its outcome.
+// already has its outcome. A job with an outcome but no notification — its
+// winner died between the two, or its send failed — is notified here, by the
+// redelivery, before the message is dropped (or the message is kept while
+// the winner may still be sending).
 func (s *Service) handled(ctx context.Context, m job.Message) (bool, error) {
 	if _, ok, err := s.d.Ledger.Get(ctx, keyOutcome(m.JobID)); err != nil || ok {
-		return ok, wrapLedger(err)
+		if err != nil {
+			return false, wrapLedger(err)
+		}
+		return true, s.renotifyIfOrphaned(ctx, m.JobID)
 	}
 	_, ok, err := s.d.Ledger.Get(ctx, keyDone(m.JobID, m.Seq))
 	return ok, wrapLedger(err)
@@ -448,24 +454,35 @@ func (s *Service) finish(ctx context.Context, m job.Message, o Outcome) error {
 	if !won {
 		return s.renotifyIfOrphaned(ctx, m.JobID)
 	}
+	crashPoint("after-outcome")
 	log.Info("job finished", "result", string(o.Result), "product", string(o.Product), "instance", o.Instance,
 		"code", o.Code, "requestId", o.RequestID, "detail", o.Detail, "duration", o.Duration().Round(time.Second).String(),
 		"polls", o.Polls, "attempts", o.Attempts)
 	s.putState(ctx, m, string(o.Result))
-	if err := s.notifyOutcome(ctx, o); err != nil {
-		// The outcome stands; a lost notification is logged, never retried into a duplicate.
-		log.Error("notification failed", "err", err)
-	}
 	if o.Origin.Run != "" {
 		if err := s.recordRunOutcome(ctx, o); err != nil {
 			log.Error("run summary bookkeeping failed", "run", o.Origin.Run, "err", err)
 		}
 	}
+	if err := s.notifyOutcome(ctx, o); err != nil {
+		// The outcome stands. The message is left for redelivery, which
+		// finds the outcome without its notified marker and sends it then
+		// (renotifyIfOrphaned), so a failed send is retried, never lost.
+		log.Error("notification failed; left for redelivery", "err", err)
+		return fmt.Errorf("notify outcome of %s: %w", m.JobID, err)
+	}
 	return nil
 }
 
+// errNotifyPending keeps a message whose job's outcome is claimed but not yet
+// notified, while the claimant may still be sending: its redelivery looks again.
+var errNotifyPending = errors.New("outcome claimed, notification pending")
+
 // renotifyIfOrphaned covers a winner that died between claiming the outcome
-// and notifying: if no notification is recorded well after the claim, send it.
+// and notifying, or whose send failed: if no notification is recorded
+// NotifyLease after the claim, send it. Within the lease the claimant may
+// still be sending, so the message is kept (errNotifyPending) rather than
+// dropped: dropping it was how a crash there lost the notification.
 func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 	if _, ok, err := s.d.Ledger.Get(ctx, keyNotified(jobID)); err != nil || ok {
 		return wrapLedger(err)
@@ -475,10 +492,17 @@ func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 		return wrapLedger(err)
 	}
 	var o Outcome
-	if json.Unmarshal(b, &o) != nil || s.d.Now().Sub(o.Finished) < s.cfg.StartLease {
-		return nil
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("outcome of %s: %w", jobID, err)
 	}
-	return s.notifyOutcome(ctx, o)
+	if s.d.Now().Sub(o.Finished) < s.cfg.NotifyLease {
+		return fmt.Errorf("job %s: %w", jobID, errNotifyPending)
+	}
+	loggerFrom(ctx, s.log).Warn("outcome found without its notification; sending it", "result", string(o.Result))
+	if err := s.notifyOutcome(ctx, o); err != nil {
+		return fmt.Errorf("notify outcome of %s: %w", jobID, err)
+	}
+	return nil
 }
 
 func (s *Service) notifyOutcome(ctx context.Context, o Outcome) error {

@@ -1,0 +1,78 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// flakyNotifier fails its first fails sends, then records.
+type flakyNotifier struct {
+	recorder
+	fails int
+}
+
+func (f *flakyNotifier) Notify(ctx context.Context, n Notice) error {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return errors.New("webhook: 502 bad gateway")
+	}
+	f.mu.Unlock()
+	return f.recorder.Notify(ctx, n)
+}
+
+// TestFinish_FailedNotificationIsRetried: a send that fails leaves the
+// message for redelivery, and the redelivery sends it — once.
+func TestFinish_FailedNotificationIsRetried(t *testing.T) {
+	for _, fails := range []int{1, 3} {
+		h := newHarness(t, Config{})
+		fn := &flakyNotifier{fails: fails}
+		h.svc.d.Notifier = fn
+		id, err := h.svc.Enqueue(context.Background(), Request{ID: []string{"cli", "notify"}, Op: provider.Backup,
+			Instance: "cdb-c1nl9rpv", Origin: job.Origin{Source: "cli"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.run()
+		if got := len(fn.outcomes()[id]); got != 1 {
+			t.Errorf("%d failed sends: job notified %d times; want exactly 1", fails, got)
+		}
+	}
+}
+
+// TestHandle_RedeliveryNotifiesOrphanedOutcome: the winner of the outcome
+// claim died before notifying (the ledger holds the outcome and no
+// notified marker). A redelivery inside the notify lease is kept for later;
+// one after it sends the notification; further copies send nothing.
+func TestHandle_RedeliveryNotifiesOrphanedOutcome(t *testing.T) {
+	h := newHarness(t, Config{})
+	id := job.NewID("cli", "orphan")
+	m := job.Message{JobID: id, Step: job.StepPoll, Ref: "backup/1", Seq: 3, Created: h.clk.Now(), Origin: job.Origin{Source: "cli"},
+		Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: job.Name(id)}}
+	o := outcomeOf(m, Succeeded, h.clk.Now())
+	b, _ := json.Marshal(o)
+	if _, err := h.ledger.Claim(context.Background(), keyOutcome(id), b); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := m.Encode()
+	ctx := context.Background()
+	if err := h.svc.Handle(ctx, body); !errors.Is(err, errNotifyPending) {
+		t.Fatalf("redelivery inside the lease: err = %v; want errNotifyPending (kept for redelivery)", err)
+	}
+	h.clk.Set(h.clk.Now().Add(31 * time.Second))
+	for range 3 {
+		if err := h.svc.Handle(ctx, body); err != nil {
+			t.Fatalf("redelivery after the lease: %v", err)
+		}
+	}
+	if got := len(h.notes.outcomes()[id]); got != 1 {
+		t.Errorf("orphaned outcome notified %d times; want exactly 1", got)
+	}
+}
