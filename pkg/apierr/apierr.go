@@ -99,6 +99,16 @@ func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
 }
 
+// ErrAmbiguous marks an answer that does not say whether the request took
+// effect (a 200 whose body does not decode, a create reply without its task
+// id). It is always RetryAfterLookup: look for the job, then retry.
+var ErrAmbiguous = errors.New("ambiguous answer")
+
+// Ambiguous returns a RetryAfterLookup error wrapping ErrAmbiguous.
+func Ambiguous(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrAmbiguous, fmt.Sprintf(format, args...))
+}
+
 // KindOf tells what to do about err. Cloud errors carry their own kind;
 // transport failures and timeouts are ambiguous (the call may have landed);
 // everything else is Permanent.
@@ -112,6 +122,9 @@ func KindOf(err error) Kind {
 	}
 	if errors.Is(err, ErrInvalidInput) {
 		return Permanent
+	}
+	if errors.Is(err, ErrAmbiguous) {
+		return RetryAfterLookup
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return RetryAfterLookup

@@ -205,7 +205,26 @@ func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []provi
 					skipped = append(skipped, c)
 					continue
 				}
-				if err := add(Target{InstanceID: c.InstanceID, Product: c.Product, Region: c.Region}); err != nil {
+				// A configured target takes the method its instance can do
+				// when it names none; one naming a method the instance
+				// cannot do is skipped with the reason, not failed nightly.
+				if i := slices.IndexFunc(out, func(t Target) bool { return t.InstanceID == c.InstanceID }); i >= 0 {
+					if err := c.MethodError(out[i].Method); err != nil {
+						c.Eligible, c.Reason = false, err.Error()
+						skipped = append(skipped, c)
+						out = slices.Delete(out, i, i+1)
+						continue
+					}
+					if out[i].Method == "" && len(c.Methods) > 0 {
+						out[i].Method = c.Methods[0]
+					}
+					continue
+				}
+				t := Target{InstanceID: c.InstanceID, Product: c.Product, Region: c.Region}
+				if len(c.Methods) > 0 {
+					t.Method = c.Methods[0]
+				}
+				if err := add(t); err != nil {
 					return nil, nil, err
 				}
 			}

@@ -1,6 +1,10 @@
 package provider
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // Instance is a database found by tag discovery for the nightly run.
 type Instance struct {
@@ -12,6 +16,34 @@ type Instance struct {
 	// (creating, isolated, read-only replica, ...) for the run's summary.
 	Eligible bool
 	Reason   string
+	// Methods are the backup methods this kind of instance can take, the
+	// one to use when none is configured first (cdb Basic edition: snapshot
+	// only; MongoDB cloud disk: physical, snapshot; TDE: no physical). Empty
+	// when the product has no method choice.
+	Methods []string `json:",omitempty"`
+	// Kind says why Methods is limited ("Basic edition", "cloud disk",
+	// "transparent data encryption"), for error messages; empty otherwise.
+	Kind string `json:",omitempty"`
+}
+
+// MethodError says whether method can be used on the instance; nil when it
+// can (or when the product has no method choice). An empty method is the
+// instance's default and always fits.
+func (in Instance) MethodError(method string) error {
+	if method == "" || len(in.Methods) == 0 {
+		return nil
+	}
+	for _, m := range in.Methods {
+		if m == method {
+			return nil
+		}
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = "this instance"
+	}
+	return fmt.Errorf("%s %s cannot take a %s backup (%s): use %s",
+		in.Product, in.InstanceID, method, kind, strings.Join(in.Methods, " or "))
 }
 
 // Discoverer lists the instances of one product that carry a tag.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 func TestRateLimits(t *testing.T) {
@@ -151,7 +152,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	e.mustCall("cdb", "DescribeDBInstances", map[string]any{"Tags": []map[string]string{{"Key": "backupflow", "Value": "nightly"}}, "InstanceTypes": []int{1}}, &cdb)
-	if cdb.TotalCount != 3 { // c1nl9rpv, k2m4p6r8, iso00001 (RO filtered by InstanceTypes)
+	if cdb.TotalCount != 4 { // c1nl9rpv, k2m4p6r8, b4sic001, iso00001 (RO filtered by InstanceTypes)
 		t.Fatalf("cdb: %+v", cdb)
 	}
 	if len(cdb.Items[0].TagList) == 0 || cdb.Items[0].Status != 1 {
@@ -184,7 +185,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	e.mustCall("mongodb", "DescribeDBInstances", map[string]any{"Tags": []tag{{"backupflow", "nightly"}}, "InstanceType": 1}, &mg)
-	if mg.TotalCount != 1 || mg.InstanceDetails[0].InstanceId != "cmgo-ayxpky6l" || mg.InstanceDetails[0].Status != 2 {
+	if mg.TotalCount != 3 || mg.InstanceDetails[0].InstanceId != "cmgo-ayxpky6l" || mg.InstanceDetails[0].Status != 2 {
 		t.Fatalf("mongodb: %+v", mg)
 	}
 
@@ -196,9 +197,22 @@ func TestDiscovery(t *testing.T) {
 	if len(tg.ResourceTagMappingList) != 5 || tg.PaginationToken == "" {
 		t.Fatalf("tag page 1: %+v", tg)
 	}
-	e.mustCall("tag", "GetResources", map[string]any{"TagFilters": []map[string]any{{"TagKey": "backupflow", "TagValue": []string{"nightly"}}}, "MaxResults": 5, "PaginationToken": tg.PaginationToken}, &tg)
-	if len(tg.ResourceTagMappingList) != 3 || tg.PaginationToken != "" {
-		t.Fatalf("tag page 2: %+v", tg)
+	want := 0 // every nightly-tagged Tencent instance of the fleet
+	for _, in := range fixture.Default().Instances {
+		if in.Product != provider.HuaweiRDS && in.Tags[fixture.NightlyTagKey] == fixture.NightlyTagValue {
+			want++
+		}
+	}
+	n := len(tg.ResourceTagMappingList)
+	for page := 2; tg.PaginationToken != ""; page++ {
+		e.mustCall("tag", "GetResources", map[string]any{"TagFilters": []map[string]any{{"TagKey": "backupflow", "TagValue": []string{"nightly"}}}, "MaxResults": 5, "PaginationToken": tg.PaginationToken}, &tg)
+		if l := len(tg.ResourceTagMappingList); l == 0 || l > 5 || page > 10 {
+			t.Fatalf("tag page %d: %+v", page, tg)
+		}
+		n += len(tg.ResourceTagMappingList)
+	}
+	if n != want {
+		t.Errorf("tag pages list %d resources; want %d", n, want)
 	}
 }
 

@@ -79,17 +79,22 @@ func (s *Server) cdbCreateBackup(c *call) (any, *apiError) {
 	default:
 		return nil, errf(codeInvalidParameter, "EncryptionFlag must be on or off.")
 	}
+	// cdb answers with its own codes only: its CreateBackup documents no
+	// name or database code, so bad values are InvalidParameter.
 	if !legalName(req.ManualBackupName, 60) {
-		return nil, errf(codeBackupNameIllegal, "ManualBackupName must be at most 60 letters, digits or - _ . : @.")
+		return nil, errf(codeInvalidParameter, "ManualBackupName must be at most 60 letters, digits or - _ . : @.")
 	}
 	for _, t := range req.BackupDBTableList {
 		db, ok := hasDB(in, t.Db)
 		if !ok {
-			return nil, errf(codeDBNotFound, "The database %s does not exist on %s.", t.Db, in.ID)
+			return nil, errf(codeInvalidParameter, "The database %s does not exist on %s.", t.Db, in.ID)
 		}
 		if t.Table != "" && !contains(db.Tables, t.Table) {
-			return nil, errf(codeDBNotFound, "The table %s.%s does not exist on %s.", t.Db, t.Table, in.ID)
+			return nil, errf(codeInvalidParameter, "The table %s.%s does not exist on %s.", t.Db, t.Table, in.ID)
 		}
+	}
+	if basic := cdbDeviceType(in); (basic == "BASIC" || basic == "BASIC_V2") && req.BackupMethod != "snapshot" {
+		return nil, errf(codeCdbActionNotSupport, "The Basic-edition instance %s (DeviceType %s) supports only snapshot backups.", in.ID, basic)
 	}
 	if in.ReadOnly {
 		return nil, errf(codeCdbActionNotSupport, "Manual backups are not supported on the read-only instance %s.", in.ID)
@@ -314,7 +319,7 @@ func (s *Server) cdbDescribeDBInstances(c *call) (any, *apiError) {
 		}
 		all = append(all, item{
 			InstanceId: in.ID, InstanceName: in.Name, Region: in.RegionOrDefault(), Zone: in.RegionOrDefault() + "-3",
-			InstanceType: itype, Status: status, EngineVersion: "8.0", EngineType: "InnoDB", DeviceType: "UNIVERSAL",
+			InstanceType: itype, Status: status, EngineVersion: "8.0", EngineType: "InnoDB", DeviceType: cdbDeviceType(in),
 			Vip: fmt.Sprintf("10.0.0.%d", 10+i), Vport: 3306, Memory: 4000, Volume: 200, TagList: tagsOf(in),
 		})
 	}
@@ -323,6 +328,15 @@ func (s *Server) cdbDescribeDBInstances(c *call) (any, *apiError) {
 		TotalCount int
 		Items      []item
 	}{len(all), append([]item{}, all[lo:hi]...)}, nil
+}
+
+// cdbDeviceType is the instance's DeviceType: UNIVERSAL unless the fixture
+// says otherwise.
+func cdbDeviceType(in fixture.Instance) string {
+	if in.DeviceType != "" {
+		return in.DeviceType
+	}
+	return "UNIVERSAL"
 }
 
 func anyMatch[T any](list []T, f func(T) bool) bool {

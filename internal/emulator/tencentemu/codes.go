@@ -52,6 +52,7 @@ const (
 	codeMongoStatusAbnormal  = "InvalidParameterValue.StatusAbnormal"
 	codeMongoIllegalStatus   = "InvalidParameterValue.IllegalInstanceStatus"
 	codeMongoTooManyRequests = "LimitExceeded.TooManyRequests"
+	codeMongoTDEOpen         = "FailedOperation.TransparentDataEncryptionAlreadyOpen"
 )
 
 var allCodes = []string{
@@ -65,7 +66,7 @@ var allCodes = []string{
 	codeMssqlInternal, codeMssqlInstanceNotFound, codeMssqlStatusInvalid, codeMssqlInputIllegal,
 	codeDBNotFound, codeBackupNameIllegal, codeMigrationNameIllegal, codeBackupNotFound,
 	codeMigrationNotExist, codeCosStatusErr,
-	codeMongoNotFound, codeMongoStatusAbnormal, codeMongoIllegalStatus, codeMongoTooManyRequests,
+	codeMongoNotFound, codeMongoStatusAbnormal, codeMongoIllegalStatus, codeMongoTooManyRequests, codeMongoTDEOpen,
 }
 
 // apiError is an answer in the error envelope.

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -19,6 +20,7 @@ func mongoActions() map[string]action {
 		"DescribeDBBackups": {handle: (*Server).mongoDescribeBackups, params: []field{
 			reqStr("InstanceId"), num("BackupMethod"), num("Limit"), num("Offset"),
 		}},
+		"DescribeTransparentDataEncryptionStatus": {handle: (*Server).mongoDescribeTDE, params: []field{reqStr("InstanceId")}},
 		"DescribeDBInstances": {handle: (*Server).mongoDescribeDBInstances, params: []field{
 			strs("InstanceIds"), num("InstanceType"), num("ClusterType"), nums("Status"), str("VpcId"),
 			str("SubnetId"), num("PayMode"), num("Limit"), num("Offset"), str("OrderBy"), str("OrderByType"),
@@ -49,6 +51,9 @@ func (s *Server) mongoCreateBackup(c *call) (any, *apiError) {
 	if r := req.BackupRetentionDays; r != nil && (*r < -2 || *r > 7300) {
 		return nil, errf(codeInvalidParameter, "BackupRetentionDays must be -2, -1, 0 or 1-7300.")
 	}
+	if e := mongoMethodAllowed(in, req.BackupMethod); e != nil {
+		return nil, e
+	}
 	if utf8.RuneCountInString(req.BackupRemark) > 256 {
 		return nil, errf(codeInvalidParamValue, "BackupRemark is longer than 256 characters.")
 	}
@@ -72,6 +77,54 @@ func (s *Server) mongoCreateBackup(c *call) (any, *apiError) {
 		backupID: back, asyncID: async, mongoMethod: req.BackupMethod, retention: ret,
 	})
 	return struct{ AsyncRequestId string }{async}, nil
+}
+
+// mongoMachineType is the instance's MachineType as DescribeDBInstances
+// reports it: HIO10G (local disk) unless the fixture says otherwise.
+func mongoMachineType(in fixture.Instance) string {
+	if in.MachineType != "" {
+		return in.MachineType
+	}
+	return "HIO10G"
+}
+
+// mongoMethodAllowed enforces the documented method rules (facts §3.1):
+// local-disk instances do logical and physical, cloud-disk (HCD) instances
+// physical and snapshot, and TDE rules out physical. The TDE code is
+// documented; the code for the disk-kind rule is not, so InvalidParameter
+// (what the API answers for a value it does not accept) stands in for it.
+func mongoMethodAllowed(in fixture.Instance, method int64) *apiError {
+	hcd := mongoMachineType(in) == "HCD"
+	switch {
+	case method == 1 && in.TDE:
+		return errf(codeMongoTDEOpen, "Transparent data encryption is enabled on %s; physical backups are not supported.", in.ID)
+	case method == 0 && hcd:
+		return errf(codeInvalidParameter, "The cloud-disk instance %s does not support logical backups; use physical or snapshot.", in.ID)
+	case method == 3 && !hcd:
+		return errf(codeInvalidParameter, "The local-disk instance %s does not support snapshot backups; use logical or physical.", in.ID)
+	}
+	return nil
+}
+
+func (s *Server) mongoDescribeTDE(c *call) (any, *apiError) {
+	var req struct{ InstanceId string }
+	if e := c.bind(&req); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instance(req.InstanceId, c.region, provider.MongoDB)
+	if !ok {
+		return nil, errf(codeMongoNotFound, "The instance %s was not found.", req.InstanceId)
+	}
+	status := "close"
+	if in.TDE {
+		status = "open"
+	}
+	return struct {
+		TransparentDataEncryptionStatus string
+		KeyInfoList                     []struct{}
+	}{status, nil}, nil
 }
 
 // mongoStatus is the lower-case task status: "initial" for the first tenth
@@ -134,6 +187,16 @@ func (s *Server) mongoDescribeBackups(c *call) (any, *apiError) {
 	if req.Limit < 0 || req.Limit > 100 || req.Offset < 0 {
 		return nil, errf(codeInvalidParameter, "Limit must be at most 100 and Offset not negative.")
 	}
+	// The list's BackupMethod is 0 logical, 1 physical, 2 all, and unset
+	// means logical only (the SDK model's DescribeDBBackupsRequest). No value
+	// selects snapshots alone: they are listed under "all".
+	listed := int64(0)
+	if req.BackupMethod != nil {
+		listed = *req.BackupMethod
+	}
+	if listed < 0 || listed > 2 {
+		return nil, errf(codeInvalidParameter, "BackupMethod must be 0 (logical), 1 (physical) or 2 (all).")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in, ok := s.instance(req.InstanceId, c.region, provider.MongoDB)
@@ -152,7 +215,7 @@ func (s *Server) mongoDescribeBackups(c *call) (any, *apiError) {
 		if c.now.Sub(j.created) > 7*24*time.Hour || ph.state == provider.Failed {
 			continue
 		}
-		if req.BackupMethod != nil && *req.BackupMethod != j.mongoMethod {
+		if listed != 2 && listed != j.mongoMethod {
 			continue
 		}
 		b := mongoBackupOut{
@@ -249,7 +312,7 @@ func (s *Server) mongoDescribeDBInstances(c *call) (any, *apiError) {
 			InstanceId: in.ID, InstanceName: in.Name, Region: in.RegionOrDefault(), Zone: in.RegionOrDefault() + "-3",
 			NetType: 1, Status: status, Vip: fmt.Sprintf("10.0.2.%d", 10+i), Vport: 27017,
 			CreateTime: "2024-01-01 00:00:00", MongoVersion: "MONGO_40_WT", InstanceType: itype,
-			InstanceStatusDesc: in.StatusOrDefault(), RealInstanceId: in.ID, MachineType: "HCD", Tags: tagsOf(in),
+			InstanceStatusDesc: in.StatusOrDefault(), RealInstanceId: in.ID, MachineType: mongoMachineType(in), Tags: tagsOf(in),
 		})
 	}
 	lo, hi := page(len(all), req.Offset, req.Limit)

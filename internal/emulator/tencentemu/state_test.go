@@ -259,13 +259,28 @@ func TestMongoBackupProgression(t *testing.T) {
 		Status     int64
 		BackId     int64
 	}
-	list := func() []bk {
+	listBy := func(method any) []bk {
 		var out struct {
 			BackupList []bk
 			TotalCount int
 		}
-		e.mustCall("mongodb", "DescribeDBBackups", map[string]any{"InstanceId": "cmgo-ayxpky6l"}, &out)
+		req := map[string]any{"InstanceId": "cmgo-ayxpky6l"}
+		if method != nil {
+			req["BackupMethod"] = method
+		}
+		e.mustCall("mongodb", "DescribeDBBackups", req, &out)
 		return out.BackupList
+	}
+	list := func() []bk { return listBy(1) }
+	// The list shows only the method asked for; unset means logical.
+	if l := listBy(nil); len(l) != 0 {
+		t.Fatalf("default (logical) list shows the physical backup: %+v", l)
+	}
+	if l := listBy(0); len(l) != 0 {
+		t.Fatalf("logical list shows the physical backup: %+v", l)
+	}
+	if l := listBy(2); len(l) != 1 {
+		t.Fatalf("list of all methods: %+v", l)
 	}
 	if s := async(); s != "initial" {
 		t.Fatalf("status %q", s)

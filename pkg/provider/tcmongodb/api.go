@@ -72,10 +72,28 @@ type DescribeAsyncRequestInfoResponse struct {
 }
 
 // DescribeDBBackupsRequest is DescribeDBBackups' input; Offset is a row offset.
+// BackupMethod selects what is listed: 0 logical (the default when unset),
+// 1 physical, 2 all (SDK model mongodb/v20190725 DescribeDBBackupsRequest).
 type DescribeDBBackupsRequest struct {
+	InstanceId   string `json:"InstanceId"`
+	BackupMethod int64  `json:"BackupMethod"`
+	Limit        uint64 `json:"Limit"`
+	Offset       uint64 `json:"Offset"`
+}
+
+// ListAllMethods is DescribeDBBackups' BackupMethod for every method: a
+// lookup by remark must see physical and snapshot backups too.
+const ListAllMethods = 2
+
+// DescribeTransparentDataEncryptionStatusRequest is the TDE status query.
+type DescribeTransparentDataEncryptionStatusRequest struct {
 	InstanceId string `json:"InstanceId"`
-	Limit      uint64 `json:"Limit"`
-	Offset     uint64 `json:"Offset"`
+}
+
+// DescribeTransparentDataEncryptionStatusResponse says whether TDE is on.
+type DescribeTransparentDataEncryptionStatusResponse struct {
+	TransparentDataEncryptionStatus string `json:"TransparentDataEncryptionStatus"` // open, close
+	RequestId                       string `json:"RequestId"`
 }
 
 // DescribeDBBackupsResponse is DescribeDBBackups' output.
@@ -107,6 +125,7 @@ type TagFilter struct {
 
 // DescribeDBInstancesRequest is DescribeDBInstances' input; Offset is a row offset.
 type DescribeDBInstancesRequest struct {
+	InstanceIds  []string    `json:"InstanceIds,omitempty"`
 	InstanceType int64       `json:"InstanceType"` // 1 formal
 	ClusterType  int64       `json:"ClusterType"`  // -1 replica sets and sharded
 	Tags         []TagFilter `json:"Tags,omitempty"`
@@ -128,5 +147,6 @@ type InstanceDetail struct {
 	Region       string      `json:"Region"`
 	Status       int64       `json:"Status"`       // 2 running
 	InstanceType int64       `json:"InstanceType"` // 1 formal, 2 temporary, 3 read-only
+	MachineType  string      `json:"MachineType"`  // HCD cloud disk; HIO10G, HIO, ... local disk
 	Tags         []TagFilter `json:"Tags"`
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,30 +75,63 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// A redelivered create must find the backup the first delivery started,
+// whatever its method: the list shows only logical backups unless asked.
 func TestRedeliveryAdopts(t *testing.T) {
-	e := newEnv(t, false)
-	ctx := context.Background()
-	s := spec("cmgo-ayxpky6l", "job-m1")
-	s.Method = "physical"
-	if _, err := e.p.Start(ctx, s); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ instance, method string }{
+		{"cmgo-ayxpky6l", "logical"},
+		{"cmgo-ayxpky6l", "physical"},
+		{"cmgo-hcd00001", "physical"},
+		{"cmgo-hcd00001", "snapshot"},
+		{"cmgo-tde00001", "snapshot"},
+		{"cmgo-hcd00001", ""}, // the instance's default
+	} {
+		t.Run(tc.instance+"/"+tc.method, func(t *testing.T) {
+			e := newEnv(t, false)
+			ctx := context.Background()
+			s := spec(tc.instance, "job-m1")
+			s.Method = tc.method
+			if _, err := e.p.Start(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			ref, found, err := e.p.Find(ctx, s)
+			if err != nil || !found {
+				t.Fatalf("Find on redelivery = %q, %v, %v; want found", ref, found, err)
+			}
+			n := 0
+			for _, j := range e.emu.Jobs() {
+				if j.InstanceID == s.InstanceID && j.Name == s.Name {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d backups with remark %s; want 1", n, s.Name)
+			}
+			e.clock.Advance(jobDuration + time.Second)
+			if st, err := e.p.Status(ctx, s, ref); err != nil || st.State != provider.Succeeded || st.BackupID == "" {
+				t.Errorf("Status(%s) = %+v, %v; want succeeded with the backup id", ref, st, err)
+			}
+		})
 	}
-	ref, found, err := e.p.Find(ctx, s)
-	if err != nil || !found {
-		t.Fatalf("Find on redelivery = %q, %v, %v; want found", ref, found, err)
-	}
-	n := 0
-	for _, j := range e.emu.Jobs() {
-		if j.InstanceID == s.InstanceID && j.Name == s.Name {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d backups with remark %s; want 1", n, s.Name)
-	}
-	e.clock.Advance(jobDuration + time.Second)
-	if st, err := e.p.Status(ctx, s, ref); err != nil || st.State != provider.Succeeded || st.BackupID == "" {
-		t.Errorf("Status(%s) = %+v, %v; want succeeded with the backup id", ref, st, err)
+}
+
+// Methods the instance cannot take are refused with the cloud's code, and
+// the error says what to use instead.
+func TestMethodRules(t *testing.T) {
+	for _, tc := range []struct{ instance, method, code, hint string }{
+		{"cmgo-hcd00001", "logical", "InvalidParameter", "cloud-disk"},
+		{"cmgo-ayxpky6l", "snapshot", "InvalidParameter", "local-disk"},
+		{"cmgo-tde00001", "physical", "FailedOperation.TransparentDataEncryptionAlreadyOpen", "use logical or snapshot"},
+	} {
+		t.Run(tc.instance+"/"+tc.method, func(t *testing.T) {
+			e := newEnv(t, false)
+			s := spec(tc.instance, "job-m2")
+			s.Method = tc.method
+			_, err := e.p.Start(context.Background(), s)
+			if apierr.Code(err) != tc.code || apierr.KindOf(err) != apierr.Permanent || !strings.Contains(err.Error(), tc.hint) {
+				t.Errorf("err = %v; want permanent %s mentioning %q", err, tc.code, tc.hint)
+			}
+		})
 	}
 }
 
@@ -138,8 +173,16 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []provider.Instance{{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-ayxpky6l", Name: "events-mongo", Eligible: true}}
-	if len(got) != 1 || got[0] != want[0] {
-		t.Errorf("Discover = %+v; want %+v (cmgo-f4il0001 has no nightly tag)", got, want)
+	in := func(id, name, kind string, methods ...string) provider.Instance {
+		return provider.Instance{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: id, Name: name,
+			Eligible: true, Methods: methods, Kind: kind}
+	}
+	want := []provider.Instance{
+		in("cmgo-ayxpky6l", "events-mongo", "local disk", "logical", "physical"),
+		in("cmgo-hcd00001", "archive-mongo", "cloud disk", "physical", "snapshot"),
+		in("cmgo-tde00001", "vault-mongo", "cloud disk with transparent data encryption", "snapshot"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Discover = %+v;\nwant %+v (cmgo-f4il0001 has no nightly tag)", got, want)
 	}
 }

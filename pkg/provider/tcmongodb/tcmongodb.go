@@ -77,21 +77,88 @@ func Method(method string) int64 {
 	return 0 // logical, the default
 }
 
+// Methods are the backup methods an instance can take, the default first
+// (facts/database-apis.md §3.1): local-disk instances logical and physical,
+// cloud-disk (MachineType HCD) instances physical and snapshot, and
+// transparent data encryption rules out physical. Logical stays the default
+// where it is possible because it was the adapter's default before kinds
+// were told apart; on cloud disk physical is preferred to snapshot because
+// it leaves a backup file, not a disk snapshot.
+func Methods(machineType string, tde bool) (methods []string, kind string) {
+	hcd := strings.EqualFold(machineType, "HCD")
+	switch {
+	case hcd && tde:
+		return []string{"snapshot"}, "cloud disk with transparent data encryption"
+	case hcd:
+		return []string{"physical", "snapshot"}, "cloud disk"
+	case tde:
+		return []string{"logical"}, "transparent data encryption"
+	}
+	return []string{"logical", "physical"}, "local disk"
+}
+
 // Start creates a manual backup with BackupRemark spec.Name; the Ref is
-// "async/<AsyncRequestId>".
+// "async/<AsyncRequestId>". With no method it first reads the instance's
+// kind and takes its default method, so a one-off backup of a cloud-disk
+// instance works without naming one.
 func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
 	if err := check(spec); err != nil {
 		return "", err
 	}
+	if spec.Method == "" {
+		methods, err := p.methodsOf(ctx, spec.Region, spec.InstanceID)
+		if err != nil {
+			return "", fmt.Errorf("tcmongodb: create backup %s: %w", spec.InstanceID, err)
+		}
+		spec.Method = methods[0]
+	}
 	req := CreateBackupDBInstanceRequest{InstanceId: spec.InstanceID, BackupMethod: Method(spec.Method), BackupRemark: spec.Name}
 	var resp CreateBackupDBInstanceResponse
 	if err := p.call(ctx, spec.Region, "CreateBackupDBInstance", req, &resp); err != nil {
-		return "", fmt.Errorf("tcmongodb: create backup %s: %w", spec.InstanceID, err)
+		if apierr.Code(err) == "FailedOperation.TransparentDataEncryptionAlreadyOpen" {
+			return "", fmt.Errorf("tcmongodb: create %s backup %s: transparent data encryption is on, so use logical or snapshot: %w",
+				spec.Method, spec.InstanceID, err)
+		}
+		return "", fmt.Errorf("tcmongodb: create %s backup %s: %w", spec.Method, spec.InstanceID, err)
 	}
 	if resp.AsyncRequestId == "" {
-		return "", fmt.Errorf("tcmongodb: create backup %s: the answer has no AsyncRequestId", spec.InstanceID)
+		// A 200 without the task id may still have started the backup:
+		// look it up by remark before trying again.
+		return "", apierr.Ambiguous("tcmongodb: create backup %s: the answer has no AsyncRequestId", spec.InstanceID)
 	}
 	return provider.Ref("async/" + string(resp.AsyncRequestId)), nil
+}
+
+// methodsOf reads one instance's kind (MachineType, TDE) and returns its
+// methods. An instance the list does not show gets the product default, so
+// the create call reports it with the cloud's own code.
+func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, error) {
+	req := DescribeDBInstancesRequest{InstanceIds: []string{id}, ClusterType: -1, Limit: 1}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, region, "DescribeDBInstances", req, &resp); err != nil {
+		return nil, fmt.Errorf("describe: %w", err)
+	}
+	for _, in := range resp.InstanceDetails {
+		if in.InstanceId == id {
+			out := provider.Instance{Region: region}
+			if err := p.kind(ctx, &out, in); err != nil {
+				return nil, err
+			}
+			return out.Methods, nil
+		}
+	}
+	return []string{"logical"}, nil
+}
+
+// kind fills in.Methods from the machine type and the TDE status.
+func (p *Provider) kind(ctx context.Context, in *provider.Instance, d InstanceDetail) error {
+	var tde DescribeTransparentDataEncryptionStatusResponse
+	if err := p.call(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
+		DescribeTransparentDataEncryptionStatusRequest{InstanceId: d.InstanceId}, &tde); err != nil {
+		return fmt.Errorf("encryption status of %s: %w", d.InstanceId, err)
+	}
+	in.Methods, in.Kind = Methods(d.MachineType, tde.TransparentDataEncryptionStatus == "open")
+	return nil
 }
 
 // ParsedRef is a Ref taken apart: an async task ("async/<id>", from Start)
@@ -216,7 +283,7 @@ func (p *Provider) backups(ctx context.Context, spec provider.Spec, visit func(*
 	var offset uint64
 	for range maxPages {
 		var resp DescribeDBBackupsResponse
-		req := DescribeDBBackupsRequest{InstanceId: spec.InstanceID, Limit: pageSize, Offset: offset}
+		req := DescribeDBBackupsRequest{InstanceId: spec.InstanceID, BackupMethod: ListAllMethods, Limit: pageSize, Offset: offset}
 		if err := p.call(ctx, spec.Region, "DescribeDBBackups", req, &resp); err != nil {
 			return err
 		}
@@ -249,9 +316,18 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 			return nil, fmt.Errorf("tcmongodb: discover %s=%s in %s: %w", tagKey, tagValue, p.opts.Region, err)
 		}
 		for _, in := range resp.InstanceDetails {
-			if hasTag(in.Tags, tagKey, tagValue) {
-				out = append(out, classify(in, p.opts.Region))
+			if !hasTag(in.Tags, tagKey, tagValue) {
+				continue
 			}
+			c := classify(in, p.opts.Region)
+			if c.Eligible {
+				// The method depends on the disk kind and on TDE, which
+				// the instance list does not carry: one call per instance.
+				if err := p.kind(ctx, &c, in); err != nil {
+					return nil, fmt.Errorf("tcmongodb: discover: %w", err)
+				}
+			}
+			out = append(out, c)
 		}
 		offset += uint64(len(resp.InstanceDetails))
 		if len(resp.InstanceDetails) == 0 || offset >= resp.TotalCount {

@@ -108,7 +108,7 @@ func TestStartRequest(t *testing.T) {
 	for _, m := range []struct {
 		method string
 		want   float64
-	}{{"", 0}, {"logical", 0}, {"physical", 1}, {"snapshot", 3}} {
+	}{{"logical", 0}, {"physical", 1}, {"snapshot", 3}} { // no method: TestRedeliveryAdopts
 		ref, err := p.Start(context.Background(), spec("nightly-1", m.method))
 		if err != nil || ref != "async/4773" {
 			t.Fatalf("Start = %q, %v", ref, err)
@@ -171,13 +171,17 @@ func TestDiscover(t *testing.T) {
 			hi := min(lo+3, len(all))
 			return DescribeDBInstancesResponse{TotalCount: uint64(len(all)), InstanceDetails: all[lo:hi]}
 		},
+		"DescribeTransparentDataEncryptionStatus": func([]byte) any {
+			return map[string]any{"TransparentDataEncryptionStatus": "close"}
+		},
 	})
 	got, err := New(c, Options{Region: "ap-guangzhou"}).Discover(context.Background(), "backupflow", "nightly")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []provider.Instance{
-		{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-run00001", Name: "a", Eligible: true},
+		{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-run00001", Name: "a", Eligible: true,
+			Methods: []string{"logical", "physical"}, Kind: "local disk"},
 		{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-chg00001", Reason: "processing a change"},
 		{Product: provider.MongoDB, Region: "ap-guangzhou", InstanceID: "cmgo-iso00001", Reason: "isolated"},
 	}

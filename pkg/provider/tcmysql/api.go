@@ -66,6 +66,7 @@ type TagFilter struct {
 
 // DescribeDBInstancesRequest is DescribeDBInstances' input; Offset is a row offset.
 type DescribeDBInstancesRequest struct {
+	InstanceIds   []string    `json:"InstanceIds,omitempty"`
 	Tags          []TagFilter `json:"Tags,omitempty"`
 	InstanceTypes []uint64    `json:"InstanceTypes,omitempty"`
 	Offset        uint64      `json:"Offset"`
@@ -88,6 +89,7 @@ type InstanceInfo struct {
 	Status       int64     `json:"Status"`       // 0 creating, 1 running, 4 isolating, 5 isolated
 	TaskStatus   int64     `json:"TaskStatus"`   // 0 none
 	InstanceType int64     `json:"InstanceType"` // 1 master, 2 DR, 3 read-only
+	DeviceType   string    `json:"DeviceType"`   // UNIVERSAL, EXCLUSIVE, BASIC, BASIC_V2, ...
 	TagList      []TagInfo `json:"TagList"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,6 +111,33 @@ func TestRedeliveryAdopts(t *testing.T) {
 	}
 }
 
+// Basic edition takes only snapshots: with no method the adapter reads the
+// DeviceType and sends snapshot; the redelivery adopts it; an explicit
+// physical is refused with cdb's own code and says why.
+func TestBasicEdition(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cdb-b4sic001", "job-basic1")
+	first, err := e.p.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, found, err := e.p.Find(ctx, s); err != nil || !found || ref != first {
+		t.Fatalf("Find on redelivery = %q, %v, %v; want %q", ref, found, err, first)
+	}
+	e.clock.Advance(jobDuration + time.Second)
+	if st, err := e.p.Status(ctx, s, first); err != nil || st.State != provider.Succeeded {
+		t.Errorf("Status = %+v, %v; want succeeded", st, err)
+	}
+	s = spec("cdb-b4sic001", "job-basic2")
+	s.Method = "physical"
+	_, err = e.p.Start(ctx, s)
+	if apierr.Code(err) != "OperationDenied.ActionNotSupport" || apierr.KindOf(err) != apierr.Permanent ||
+		!strings.Contains(err.Error(), "only snapshot") {
+		t.Errorf("physical on Basic edition: err = %v; want permanent OperationDenied.ActionNotSupport saying only snapshot", err)
+	}
+}
+
 func TestUnknownInstanceIsPermanentWithCloudDetails(t *testing.T) {
 	e := newEnv(t, false)
 	_, err := e.p.Start(context.Background(), spec("cdb-nope0000", "n1"))
@@ -171,6 +200,12 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 			t.Errorf("%s: %+v (listed %v); want eligible=%v with a reason when not", id, in, ok, eligible)
 		}
 	}
+	if in := byID["cdb-b4sic001"]; !in.Eligible || !reflect.DeepEqual(in.Methods, []string{"snapshot"}) || in.Kind != "Basic edition" {
+		t.Errorf("Basic-edition instance: %+v; want eligible, snapshot only", in)
+	}
+	if in := byID["cdb-c1nl9rpv"]; in.Methods[0] != "physical" {
+		t.Errorf("universal instance: %+v; want physical first", in)
+	}
 	if in, ok := byID["cdb-ro000001"]; ok && in.Eligible {
 		t.Errorf("read-only replica is eligible: %+v", in)
 	}
@@ -187,6 +222,7 @@ func TestAmbiguousCreateThenLookup(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
 	s := spec("cdb-c1nl9rpv", "job-amb1")
+	s.Method = "physical"            // no instance lookup first: the fault hits the create
 	e.inj.Force(fault.InternalError) // the emulator performs the first such create, then fails the answer
 	_, err := e.p.Start(ctx, s)
 	if apierr.KindOf(err) != apierr.RetryAfterLookup {

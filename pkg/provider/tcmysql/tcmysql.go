@@ -83,10 +83,30 @@ func Method(spec provider.Spec) string {
 	return "physical"
 }
 
+// Methods are the backup methods an instance of this DeviceType can take,
+// the default first: Basic edition (BASIC, BASIC_V2) takes only snapshot
+// (facts/database-apis.md §1.1); the others default to physical.
+func Methods(deviceType string) (methods []string, kind string) {
+	switch strings.ToUpper(deviceType) {
+	case "BASIC", "BASIC_V2":
+		return []string{"snapshot"}, "Basic edition"
+	}
+	return []string{"physical", "logical", "snapshot"}, ""
+}
+
 // Start creates a manual backup named spec.Name; the Ref is "backup/<BackupId>".
+// With neither a method nor tables it first reads the instance's DeviceType,
+// so a Basic-edition instance gets the snapshot it can take.
 func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
 	if err := check(spec); err != nil {
 		return "", err
+	}
+	if spec.Method == "" && len(spec.Tables) == 0 {
+		m, err := p.defaultMethod(ctx, spec.Region, spec.InstanceID)
+		if err != nil {
+			return "", fmt.Errorf("tcmysql: create backup %s: %w", spec.InstanceID, err)
+		}
+		spec.Method = m
 	}
 	req := CreateBackupRequest{InstanceId: spec.InstanceID, BackupMethod: Method(spec), ManualBackupName: spec.Name}
 	for _, t := range spec.Tables {
@@ -94,9 +114,31 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 	}
 	var resp CreateBackupResponse
 	if err := p.call(ctx, spec.Region, "CreateBackup", req, &resp); err != nil {
-		return "", fmt.Errorf("tcmysql: create backup %s: %w", spec.InstanceID, err)
+		return "", fmt.Errorf("tcmysql: create %s backup %s: %w", req.BackupMethod, spec.InstanceID, err)
+	}
+	if resp.BackupId == 0 {
+		// Without the id the backup cannot be told apart, but it may have
+		// started: look it up by name before trying again.
+		return "", apierr.Ambiguous("tcmysql: create backup %s: the answer has no BackupId", spec.InstanceID)
 	}
 	return Ref(int64(resp.BackupId)), nil
+}
+
+// defaultMethod reads the instance's DeviceType. An instance the list does
+// not show gets physical, so the create call reports it with the cloud's code.
+func (p *Provider) defaultMethod(ctx context.Context, region, id string) (string, error) {
+	req := DescribeDBInstancesRequest{InstanceIds: []string{id}, Limit: 1}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, region, "DescribeDBInstances", req, &resp); err != nil {
+		return "", fmt.Errorf("describe: %w", err)
+	}
+	for _, in := range resp.Items {
+		if in.InstanceId == id {
+			m, _ := Methods(in.DeviceType)
+			return m[0], nil
+		}
+	}
+	return "physical", nil
 }
 
 // Ref is the handle of a backup.
@@ -243,7 +285,11 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 			if !hasTag(in.TagList, tagKey, tagValue) {
 				continue
 			}
-			out = append(out, classify(in, p.opts.Region))
+			c := classify(in, p.opts.Region)
+			if c.Eligible {
+				c.Methods, c.Kind = Methods(in.DeviceType)
+			}
+			out = append(out, c)
 		}
 		offset += uint64(len(resp.Items))
 		if len(resp.Items) == 0 || int64(offset) >= resp.TotalCount {

@@ -158,7 +158,9 @@ func TestCloudErrorReachable(t *testing.T) {
 	_, c := newFake(t, map[string]func([]byte) any{
 		"CreateBackup": func([]byte) any { return cloudError{Code: "OperationDenied.ActionInProcess", Message: "busy"} },
 	})
-	_, err := New(c, Options{}).Start(context.Background(), spec("n1"))
+	s := spec("n1")
+	s.Method = "physical"
+	_, err := New(c, Options{}).Start(context.Background(), s)
 	var ae *apierr.Error
 	if !errors.As(err, &ae) || ae.Code != "OperationDenied.ActionInProcess" || ae.RequestID != "req-CreateBackup" {
 		t.Fatalf("err = %v; want the cloud's code and request id", err)
@@ -214,7 +216,8 @@ func TestDiscover(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []provider.Instance{
-		{Product: provider.MySQL, Region: "ap-shanghai", InstanceID: "cdb-run00001", Name: "a", Eligible: true},
+		{Product: provider.MySQL, Region: "ap-shanghai", InstanceID: "cdb-run00001", Name: "a", Eligible: true,
+			Methods: []string{"physical", "logical", "snapshot"}},
 		{Product: provider.MySQL, Region: "ap-guangzhou", InstanceID: "cdb-new00001", Reason: "creating"},
 		{Product: provider.MySQL, Region: "ap-guangzhou", InstanceID: "cdb-iso00001", Reason: "isolated"},
 		{Product: provider.MySQL, Region: "ap-guangzhou", InstanceID: "cdb-ro000001", Reason: "read-only replica"},
