@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/invoke"
 )
 
@@ -76,10 +77,14 @@ type httpResponse struct {
 func HTTP(h http.Handler) invoke.Handler {
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
 		var ev httpEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("lambdainvoke: decode http event: %w", err)
-		}
-		if !ev.v2() && ev.HTTPMethod == "" {
+		if err := json.Unmarshal(payload, &ev); err != nil || !ev.v2() && ev.HTTPMethod == "" {
+			// Name what arrived (a timer, a queue batch …) and refuse it.
+			if _, rerr := event.DecodeFor(payload, event.HTTPRequest); rerr != nil {
+				return nil, fmt.Errorf("lambdainvoke: %w", rerr)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("lambdainvoke: decode http event: %w", err)
+			}
 			return nil, errors.New("lambdainvoke: payload is not an http event (no version 2.0, no httpMethod)")
 		}
 		req, status := newRequest(ctx, &ev)
