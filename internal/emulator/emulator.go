@@ -187,6 +187,10 @@ type Server struct {
 	Addr string // host:port
 	srv  *http.Server
 	done chan error
+	emu  *Emulator
+	// cancel ends the context of every request in flight, so any handler
+	// waiting on it (SQS long-polls, slow faults) lets Shutdown finish.
+	cancel context.CancelFunc
 }
 
 // Listen serves the emulator on addr ("127.0.0.1:0" picks a free port).
@@ -195,8 +199,11 @@ func (e *Emulator) Listen(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: listen %s: %w", addr, err)
 	}
+	base, cancel := context.WithCancel(context.Background())
 	s := &Server{Addr: lis.Addr().String(), URL: "http://" + lis.Addr().String(), done: make(chan error, 1),
-		srv: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
+		emu: e, cancel: cancel,
+		srv: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return base }}}
 	go func() {
 		err := s.srv.Serve(lis)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -207,8 +214,11 @@ func (e *Emulator) Listen(addr string) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the listener, letting in-flight requests finish.
+// Close stops the listener, letting in-flight requests finish; long-polls
+// end at once with an empty answer, as a queue does when it goes away.
 func (s *Server) Close(ctx context.Context) error {
+	s.emu.CMQ.Shutdown()
+	s.cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return err
 	}

@@ -96,6 +96,8 @@ type Broker struct {
 	hdlSeq  uint64
 	reqSeq  uint64
 	wake    chan struct{} // closed and replaced whenever a message is sent
+	stop    chan struct{} // closed by Shutdown: long-polls answer at once
+	stopped sync.Once
 }
 
 // New returns an empty broker.
@@ -115,7 +117,15 @@ func New(o Options) *Broker {
 		queues:  map[string]*cmqQueue{},
 		handles: map[string]*message{},
 		wake:    make(chan struct{}),
+		stop:    make(chan struct{}),
 	}
+}
+
+// Shutdown ends every long-poll in flight and makes later receives answer
+// at once. An HTTP server's graceful shutdown waits for in-flight requests,
+// and a 30 s long-poll would otherwise outlast any sane shutdown budget.
+func (b *Broker) Shutdown() {
+	b.stopped.Do(func() { close(b.stop) })
 }
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)

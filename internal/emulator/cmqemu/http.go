@@ -261,6 +261,8 @@ func (b *Broker) doReceive(ctx context.Context, queue string, n int, p url.Value
 			deadline = nil
 		case <-ctx.Done():
 			deadline = nil
+		case <-b.stop:
+			deadline = nil
 		}
 		if dueTimer != nil {
 			dueTimer.Stop()
