@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
-	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,27 +18,10 @@ import (
 
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke/lambdainvoketest"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
-
-// The client side of the SCF protocol, with type names of our own: gob
-// matches fields by name, as SCF's runtime does.
-type scfDeadline struct{ Seconds, Nanos int64 }
-type scfInvoke struct {
-	Payload      []byte
-	RequestId    string //nolint:revive // wire name
-	Deadline     scfDeadline
-	FunctionName string
-	Environment  string
-}
-type scfError struct {
-	Message, Type string
-	ShouldExit    bool
-}
-type scfReply struct {
-	Payload []byte
-	Error   *scfError
-}
 
 var (
 	binDir   string
@@ -80,63 +61,28 @@ func build(t *testing.T, _ string, fn string, tags ...string) string {
 	return out
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
-
 // scfFunction is a running function binary speaking the SCF Go1 protocol.
 type scfFunction struct {
 	t   *testing.T
-	cl  *rpc.Client
-	env string
-	n   int
+	p   *scfinvoketest.Process
+	env map[string]string
 }
 
 func startSCF(t *testing.T, bin string, env map[string]string) *scfFunction {
 	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "_LAMBDA_SERVER_PORT="+port)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := scfinvoketest.Start(context.Background(), bin, nil, os.Stderr)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var cl *rpc.Client
-	for i := 0; i < 200; i++ {
-		var err error
-		if cl, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if cl == nil {
-		t.Fatalf("%s never listened", bin)
-	}
-	t.Cleanup(func() { cl.Close() })
-	var pong struct{}
-	if err := cl.Call("Function.Ping", struct{}{}, &pong); err != nil {
-		t.Fatalf("Function.Ping: %v", err)
-	}
-	b, _ := json.Marshal(env)
-	return &scfFunction{t: t, cl: cl, env: string(b)}
+	t.Cleanup(p.Kill)
+	return &scfFunction{t: t, p: p, env: env}
 }
 
-func (f *scfFunction) invoke(payload []byte) scfReply {
+func (f *scfFunction) invoke(payload []byte) *scfinvoke.InvokeResponse {
 	f.t.Helper()
-	f.n++
-	dl := time.Now().Add(30 * time.Second)
-	req := scfInvoke{Payload: payload, RequestId: fmt.Sprintf("req-%d", f.n), FunctionName: "fn",
-		Deadline: scfDeadline{Seconds: dl.Unix()}, Environment: f.env}
-	var rep scfReply
-	if err := f.cl.Call("Function.Invoke", req, &rep); err != nil {
-		f.t.Fatalf("Function.Invoke: %v", err)
+	rep, err := f.p.Invoke(context.Background(), f.p.Request(payload, f.env, 30*time.Second))
+	if err != nil {
+		f.t.Fatal(err)
 	}
 	return rep
 }
@@ -254,9 +200,7 @@ func TestSCF_ErrorsAndPanicsReachThePlatform(t *testing.T) {
 	if rep.Error == nil || rep.Error.ShouldExit {
 		t.Errorf("malformed event: error %+v; want a function error that does not exit", rep.Error)
 	}
-	bad := map[string]string{"BACKUPFLOW_NOTIFY_MODE": "sometimes"}
-	b, _ := json.Marshal(bad)
-	f.env = string(b)
+	f.env = map[string]string{"BACKUPFLOW_NOTIFY_MODE": "sometimes"}
 	rep = f.invoke(sample(t, "poll-status/scf-timer-drain.json"))
 	if rep.Error == nil || !strings.Contains(rep.Error.Message, "BACKUPFLOW_NOTIFY_MODE") {
 		t.Errorf("bad config: error %+v; want one naming the variable", rep.Error)

@@ -3,17 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
-	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke/lambdainvoketest"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 )
 
 func TestHello(t *testing.T) {
@@ -105,39 +103,14 @@ func run(t *testing.T, bin string, env ...string) *bytes.Buffer {
 
 func TestHelloOnSCF(t *testing.T) {
 	bin := build(t, "scf")
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	var logs bytes.Buffer
+	p, err := scfinvoketest.Start(context.Background(), bin, nil, &logs)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, &logs)
 	}
-	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
-	lis.Close()
-	logs := run(t, bin, "_LAMBDA_SERVER_PORT="+port)
-
-	var c *rpc.Client
-	for range 200 {
-		if c, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	defer p.Kill()
+	reply, err := p.Invoke(context.Background(), p.Request([]byte(`{}`), nil, time.Minute))
 	if err != nil {
-		t.Fatalf("dial: %v\n%s", err, logs)
-	}
-	defer c.Close()
-	type empty struct{}
-	if err := c.Call("Function.Ping", empty{}, &empty{}); err != nil {
-		t.Fatalf("Function.Ping: %v", err)
-	}
-	type req struct {
-		Payload     []byte
-		RequestId   string //nolint:revive // wire name
-		Environment string
-	}
-	var reply struct {
-		Payload []byte
-		Error   *struct{ Message string }
-	}
-	if err := c.Call("Function.Invoke", req{Payload: []byte(`{}`), RequestId: "r", Environment: `{}`}, &reply); err != nil {
 		t.Fatalf("Function.Invoke: %v", err)
 	}
 	if reply.Error != nil || string(reply.Payload) != `{"hello":"world"}` {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"net/rpc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/invoke"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
@@ -234,29 +234,16 @@ func invokeSCF(ctx context.Context, env Env, fn string, vars map[string]string,
 	}()
 	defer func() { lis.Close(); <-done }()
 
-	client, err := rpc.Dial("tcp", lis.Addr().String())
+	client, err := scfinvoketest.Dial(ctx, lis.Addr().String())
 	if err != nil {
 		return nil, nil, err
 	}
 	defer client.Close()
-	if err := client.Call("Function.Ping", &scfinvoke.PingRequest{}, &scfinvoke.PingResponse{}); err != nil {
-		return nil, nil, fmt.Errorf("ping: %w", err)
-	}
-	envJSON, _ := json.Marshal(vars)
-	deadline := time.Now().Add(15 * time.Minute)
-	req := &scfinvoke.InvokeRequest{Payload: payload, RequestId: "invoke-" + nonce(), FunctionName: fn, Namespace: "default",
-		FunctionVersion: "$LATEST", MemoryLimitInMb: 64, TimeLimitInMs: int32(15 * time.Minute / time.Millisecond),
-		Deadline:    scfinvoke.Timestamp{Seconds: deadline.Unix(), Nanos: int64(deadline.Nanosecond())},
-		Environment: string(envJSON), TencentcloudRegion: vars["TENCENTCLOUD_REGION"]}
-	var resp scfinvoke.InvokeResponse
-	call := client.Go("Function.Invoke", req, &resp, nil)
-	select {
-	case <-call.Done:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	if call.Error != nil {
-		return nil, nil, fmt.Errorf("invoke: %w", call.Error)
+	req := client.Request(payload, vars, 15*time.Minute)
+	req.RequestId, req.FunctionName = "invoke-"+nonce(), fn
+	resp, err := client.Invoke(ctx, req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invoke: %w", err)
 	}
 	if resp.Error != nil {
 		return nil, errors.New(resp.Error.Message), nil

@@ -2,13 +2,11 @@ package footprint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 )
 
 // Platforms.
@@ -234,28 +232,22 @@ func runSCF(ctx context.Context, bin string, payload []byte) (sample, error) {
 		return sample{}, err
 	}
 	defer stop(cmd)
-	var c *rpc.Client
-	for {
-		if c, err = rpc.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			break
-		}
-		if time.Since(t0) > startTimeout {
-			return sample{}, fmt.Errorf("scf: %s did not listen within %s", filepath.Base(bin), startTimeout)
-		}
-		time.Sleep(200 * time.Microsecond)
+	dctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	c, err := scfinvoketest.Dial(dctx, "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return sample{}, fmt.Errorf("scf: %s: %w", filepath.Base(bin), err)
 	}
 	defer c.Close()
-	envJSON, _ := json.Marshal(envMap())
+	env := envMap()
 	invoke := func(id string) (string, error) {
-		var pr scfinvoke.PingResponse
-		if err := c.Call("Function.Ping", scfinvoke.PingRequest{}, &pr); err != nil {
+		if err := c.Ping(); err != nil {
 			return "", err
 		}
-		dl := time.Now().Add(30 * time.Second)
-		req := scfinvoke.InvokeRequest{Payload: payload, RequestId: id, Environment: string(envJSON),
-			Deadline: scfinvoke.Timestamp{Seconds: dl.Unix(), Nanos: int64(dl.Nanosecond())}, MemoryLimitInMb: 64, TimeLimitInMs: 30000}
-		var resp scfinvoke.InvokeResponse
-		if err := c.Call("Function.Invoke", req, &resp); err != nil {
+		req := c.Request(payload, env, 30*time.Second)
+		req.RequestId = id
+		resp, err := c.Invoke(ctx, req)
+		if err != nil {
 			return "", err
 		}
 		if resp.Error != nil {

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"net"
 	"net/http/httptest"
-	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +19,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
+	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/objstore"
@@ -80,56 +78,24 @@ func needBinaries(t *testing.T) binaries {
 }
 
 // fnProcess is one function instance, run as SCF's Go1 runtime runs it.
-type fnProcess struct {
-	cmd  *exec.Cmd
-	rpc  *rpc.Client
-	done chan struct{}
-	logs *syncBuf
-}
+type fnProcess struct{ *scfinvoketest.Process }
 
 func startProcess(t *testing.T, bin string, logs *syncBuf) *fnProcess {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := scfinvoketest.Start(context.Background(), bin, nil, logs)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, logs)
 	}
-	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
-	lis.Close()
-	p := &fnProcess{cmd: exec.Command(bin), done: make(chan struct{}), logs: logs}
-	p.cmd.Env = append(os.Environ(), "_LAMBDA_SERVER_PORT="+port)
-	p.cmd.Stdout, p.cmd.Stderr = logs, logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if p.rpc != nil {
-			p.rpc.Close()
-		}
-	})
-	for range 400 {
-		if p.rpc, err = rpc.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			if err = p.rpc.Call("Function.Ping", scfinvoke.PingRequest{}, &scfinvoke.PingResponse{}); err == nil {
-				return p
-			}
-			p.rpc.Close()
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("function on port %s never answered Ping: %v\n%s", port, err, logs)
-	return nil
+	t.Cleanup(p.Kill)
+	return &fnProcess{p}
 }
 
 // invoke calls Function.Invoke the way the platform does, with the
 // function's environment in the request.
 func (p *fnProcess) invoke(payload string, env map[string]string) (*scfinvoke.InvokeResponse, error) {
-	envJSON, _ := json.Marshal(env)
-	var reply scfinvoke.InvokeResponse
-	err := p.rpc.Call("Function.Invoke", scfinvoke.InvokeRequest{Payload: []byte(payload), RequestId: "req-" + strconv.Itoa(os.Getpid()),
-		FunctionName: "crash", Environment: string(envJSON)}, &reply)
-	return &reply, err
+	req := p.Request([]byte(payload), env, time.Minute)
+	req.FunctionName = "crash"
+	return p.Invoke(context.Background(), req)
 }
 
 // offsetClock is wall time plus an offset the test moves forward, so the
@@ -179,11 +145,11 @@ func TestCrash(t *testing.T) {
 				t.Fatalf("invoke survived the crash point: reply %+v\n%s", reply, logs)
 			}
 			select {
-			case <-p1.done:
+			case <-p1.Done():
 			case <-time.After(30 * time.Second): // hang guard only
 				t.Fatal("process still running after the crash point")
 			}
-			if code := p1.cmd.ProcessState.ExitCode(); code != 86 {
+			if code := p1.Cmd.ProcessState.ExitCode(); code != 86 {
 				t.Fatalf("exit code %d; want the crash hook's 86\n%s", code, logs)
 			}
 			if n := len(emu.Jobs()); n != 1 {
@@ -290,8 +256,8 @@ func TestCrashAfterOutcome(t *testing.T) {
 	if !crashed {
 		t.Fatalf("poll-status never reached the crash point\n%s", logs)
 	}
-	<-p2.done
-	if code := p2.cmd.ProcessState.ExitCode(); code != 86 {
+	<-p2.Done()
+	if code := p2.Cmd.ProcessState.ExitCode(); code != 86 {
 		t.Fatalf("exit code %d; want the crash hook's 86\n%s", code, logs)
 	}
 	if _, ok, err := led.Get(ctx, "jobs/"+id+"/outcome"); err != nil || !ok {
