@@ -53,7 +53,7 @@ type Error struct {
 	Code       string // the cloud's error code, e.g. "OperationDenied.ActionInProcess"
 	Message    string // the cloud's message
 	RequestID  string
-	HTTPStatus int // 0 when the cloud answered 200 with an error envelope
+	HTTPStatus int // the exchange's HTTP status; 0 when no answer came (dropped connection, timeout)
 	Kind       Kind
 	Err        error // underlying SDK or transport error, if any
 }
@@ -81,12 +81,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// New builds an Error and classifies its code with the table.
+// New builds an Error and classifies its code (and, for answers that are
+// not the API's, its HTTP status) with the table.
 func New(cloud, service, action, code, message, requestID string, httpStatus int, cause error) *Error {
 	return &Error{
 		Cloud: cloud, Service: service, Action: action,
 		Code: code, Message: message, RequestID: requestID,
-		HTTPStatus: httpStatus, Kind: Classify(cloud, code), Err: cause,
+		HTTPStatus: httpStatus, Kind: ClassifyHTTP(cloud, code, httpStatus), Err: cause,
 	}
 }
 

@@ -80,6 +80,13 @@ func TestClassify(t *testing.T) {
 		{Tencent, "ResourceNotFound.SomethingNew", Permanent},
 		{Tencent, "RequestLimitExceeded.SomethingNew", RetryLater},
 		{Tencent, "TotallyUnknown", Permanent},
+		// Issue 13 item 7: transient families are never permanent, the
+		// one recovery-type mismatch always is.
+		{Tencent, "InternalError.NewFault", RetryAfterLookup},
+		{Tencent, "CdbError.BackupFailed", RetryAfterLookup},
+		{Tencent, "ServiceUnavailable.Maintenance", RetryLater},
+		{Tencent, "ResourceUnavailable.BackupMigrationRecoveryTypeErr", Permanent},
+		{Tencent, "ClientError.ParseJsonError", RetryAfterLookup},
 		// Huawei.
 		{Huawei, "APIGW.0308", RetryLater},
 		{Huawei, "DBS.200011", RetryLater},
@@ -106,13 +113,38 @@ func TestClassifyHTTP(t *testing.T) {
 	}{
 		{"DBS.999999", 429, RetryLater},
 		{"DBS.999999", 409, RetryLater},
-		{"DBS.999999", 503, RetryAfterLookup},
+		{"DBS.999999", 503, RetryLater},
+		{"DBS.999999", 502, RetryAfterLookup},
 		{"DBS.999999", 400, Permanent},
 		{"DBS.201209", 409, Permanent}, // a known code wins over its status
 	}
 	for _, tt := range tests {
 		if got := ClassifyHTTP(Huawei, tt.code, tt.status); got != tt.want {
 			t.Errorf("ClassifyHTTP(%q, %d) = %v; want %v", tt.code, tt.status, got, tt.want)
+		}
+	}
+	// The Tencent SDK names a gateway's page ClientError.*: its status
+	// decides. The API's own codes keep their kind.
+	for _, tt := range []struct {
+		cloud, code string
+		status      int
+		want        Kind
+	}{
+		{Tencent, "ClientError.ParseJsonError", 429, RetryLater},
+		{Tencent, "ClientError.ParseJsonError", 503, RetryLater},
+		{Tencent, "ClientError.ParseJsonError", 502, RetryAfterLookup},
+		{Tencent, "ClientError.ParseJsonError", 200, RetryAfterLookup},
+		{Tencent, "ClientError.HttpStatusCodeError", 429, RetryLater},
+		{Tencent, "ClientError.NetworkError", 0, RetryAfterLookup},
+		{Tencent, "ClientError.CredentialError", 503, Permanent},
+		{Tencent, "AuthFailure.SignatureFailure", 200, Permanent},
+		{CMQ, "HTTP429", 429, RetryLater},
+		{CMQ, "HTTP503", 503, RetryLater},
+		{CMQ, "HTTP504", 504, RetryAfterLookup},
+		{CMQ, "HTTP403", 403, Permanent},
+	} {
+		if got := ClassifyHTTP(tt.cloud, tt.code, tt.status); got != tt.want {
+			t.Errorf("ClassifyHTTP(%s, %q, %d) = %v; want %v", tt.cloud, tt.code, tt.status, got, tt.want)
 		}
 	}
 }

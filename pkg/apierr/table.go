@@ -14,6 +14,8 @@ var tencentCodes = map[string]Kind{
 	"RequestLimitExceeded.GlobalRegionUinLimitExceeded": RetryLater,
 	"LimitExceeded.TooManyRequests":                     RetryLater,
 	"ServiceUnavailable":                                RetryLater,
+	// A recovery type the instance does not support: no retry changes it.
+	"ResourceUnavailable.BackupMigrationRecoveryTypeErr": Permanent,
 	// Busy instances and task conflicts.
 	"OperationDenied.ActionInProcess":             RetryLater,
 	"FailedOperation.StatusConflict":              RetryLater,
@@ -113,6 +115,8 @@ var tencentPrefixes = map[string]Kind{
 	"ResourceUnavailable":   RetryLater,
 	"ResourceInUse":         RetryLater,
 	"InternalError":         RetryAfterLookup,
+	"CdbError":              RetryAfterLookup,
+	"ServiceUnavailable":    RetryLater,
 	"AuthFailure":           Permanent,
 	"UnauthorizedOperation": Permanent,
 	"InvalidParameter":      Permanent,
@@ -186,19 +190,44 @@ func Classify(cloud, code string) Kind {
 	return Permanent
 }
 
-// ClassifyHTTP refines a Huawei error with its HTTP status when the code is
-// unknown: 429 is throttling, 409 a conflict (busy), 5xx ambiguous.
+// ClassifyStatus classifies an answer that is not the API's own (a
+// gateway's or load balancer's page) by its HTTP status alone: 429 and 503
+// mean the request was refused before it reached the API, so it retries
+// later; any other 5xx may have run and is ambiguous. ok is false for a
+// status that says nothing (2xx with an unreadable body is the caller's
+// call: it is ambiguous too, see the ParseJsonError entry).
+func ClassifyStatus(status int) (k Kind, ok bool) {
+	switch {
+	case status == 429 || status == 503:
+		return RetryLater, true
+	case status >= 500:
+		return RetryAfterLookup, true
+	}
+	return Permanent, false
+}
+
+// ClassifyHTTP refines an error with its HTTP status where the code alone
+// cannot tell: a Huawei code not in the table (409 is a conflict, busy);
+// the codes the Tencent SDK makes up when the answer is not the API's; a
+// CMQ or SQS answer that carries no API code (code "HTTP<status>"). The
+// APIs' own errors keep their code's kind: Tencent's come with HTTP 200.
 func ClassifyHTTP(cloud, code string, status int) Kind {
-	if cloud == Huawei {
-		if _, ok := huaweiCodes[code]; !ok {
-			switch {
-			case status == 429:
-				return RetryLater
-			case status == 409:
-				return RetryLater
-			case status >= 500:
-				return RetryAfterLookup
-			}
+	gateway := false
+	switch cloud {
+	case Huawei:
+		_, known := huaweiCodes[code]
+		gateway = !known
+		if gateway && status == 409 {
+			return RetryLater
+		}
+	case Tencent:
+		gateway = strings.HasPrefix(code, "ClientError.") && tencentCodes[code] != Permanent
+	default:
+		gateway = strings.HasPrefix(code, "HTTP")
+	}
+	if gateway {
+		if k, ok := ClassifyStatus(status); ok {
+			return k
 		}
 	}
 	return Classify(cloud, code)

@@ -132,11 +132,30 @@ func (c *Client) client(region string) *common.Client {
 	cpf.RateLimitExceededMaxRetries = 0
 	cred := common.NewTokenCredential(c.cfg.Credentials.SecretID, c.cfg.Credentials.SecretKey.Reveal(), c.cfg.Credentials.Token.Reveal())
 	cl := common.NewCommonClient(cred, region, cpf)
-	if c.cfg.Transport != nil {
-		cl.WithHttpTransport(c.cfg.Transport)
+	base := c.cfg.Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
+	cl.WithHttpTransport(statusRecorder{base})
 	c.clients[region] = cl
 	return cl
+}
+
+// The SDK reports every failed exchange with HTTP status 0, so a gateway's
+// 429 could not be told from its 502. statusRecorder notes the status of
+// each exchange in a holder the call put in its request's context.
+type statusRecorder struct{ next http.RoundTripper }
+
+type statusKey struct{}
+
+func (t statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if resp != nil {
+		if p, ok := r.Context().Value(statusKey{}).(*int); ok {
+			*p = resp.StatusCode
+		}
+	}
+	return resp, err
 }
 
 // Action names one API 3.0 call.
@@ -159,30 +178,63 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	if err := r.SetActionParameters(body); err != nil {
 		return fmt.Errorf("%s %s: %w", a.Service, a.Name, err)
 	}
-	r.SetContext(ctx)
+	status := new(int)
+	r.SetContext(context.WithValue(ctx, statusKey{}, status))
 	out := tchttp.NewCommonResponse()
-	if err := c.client(a.Region).Send(r, out); err != nil {
-		return convert(a, err)
+	if err := c.send(a, r, out); err != nil {
+		return convert(a, err, *status)
 	}
+	// An answer that does not decode came from something that is not the
+	// API (a proxy, a truncated body): the action may have run, so it is
+	// ambiguous like the SDK's own ParseJsonError, never a permanent failure.
 	var env struct {
 		Response json.RawMessage
 	}
-	if err := json.Unmarshal(out.GetBody(), &env); err != nil {
-		return fmt.Errorf("%s %s: decode envelope: %w", a.Service, a.Name, err)
+	if err := json.Unmarshal(out.GetBody(), &env); err != nil || isNull(env.Response) {
+		if err == nil {
+			err = errors.New("the answer has no Response")
+		}
+		return unreadable(a, *status, err)
 	}
 	if resp == nil {
 		return nil
 	}
 	if err := json.Unmarshal(env.Response, resp); err != nil {
-		return fmt.Errorf("%s %s: decode response: %w", a.Service, a.Name, err)
+		return unreadable(a, *status, err)
 	}
 	return nil
 }
 
-func convert(a Action, err error) error {
+// send runs the SDK and turns a panic inside it into an ambiguous error:
+// the SDK dereferences the answer without checks, so a body of exactly
+// `null` panicked, killed the drain batch and the message came back forever.
+func (c *Client) send(a Action, r *tchttp.CommonRequest, out *tchttp.CommonResponse) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s %s: the SDK failed reading the answer: %v", a.Service, a.Name, p)
+		}
+	}()
+	return c.client(a.Region).Send(r, out)
+}
+
+func isNull(b json.RawMessage) bool {
+	s := strings.TrimSpace(string(b))
+	return s == "" || s == "null"
+}
+
+func unreadable(a Action, status int, err error) error {
+	return apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.ParseJsonError",
+		"unreadable answer: "+err.Error(), "", status, err)
+}
+
+func convert(a Action, err error, status int) error {
 	var se *sdkerr.TencentCloudSDKError
 	if errors.As(err, &se) {
-		return apierr.New(apierr.Tencent, a.Service, a.Name, se.GetCode(), se.GetMessage(), se.GetRequestId(), 0, err)
+		return apierr.New(apierr.Tencent, a.Service, a.Name, se.GetCode(), se.GetMessage(), se.GetRequestId(), status, err)
 	}
-	return apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.NetworkError", err.Error(), "", 0, err)
+	code := "ClientError.NetworkError"
+	if status != 0 {
+		code = "ClientError.ParseJsonError" // an answer came, the SDK could not read it (a recovered panic)
+	}
+	return apierr.New(apierr.Tencent, a.Service, a.Name, code, err.Error(), "", status, err)
 }

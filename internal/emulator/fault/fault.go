@@ -3,6 +3,7 @@
 package fault
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -20,10 +21,20 @@ const (
 	Slow               // the answer is delayed by SlowDelay, then served normally
 	Throttle           // the API's throttling error
 	Busy               // the product's instance-busy error (create actions only)
+	// Null answers HTTP 200 with the body `null`, which a broken gateway or
+	// proxy has been seen to return; the request may have run.
+	Null
+	// GatewayThrottle is a gateway's HTTP 429 with a non-API body: the
+	// request was refused before it reached the API.
+	GatewayThrottle
+	// GatewayBadGateway is a gateway's HTTP 502 with a non-API body: the
+	// request may have reached the API.
+	GatewayBadGateway
 )
 
 var names = map[Kind]string{None: "none", InternalError: "internal", ServerError: "5xx",
-	Drop: "drop", Slow: "slow", Throttle: "throttle", Busy: "busy"}
+	Drop: "drop", Slow: "slow", Throttle: "throttle", Busy: "busy", Null: "null",
+	GatewayThrottle: "429", GatewayBadGateway: "502"}
 
 func (k Kind) String() string { return names[k] }
 
@@ -122,6 +133,19 @@ func DropConnection(w http.ResponseWriter) {
 		}
 	}
 	http.Error(w, "bad gateway", http.StatusBadGateway)
+}
+
+// ServeStatus writes a gateway's non-API answer with the given status.
+func ServeStatus(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
+}
+
+// ServeNull answers 200 with the JSON body `null`.
+func ServeNull(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("null"))
 }
 
 // ServeGatewayError writes a non-API 5xx answer, as a load balancer would.

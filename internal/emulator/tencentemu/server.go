@@ -193,6 +193,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fault.ServeGatewayError(w)
 		s.logf(id, reqID, "fault:5xx")
 		return
+	case fault.GatewayThrottle:
+		fault.ServeStatus(w, http.StatusTooManyRequests)
+		s.logf(id, reqID, "fault:429")
+		return
 	case fault.Throttle:
 		s.writeError(w, reqID, id, errf(codeRequestLimit, "Requests to %s exceed the rate limit.", id.Action))
 		return
@@ -208,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-t.C:
 		}
-	case fault.InternalError, fault.Drop:
+	case fault.InternalError, fault.Drop, fault.Null, fault.GatewayBadGateway:
 		// On a create, half the time the action takes effect before the
 		// answer is lost, so callers must look up before they retry.
 		if act.create {
@@ -249,6 +253,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) failFault(w http.ResponseWriter, reqID string, id identity, f fault.Kind) {
+	switch f {
+	case fault.Null:
+		s.logf(id, reqID, "fault:null")
+		fault.ServeNull(w)
+		return
+	case fault.GatewayBadGateway:
+		s.logf(id, reqID, "fault:502")
+		fault.ServeStatus(w, http.StatusBadGateway)
+		return
+	}
 	if f == fault.Drop {
 		s.logf(id, reqID, "fault:drop")
 		fault.DropConnection(w)

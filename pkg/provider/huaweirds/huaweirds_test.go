@@ -278,7 +278,7 @@ func TestErrors(t *testing.T) {
 		{"busy fault", func() { e.emu.SetBusy(in01, false); e.inj.Force(fault.Busy) }, e.p, spec(in01, "e-busy2"), 409, "DBS.200011", apierr.RetryLater},
 		{"throttled", func() { e.inj.Force(fault.Throttle) }, e.p, spec(in01, "e-throttle"), 429, "APIGW.0308", apierr.RetryLater},
 		{"internal error", func() { e.inj.Force(fault.InternalError) }, e.p, spec(in01, "e-internal"), 500, "DBS.108000", apierr.RetryAfterLookup},
-		{"gateway 503", func() { e.inj.Force(fault.ServerError) }, e.p, spec(in01, "e-503"), 503, "", apierr.RetryAfterLookup},
+		{"gateway 503", func() { e.inj.Force(fault.ServerError) }, e.p, spec(in01, "e-503"), 503, "", apierr.RetryLater}, // refused before the API (issue 13 item 7)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {

@@ -239,14 +239,7 @@ func (d *cmqDriver) call(ctx context.Context, action string, p url.Values, out a
 		return fmt.Errorf("cmq %s: read response: %w", action, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		e := apierr.New(apierr.CMQ, service, action, "HTTP"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "", resp.StatusCode, nil)
-		switch {
-		case resp.StatusCode == http.StatusTooManyRequests:
-			e.Kind = apierr.RetryLater
-		case resp.StatusCode >= 500:
-			e.Kind = apierr.RetryAfterLookup
-		}
-		return e
+		return apierr.New(apierr.CMQ, service, action, "HTTP"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "", resp.StatusCode, nil)
 	}
 	env, err := decodeResponse(body, out)
 	if err != nil {

@@ -222,10 +222,10 @@ func convert(action string, err error) error {
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
-		if status >= 500 {
-			// A gateway's answer, not the API's: the action may have happened.
+		if k, ok := apierr.ClassifyStatus(status); ok {
+			// A gateway's answer, not the API's.
 			return &apierr.Error{Cloud: Cloud, Service: "sqs", Action: action, Code: "HTTP" + strconv.Itoa(status),
-				Message: http.StatusText(status), HTTPStatus: status, Kind: apierr.RetryAfterLookup, Err: err}
+				Message: http.StatusText(status), HTTPStatus: status, Kind: k, Err: err}
 		}
 		return fmt.Errorf("sqs %s: %w", action, err)
 	}

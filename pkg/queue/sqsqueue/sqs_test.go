@@ -24,7 +24,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	}{
 		{"internal error", fault.InternalError, apierr.RetryAfterLookup},
 		{"throttled", fault.Throttle, apierr.RetryLater},
-		{"gateway 5xx", fault.ServerError, apierr.RetryAfterLookup},
+		{"gateway 503", fault.ServerError, apierr.RetryLater}, // refused before the API: retry later (issue 13 item 7)
 		{"dropped connection", fault.Drop, apierr.RetryAfterLookup},
 	}
 	for _, tt := range tests {
