@@ -302,6 +302,23 @@ func parseTime(v string) (time.Time, error) {
 }
 
 // listBackups is GET /v3/{project_id}/backups.
+// deleteBackup is DELETE /v3/{project_id}/backups/{backup_id}: the backup
+// shows DELETING for deleteDuration, then is gone (facts §5.3).
+func (s *Server) deleteBackup(r *http.Request, _ []byte, now time.Time) (any, *apiError) {
+	id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.backups {
+		if b.id == id && (b.deleted.IsZero() || now.Before(b.deleted.Add(deleteDuration))) {
+			if b.deleted.IsZero() {
+				b.deleted = now
+			}
+			return map[string]any{}, nil
+		}
+	}
+	return nil, errf(http.StatusNotFound, codeNoBackup, "The backup %s does not exist.", id)
+}
+
 func (s *Server) listBackups(r *http.Request, _ []byte, now time.Time) (any, *apiError) {
 	q := r.URL.Query()
 	id := q.Get("instance_id")
@@ -323,7 +340,7 @@ func (s *Server) listBackups(r *http.Request, _ []byte, now time.Time) (any, *ap
 	}
 	status := q.Get("status")
 	switch status {
-	case "", statusBuilding, statusCompleted, statusFailed:
+	case "", statusBuilding, statusCompleted, statusFailed, statusDeleting:
 	default:
 		return nil, errf(http.StatusBadRequest, codeParam, "Invalid status %q.", status)
 	}
@@ -346,7 +363,8 @@ func (s *Server) listBackups(r *http.Request, _ []byte, now time.Time) (any, *ap
 	// Newest first, as the console and API list them.
 	for i := len(s.backups) - 1; i >= 0; i-- {
 		b := s.backups[i]
-		if b.instanceID != id || (backupID != "" && b.id != backupID) || (typ != "" && typ != "manual") {
+		if b.instanceID != id || (backupID != "" && b.id != backupID) || (typ != "" && typ != "manual") ||
+			!b.deleted.IsZero() && !now.Before(b.deleted.Add(deleteDuration)) {
 			continue
 		}
 		if !from.IsZero() && (b.created.Before(from) || b.created.After(to)) {

@@ -33,10 +33,11 @@ const (
 	codeBusy          = "DBS.200011" // 409: another operation is running on the instance
 	codeBadState      = "DBS.200086" // 400: read replica or instance not ACTIVE
 	codeDuplicateName = "DBS.201209" // 409: backup name already used on the instance
+	codeNoBackup      = "DBS.200045" // 404: backup does not exist
 )
 
 var allCodes = []string{codeNotFoundAPI, codeAuth, codeClockSkew, codeThrottled, codeInternal,
-	codeParam, codeNoInstance, codeEmptyBody, codeForbidden, codeBusy, codeBadState, codeDuplicateName}
+	codeParam, codeNoInstance, codeEmptyBody, codeForbidden, codeBusy, codeBadState, codeDuplicateName, codeNoBackup}
 
 // RateLimit is how many requests per API the emulator serves in one
 // second of Options.Now before it throttles. Huawei publishes no figure;
@@ -106,6 +107,7 @@ type backup struct {
 	duration                          time.Duration
 	failMsg                           string
 	engine                            string
+	deleted                           time.Time // zero unless DeleteManualBackup was called
 }
 
 // New returns a Server. It starts nothing: there are no goroutines or timers.
@@ -163,6 +165,8 @@ func (s *Server) Jobs() []fixture.Job {
 			j.State, j.Finished = provider.Succeeded, b.created.Add(b.duration)
 		case statusFailed:
 			j.State, j.Finished, j.Detail = provider.Failed, b.created.Add(b.duration), b.failMsg
+		case statusDeleting:
+			j.State, j.Finished, j.Detail = provider.Failed, b.deleted, "deleted"
 		default:
 			j.State = provider.Running
 		}
@@ -176,9 +180,17 @@ const (
 	statusBuilding  = "BUILDING"
 	statusCompleted = "COMPLETED"
 	statusFailed    = "FAILED"
+	statusDeleting  = "DELETING"
 )
 
+// deleteDuration is how long a deleted backup stays listed as DELETING
+// before it disappears.
+const deleteDuration = 5 * time.Second
+
 func (b *backup) status(now time.Time) string {
+	if !b.deleted.IsZero() {
+		return statusDeleting
+	}
 	if now.Before(b.created.Add(b.duration)) {
 		return statusBuilding
 	}
@@ -211,6 +223,8 @@ type route struct {
 
 func lookup(method, resource string) (route, bool) {
 	switch {
+	case method == http.MethodDelete && strings.HasPrefix(resource, "backups/"):
+		return route{"DeleteManualBackup", false, (*Server).deleteBackup}, true
 	case method == http.MethodPost && resource == "backups":
 		return route{"CreateManualBackup", true, (*Server).createBackup}, true
 	case method == http.MethodGet && resource == "backups":
@@ -240,9 +254,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, now time.Time, re
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	var rt route
-	ok := len(parts) == 3 && parts[0] == "v3" && parts[1] != ""
+	ok := (len(parts) == 3 || len(parts) == 4 && parts[3] != "") && parts[0] == "v3" && parts[1] != ""
 	if ok {
-		rt, ok = lookup(r.Method, parts[2])
+		rt, ok = lookup(r.Method, strings.Join(parts[2:], "/"))
 	}
 	if !ok {
 		return fail(errf(http.StatusNotFound, codeNotFoundAPI, "The API does not exist or has not been published in the environment: %s %s", r.Method, r.URL.Path))

@@ -620,6 +620,7 @@ func TestCodes(t *testing.T) {
 	e.create(seedMySQL)
 	e.create(seedMySQL)
 	e.do("GET", "/nope", "", nil)
+	e.do("DELETE", path+"/no-such-backup", "", nil)
 	e.do("GET", path, "", func(r *http.Request) { r.Header.Del("Authorization") })
 	e.do("GET", path, "", func(r *http.Request) { Sign(r, nil, testAK, testSK, e.clk.Now().Add(time.Hour)) })
 	e.do("GET", "/v3/x/backups", "", func(r *http.Request) { r.Header.Del("X-Project-Id"); Sign(r, nil, testAK, testSK, e.clk.Now()) })

@@ -191,8 +191,8 @@ func parseRef(ref provider.Ref) (string, error) {
 	return id, nil
 }
 
-// Status reads the backup's status: COMPLETED is success, FAILED failure,
-// anything else (BUILDING, or not listed yet) still running. Huawei gives
+// Status reads the backup's status: COMPLETED is success, FAILED and
+// DELETING failure, anything else (BUILDING, or not listed yet) still running. Huawei gives
 // no progress figure and no failure reason, so Detail holds the raw status.
 func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.Ref) (provider.Status, error) {
 	if err := check(spec); err != nil {
@@ -225,6 +225,10 @@ func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.
 			st.State, st.Progress = provider.Succeeded, 100
 		case "FAILED":
 			st.State, st.Detail = provider.Failed, "backup "+id+" ended FAILED"
+		case "DELETING":
+			// Someone deleted it: it will never complete, so waiting for
+			// the deadline would only hide the reason.
+			st.State, st.Detail = provider.Failed, "backup "+id+" is being deleted (DELETING)"
 		}
 		return st, nil
 	}

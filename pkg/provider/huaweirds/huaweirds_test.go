@@ -524,3 +524,26 @@ func TestEndpointURL(t *testing.T) {
 		}
 	}
 }
+
+// A backup being deleted will never complete: DELETING ends the job as
+// failed with that reason instead of polling until the deadline. The SDK's
+// DeleteManualBackup puts it in that state on the emulator.
+func TestDeletingEndsTheJob(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	s := spec(in01, "nightly-deleted")
+	ref, err := e.p.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(string(ref), "backup/")
+	if _, err := e.p.call(ctx, "DELETE /v3/{project_id}/backups/{backup_id}", func(h map[string]string) (any, error) {
+		return e.p.client.DeleteManualBackupInvoker(&model.DeleteManualBackupRequest{BackupId: id}).AddHeaders(h).Invoke()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.p.Status(ctx, s, ref)
+	if err != nil || st.State != provider.Failed || !strings.Contains(st.Detail, "DELETING") {
+		t.Fatalf("status of a deleting backup = %+v, %v; want failed, saying DELETING", st, err)
+	}
+}
