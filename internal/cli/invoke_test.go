@@ -43,9 +43,9 @@ func TestInvokeShowsSentMessages(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d\n%s%s", code, &out, &errb)
 			}
-			// The default fleet's running, tagged Tencent instances: 3 cdb, 2 sqlserver, 3 mongodb.
-			if n := strings.Count(out.String(), "  work: "); n != 8 {
-				t.Errorf("%d create steps shown, want 8:\n%s", n, &out)
+			// The default fleet's running, tagged Tencent instances: 3 cdb, 3 sqlserver, 3 mongodb.
+			if n := strings.Count(out.String(), "  work: "); n != 9 {
+				t.Errorf("%d create steps shown, want 9:\n%s", n, &out)
 			}
 			if !strings.Contains(errb.String(), "("+platform+" delivery)") {
 				t.Errorf("delivery not named: %s", &errb)

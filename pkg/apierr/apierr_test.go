@@ -61,6 +61,8 @@ func TestClassify(t *testing.T) {
 		{Tencent, "ResourceUnavailable.InstanceStatusInvalid", RetryLater},
 		{Tencent, "InvalidParameterValue.StatusAbnormal", RetryLater},
 		{Tencent, "FailedOperation.MigrationLockError", RetryLater},
+		{Tencent, "OperationDenied.WrongStatus", RetryLater},
+		{Tencent, "FailedOperation.CosError", RetryLater},
 		// Ambiguous: look up, then a few retries.
 		{Tencent, "InternalError", RetryAfterLookup},
 		{Tencent, "InternalError.DesError", RetryAfterLookup},

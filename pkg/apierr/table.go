@@ -29,9 +29,14 @@ var tencentCodes = map[string]Kind{
 	"ResourceUnavailable.CosStatusErr":            RetryLater,
 	"InvalidParameterValue.StatusAbnormal":        RetryLater,
 	"InvalidParameterValue.IllegalInstanceStatus": RetryLater,
-	"ClientError.NetworkError":                    RetryAfterLookup,
-	"ClientError.HttpStatusCodeError":             RetryAfterLookup,
-	"ClientError.IOError":                         RetryAfterLookup,
+	// Documented for the backup lists during a poll (SDK error lists of cdb
+	// DescribeBackups and sqlserver DescribeBackups): the instance is in a
+	// passing state or the object store hiccupped; the next check may pass.
+	"OperationDenied.WrongStatus":     RetryLater,
+	"FailedOperation.CosError":        RetryLater,
+	"ClientError.NetworkError":        RetryAfterLookup,
+	"ClientError.HttpStatusCodeError": RetryAfterLookup,
+	"ClientError.IOError":             RetryAfterLookup,
 	// The SDK reports a gateway's HTML 5xx page as a JSON parse error: the
 	// request may have run, so it is ambiguous, not a reason to fail the job.
 	"ClientError.ParseJsonError":      RetryAfterLookup,

@@ -1,6 +1,7 @@
 package tencent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	sdkerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+	sdkjson "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/json"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -175,7 +177,16 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: encode request: %w", a.Service, a.Name, err)
 	}
-	if err := r.SetActionParameters(body); err != nil {
+	// The SDK decodes []byte parameters into map[string]interface{}, which
+	// turns every number into a float64: ids above 2^53 would change. A map
+	// holding the SDK json package's Number is sent as is, digit for digit.
+	params := map[string]any{}
+	dec := sdkjson.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil {
+		return fmt.Errorf("%s %s: encode request: want a JSON object: %w", a.Service, a.Name, err)
+	}
+	if err := r.SetActionParameters(params); err != nil {
 		return fmt.Errorf("%s %s: %w", a.Service, a.Name, err)
 	}
 	status := new(int)

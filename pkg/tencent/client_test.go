@@ -2,8 +2,10 @@ package tencent_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -45,5 +47,56 @@ func TestGatewayErrorPageIsAmbiguous(t *testing.T) {
 				t.Errorf("kind = %v (%v); want RetryAfterLookup", k, err)
 			}
 		})
+	}
+}
+
+func rawServer(t *testing.T, answer string, got *[]byte) *tencent.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if got != nil {
+			*got = b
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(answer))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: secret.String("key")},
+		Region: "ap-guangzhou", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The SDK's generic request keeps parameters in a map; decoded the default
+// way, every number passes through float64 and ids above 2^53 change.
+func TestNumericIDsKeepFullPrecision(t *testing.T) {
+	var body []byte
+	c := rawServer(t, `{"Response":{"RequestId":"r1"}}`, &body)
+	req := struct {
+		BackupId uint64
+		FlowId   int64
+	}{BackupId: 18446744073709551615, FlowId: 9007199254740993}
+	if err := c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "DescribeBackups"}, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"BackupId":18446744073709551615`, `"FlowId":9007199254740993`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("body %s lacks %s", body, want)
+		}
+	}
+}
+
+// A 200 whose Response does not decode says nothing about whether a create
+// took effect: ambiguous (look up, then retry), never permanent.
+func TestUndecodableAnswerIsAmbiguous(t *testing.T) {
+	for _, answer := range []string{`{"Response":{"BackupId":"not-a-number","RequestId":"r1"}}`, `{"Response":[1,2]}`, `not json at all`} {
+		c := rawServer(t, answer, nil)
+		var resp struct{ BackupId uint64 }
+		err := c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "CreateBackup"}, struct{}{}, &resp)
+		if apierr.KindOf(err) != apierr.RetryAfterLookup {
+			t.Errorf("answer %s: err = %v (kind %v); want retry-after-lookup", answer, err, apierr.KindOf(err))
+		}
 	}
 }

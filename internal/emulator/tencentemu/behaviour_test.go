@@ -168,7 +168,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	e.mustCall("sqlserver", "DescribeDBInstances", map[string]any{"TagKeys": []string{"backupflow"}, "Limit": 1, "Offset": 1}, &ms)
-	if ms.TotalCount != 3 || len(ms.DBInstances) != 1 || ms.DBInstances[0].InstanceId != "mssql-njj2mtpl" {
+	if ms.TotalCount != 4 || len(ms.DBInstances) != 1 || ms.DBInstances[0].InstanceId != "mssql-njj2mtpl" {
 		t.Fatalf("sqlserver page 1: %+v", ms)
 	}
 	e.mustCall("sqlserver", "DescribeDBInstances", map[string]any{"TagKeys": []string{"backupflow"}, "Limit": 2, "Offset": 1, "PaginationType": "offset"}, &ms)

@@ -129,6 +129,7 @@ func (s *Server) mssqlCreateBackup(c *call) (any, *apiError) {
 		kind: mssqlBackup, product: provider.SQLServer, instanceID: in.ID, region: in.RegionOrDefault(),
 		name: name, created: c.now, dur: s.durationOf(in), failMsg: s.failJobs[in.ID],
 		backupID: bid, flowID: flow, strategy: req.Strategy, storageStrategy: req.StorageStrategy, dbs: dbs,
+		single: in.BackupFormat == "single",
 	})
 	return struct{ FlowId int64 }{flow}, nil
 }
@@ -156,7 +157,7 @@ type mssqlBackupOut struct {
 	EndTime           string
 	InternalAddr      string
 	ExternalAddr      string
-	Id                int64
+	Id                int64 `json:",omitempty"` // not returned for single-database files
 	Status            int64
 	DBs               []string
 	Strategy          int64
@@ -170,20 +171,35 @@ type mssqlBackupOut struct {
 	CrossBackupStatus []any
 }
 
-func (s *Server) mssqlBackupOf(j *job, now time.Time) mssqlBackupOut {
+// mssqlBackupsOf lists a backup as DescribeBackups shows it: one packed
+// file with an Id, or, for an instance writing single-database files, one
+// file per database and no Id ("对于单库备份文件不返回此值", the SDK's Backup.Id).
+func (s *Server) mssqlBackupsOf(j *job, now time.Time) []mssqlBackupOut {
 	ph := j.at(now)
 	st := map[provider.State]int64{provider.Running: 0, provider.Succeeded: 1, provider.Failed: 2}[ph.state]
-	out := mssqlBackupOut{
-		FileName:  fmt.Sprintf("%s_%s_%d.bak", j.instanceID, j.created.In(bjt).Format("20060102150405"), j.backupID),
-		StartTime: fmtTime(j.created), EndTime: fmtTime(ph.finished), Id: j.backupID, Status: st,
-		DBs: append([]string{}, j.dbs...), Strategy: j.strategy, StorageStrategy: j.storageStrategy,
-		BackupWay: 1, BackupName: j.name, GroupId: fmt.Sprintf("group-%d", j.flowID), BackupFormat: "pkg",
-		Region: j.region, CrossBackupAddr: []any{}, CrossBackupStatus: []any{},
+	stamp := j.created.In(bjt).Format("20060102150405")
+	one := func(file string, dbs []string, id int64, format string) mssqlBackupOut {
+		out := mssqlBackupOut{
+			FileName:  file,
+			StartTime: fmtTime(j.created), EndTime: fmtTime(ph.finished), Id: id, Status: st,
+			DBs: dbs, Strategy: j.strategy, StorageStrategy: j.storageStrategy,
+			BackupWay: 1, BackupName: j.name, GroupId: fmt.Sprintf("group-%d", j.flowID), BackupFormat: format,
+			Region: j.region, CrossBackupAddr: []any{}, CrossBackupStatus: []any{},
+		}
+		if ph.state == provider.Succeeded {
+			out.Size = 2048 + j.backupID%89*512
+			out.InternalAddr = fmt.Sprintf("http://backup.sqlserver.internal/%s/%s", j.instanceID, file)
+			out.ExternalAddr = fmt.Sprintf("https://sqlserver-backup-%s.cos.%s.myqcloud.com/%s/%s", s.fleet.AppID, j.region, j.instanceID, file)
+		}
+		return out
 	}
-	if ph.state == provider.Succeeded {
-		out.Size = 2048 + j.backupID%89*512
-		out.InternalAddr = fmt.Sprintf("http://backup.sqlserver.internal/%s/%d", j.instanceID, j.backupID)
-		out.ExternalAddr = fmt.Sprintf("https://sqlserver-backup-%s.cos.%s.myqcloud.com/%s/%d", s.fleet.AppID, j.region, j.instanceID, j.backupID)
+	if !j.single {
+		return []mssqlBackupOut{one(fmt.Sprintf("%s_%s_%d.bak", j.instanceID, stamp, j.backupID),
+			append([]string{}, j.dbs...), j.backupID, "pkg")}
+	}
+	var out []mssqlBackupOut
+	for _, db := range j.dbs {
+		out = append(out, one(fmt.Sprintf("%s_%s_%s.bak", j.instanceID, db, stamp), []string{db}, 0, "single"))
 	}
 	return out
 }
@@ -196,6 +212,7 @@ func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
 		Strategy, BackupWay, BackupId  *int64
 		DatabaseName                   string
 		Type                           *int64
+		BackupFormat                   string
 	}
 	if e := c.bind(&req); e != nil {
 		return nil, e
@@ -210,6 +227,9 @@ func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
 	}
 	if req.Limit < 0 || req.Limit > 100 || req.Offset < 0 {
 		return nil, errf(codeMssqlInputIllegal, "Limit must be 1-100 and Offset (a page number) not negative.")
+	}
+	if req.BackupFormat != "" && req.BackupFormat != "pkg" && req.BackupFormat != "single" {
+		return nil, errf(codeMssqlInputIllegal, "BackupFormat must be pkg or single.")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,11 +248,17 @@ func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
 				req.BackupName != "" && j.name != req.BackupName ||
 				req.Strategy != nil && *req.Strategy != j.strategy ||
 				req.BackupWay != nil && *req.BackupWay != 1 ||
-				req.BackupId != nil && *req.BackupId != j.backupID ||
 				req.DatabaseName != "" && !contains(j.dbs, req.DatabaseName) {
 				continue
 			}
-			list = append(list, s.mssqlBackupOf(j, c.now))
+			for _, b := range s.mssqlBackupsOf(j, c.now) {
+				if req.BackupId != nil && *req.BackupId != b.Id ||
+					req.BackupFormat != "" && req.BackupFormat != b.BackupFormat ||
+					req.DatabaseName != "" && !contains(b.DBs, req.DatabaseName) {
+					continue
+				}
+				list = append(list, b)
+			}
 		}
 	}
 	// Offset is a page number in this product.
@@ -258,9 +284,9 @@ func (s *Server) mssqlDescribeBackupByFlowID(c *call) (any, *apiError) {
 	if err == nil {
 		for _, j := range s.st.jobs {
 			if j.kind == mssqlBackup && j.instanceID == in.ID && j.flowID == flow && !j.deleted {
-				b := s.mssqlBackupOf(j, c.now)
+				b := s.mssqlBackupsOf(j, c.now)[0] // single-database files: the first database's
 				return struct {
-					Id                                  int64
+					Id                                  int64 `json:",omitempty"`
 					FileName, BackupName                string
 					StartTime, EndTime                  string
 					Size                                int64

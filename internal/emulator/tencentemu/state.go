@@ -50,6 +50,7 @@ type job struct {
 
 	strategy, storageStrategy int64
 	dbs                       []string
+	single                    bool // sqlserver: single-database backup files
 
 	migID, recoveryType, uploadType string
 	files                           []string

@@ -147,6 +147,31 @@ func TestSQLServerBackupProgression(t *testing.T) {
 		t.Fatalf("page 1 of 1-per-page should be empty: %+v", list)
 	}
 	wantCode(t, e.call("sqlserver", "DescribeBackupByFlowId", map[string]any{"InstanceId": "mssql-i1z41iwd", "FlowId": "999"}, nil), codeBackupNotFound)
+
+	// Single-database backup files: one listed file per database, no Id.
+	e.mustCall("sqlserver", "CreateBackup", map[string]any{"InstanceId": "mssql-s1ngle01", "BackupName": "bf-single"}, nil)
+	var raw struct {
+		TotalCount int
+		Backups    []map[string]any
+	}
+	e.mustCall("sqlserver", "DescribeBackups", map[string]any{
+		"InstanceId": "mssql-s1ngle01", "StartTime": fmtTime(now.Add(-time.Hour)), "EndTime": fmtTime(now.Add(time.Hour)),
+	}, &raw)
+	if raw.TotalCount != 2 {
+		t.Fatalf("single-database files: %+v", raw)
+	}
+	for _, b := range raw.Backups {
+		if _, ok := b["Id"]; ok || b["BackupFormat"] != "single" || b["BackupName"] != "bf-single" || len(b["DBs"].([]any)) != 1 {
+			t.Errorf("single-database file: %+v; want no Id, format single, one database", b)
+		}
+	}
+	e.mustCall("sqlserver", "DescribeBackups", map[string]any{
+		"InstanceId": "mssql-s1ngle01", "StartTime": fmtTime(now.Add(-time.Hour)), "EndTime": fmtTime(now.Add(time.Hour)),
+		"BackupFormat": "pkg",
+	}, &raw)
+	if raw.TotalCount != 0 {
+		t.Errorf("BackupFormat pkg lists single-database files: %+v", raw)
+	}
 }
 
 type migration struct {

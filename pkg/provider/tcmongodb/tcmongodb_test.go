@@ -192,3 +192,14 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("requests = %+v", reqs)
 	}
 }
+
+// A create answer without the AsyncRequestId may still have started the
+// backup: ambiguous (look up by remark, then retry), never permanent.
+func TestCreateWithoutAsyncIDIsAmbiguous(t *testing.T) {
+	_, c := newFake(t, map[string]func([]byte) any{
+		"CreateBackupDBInstance": func([]byte) any { return map[string]any{} },
+	})
+	if _, err := New(c, Options{}).Start(context.Background(), spec("n1", "logical")); apierr.KindOf(err) != apierr.RetryAfterLookup {
+		t.Errorf("err = %v (kind %v); want retry-after-lookup", err, apierr.KindOf(err))
+	}
+}

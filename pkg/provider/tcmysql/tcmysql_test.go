@@ -230,3 +230,27 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("requests = %+v", reqs)
 	}
 }
+
+// DescribeBackups during a poll may answer OperationDenied.WrongStatus (a
+// passing instance state, per the SDK's error list): check again later.
+func TestPollWrongStatusRetriesLater(t *testing.T) {
+	_, c := newFake(t, map[string]func([]byte) any{
+		"DescribeBackups": func([]byte) any { return cloudError{Code: "OperationDenied.WrongStatus", Message: "wrong status"} },
+	})
+	_, err := New(c, Options{}).Status(context.Background(), spec("n1"), "backup/102996666")
+	if apierr.Code(err) != "OperationDenied.WrongStatus" || apierr.KindOf(err) != apierr.RetryLater {
+		t.Errorf("err = %v (kind %v); want OperationDenied.WrongStatus, retry-later", err, apierr.KindOf(err))
+	}
+}
+
+// A create answer without the BackupId is ambiguous: look up, then retry.
+func TestCreateWithoutIDIsAmbiguous(t *testing.T) {
+	_, c := newFake(t, map[string]func([]byte) any{
+		"CreateBackup": func([]byte) any { return map[string]any{} },
+	})
+	s := spec("n1")
+	s.Method = "physical"
+	if _, err := New(c, Options{}).Start(context.Background(), s); apierr.KindOf(err) != apierr.RetryAfterLookup {
+		t.Errorf("err = %v (kind %v); want retry-after-lookup", err, apierr.KindOf(err))
+	}
+}

@@ -3,6 +3,7 @@ package tcsqlserver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,7 +219,7 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 	for _, in := range got {
 		byID[in.InstanceID] = in
 	}
-	want := map[string]bool{"mssql-i1z41iwd": true, "mssql-njj2mtpl": true, "mssql-cr8ating": false}
+	want := map[string]bool{"mssql-i1z41iwd": true, "mssql-njj2mtpl": true, "mssql-cr8ating": false, "mssql-s1ngle01": true}
 	for id, eligible := range want {
 		in, ok := byID[id]
 		if !ok || in.Eligible != eligible || (!eligible && in.Reason == "") {
@@ -228,4 +229,45 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("Discover = %+v; want exactly %v (mssql-rdc0gajn has no nightly tag)", got, want)
 	}
+}
+
+// An instance writing single-database backup files lists one file per
+// database and no Id. The redelivery must still find the backup (by name)
+// and track it to the end, not fail it for a zero id.
+func TestSingleDatabaseFiles(t *testing.T) {
+	for _, dbs := range [][]string{nil, {"reports"}} {
+		t.Run(fmt.Sprint(dbs), func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			s := backup("mssql-s1ngle01", "job-single1", dbs...)
+			if _, err := e.p.Start(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			ref, found, err := e.p.Find(ctx, s)
+			if err != nil || !found {
+				t.Fatalf("Find on redelivery = %q, %v, %v; want found", ref, found, err)
+			}
+			if st, err := e.p.Status(ctx, s, ref); err != nil || st.State != provider.Running {
+				t.Fatalf("Status(%s) at once = %+v, %v; want running", ref, st, err)
+			}
+			e.clock.Advance(jobDuration + time.Second)
+			st, err := e.p.Status(ctx, s, ref)
+			if err != nil || st.State != provider.Succeeded || st.BackupID == "" || st.BackupID == "0" {
+				t.Errorf("Status(%s) = %+v, %v; want succeeded, naming the backup", ref, st, err)
+			}
+			if n := countJobs(e.emu, s.InstanceID, s.Name); n != 1 {
+				t.Errorf("%d backups named %s; want 1", n, s.Name)
+			}
+		})
+	}
+}
+
+func countJobs(emu *tencentemu.Server, instance, name string) int {
+	n := 0
+	for _, j := range emu.Jobs() {
+		if j.InstanceID == instance && j.Name == name {
+			n++
+		}
+	}
+	return n
 }

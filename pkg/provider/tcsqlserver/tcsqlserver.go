@@ -87,6 +87,9 @@ const (
 	kindFlow      = "flow"      // CreateBackup's FlowId
 	kindBackup    = "backup"    // a backup's Id, from Find
 	kindMigration = "migration" // a backup migration id, optionally with its start flow
+	// kindName is a backup found by name that has no Id: single-database
+	// backup files are listed one per database, without an Id.
+	kindName = "name"
 )
 
 // ParsedRef is a Ref taken apart.
@@ -95,11 +98,14 @@ type ParsedRef struct {
 	ID          int64  // FlowId or backup Id (flow/backup)
 	MigrationID string // migration
 	FlowID      int64  // migration: StartBackupMigration's FlowId, 0 when unknown
+	Name        string // name: the BackupName
 }
 
 // String renders the Ref.
 func (r ParsedRef) String() string {
 	switch r.Kind {
+	case kindName:
+		return kindName + "/" + r.Name
 	case kindMigration:
 		if r.FlowID > 0 {
 			return kindMigration + "/" + r.MigrationID + "/flow/" + strconv.FormatInt(r.FlowID, 10)
@@ -119,7 +125,7 @@ func positive(s string) (int64, bool) {
 // ParseRef takes apart a Ref made by this adapter.
 func ParseRef(ref provider.Ref) (ParsedRef, error) {
 	parts := strings.Split(string(ref), "/")
-	bad := apierr.Invalid("tcsqlserver: ref %q: want flow/<id>, backup/<id> or migration/<id>[/flow/<id>]", ref)
+	bad := apierr.Invalid("tcsqlserver: ref %q: want flow/<id>, backup/<id>, name/<backup name> or migration/<id>[/flow/<id>]", ref)
 	switch {
 	case len(parts) == 2 && (parts[0] == kindFlow || parts[0] == kindBackup):
 		n, ok := positive(parts[1])
@@ -127,6 +133,8 @@ func ParseRef(ref provider.Ref) (ParsedRef, error) {
 			return ParsedRef{}, bad
 		}
 		return ParsedRef{Kind: parts[0], ID: n}, nil
+	case len(parts) == 2 && parts[0] == kindName && provider.ValidateName(provider.SQLServer, parts[1]) == nil:
+		return ParsedRef{Kind: kindName, Name: parts[1]}, nil
 	case (len(parts) == 2 || len(parts) == 4) && parts[0] == kindMigration && migrationID.MatchString(parts[1]):
 		r := ParsedRef{Kind: kindMigration, MigrationID: parts[1]}
 		if len(parts) == 4 {
@@ -158,6 +166,11 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 	var resp CreateBackupResponse
 	if err := p.call(ctx, spec.Region, "CreateBackup", req, &resp); err != nil {
 		return "", fmt.Errorf("tcsqlserver: create backup %s: %w", spec.InstanceID, err)
+	}
+	if resp.FlowId <= 0 {
+		// The backup may have started; without the flow only its name
+		// finds it, so look it up before trying again.
+		return "", apierr.Ambiguous("tcsqlserver: create backup %s: the answer has no FlowId", spec.InstanceID)
 	}
 	return provider.Ref(ParsedRef{Kind: kindFlow, ID: resp.FlowId}.String()), nil
 }
@@ -260,6 +273,12 @@ func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.
 			return provider.Status{}, fmt.Errorf("tcsqlserver: status of backup %d on %s: %w", r.ID, spec.InstanceID, err)
 		}
 		return st, nil
+	case kindName:
+		st, err := p.namedStatus(ctx, spec, r.Name)
+		if err != nil {
+			return provider.Status{}, fmt.Errorf("tcsqlserver: status of backup %q on %s: %w", r.Name, spec.InstanceID, err)
+		}
+		return st, nil
 	}
 	st, err := p.migrationStatus(ctx, spec, r)
 	if err != nil {
@@ -332,6 +351,42 @@ func (p *Provider) backupStatus(ctx context.Context, spec provider.Spec, id int6
 	st := provider.Status{State: state, Progress: -1, BackupID: strconv.FormatUint(found.Id, 10), Detail: detail}
 	if state == provider.Succeeded {
 		st.Progress = 100
+	}
+	return st, nil
+}
+
+// namedStatus reads a backup by its name, for single-database backup files
+// (one listed file per database, none with an Id): any file failed is a
+// failure, any still being made is running, all done is success.
+func (p *Provider) namedStatus(ctx context.Context, spec provider.Spec, name string) (provider.Status, error) {
+	req := p.backupsRequest(spec)
+	manual := int64(1)
+	req.BackupName, req.BackupWay = name, &manual
+	var files []*Backup
+	if err := p.backups(ctx, spec, req, func(b *Backup) bool {
+		if b.BackupName == name {
+			files = append(files, b)
+		}
+		return true
+	}); err != nil {
+		return provider.Status{}, err
+	}
+	st := provider.Status{State: provider.Succeeded, Progress: 100, BackupID: name}
+	if len(files) == 0 {
+		st.State, st.Progress, st.Detail = provider.Failed, -1, "backup is no longer listed"
+		return st, nil
+	}
+	for _, b := range files {
+		switch state, detail := BackupState(b.Status); state {
+		case provider.Failed:
+			st.State, st.Progress, st.Detail = provider.Failed, -1, fmt.Sprintf("%s: %s", b.FileName, detail)
+			return st, nil
+		case provider.Running:
+			st.State, st.Progress = provider.Running, -1
+		}
+	}
+	if st.State == provider.Succeeded {
+		st.Detail = fmt.Sprintf("%d single-database files", len(files))
 	}
 	return st, nil
 }
@@ -427,8 +482,12 @@ func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, 
 	if err != nil {
 		return "", false, fmt.Errorf("tcsqlserver: find backup %q on %s: %w", spec.Name, spec.InstanceID, err)
 	}
-	if best == nil {
+	switch {
+	case best == nil:
 		return "", false, nil
+	case best.Id == 0:
+		// Single-database files carry no Id: the name is the only handle.
+		return provider.Ref(ParsedRef{Kind: kindName, Name: spec.Name}.String()), true, nil
 	}
 	return provider.Ref(ParsedRef{Kind: kindBackup, ID: int64(best.Id)}.String()), true, nil
 }

@@ -321,3 +321,15 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("offsets = %v; want page numbers 0, 1, 2", offsets)
 	}
 }
+
+// DescribeBackups during a poll may answer FailedOperation.CosError (the
+// object store hiccupped, per the SDK's error list): check again later.
+func TestPollCosErrorRetriesLater(t *testing.T) {
+	_, c := newFake(t, map[string]func([]byte) any{
+		"DescribeBackups": func([]byte) any { return cloudError{Code: "FailedOperation.CosError", Message: "cos error"} },
+	})
+	_, err := New(c, Options{}).Status(context.Background(), backupSpec("n1"), "backup/3900001")
+	if apierr.Code(err) != "FailedOperation.CosError" || apierr.KindOf(err) != apierr.RetryLater {
+		t.Errorf("err = %v (kind %v); want FailedOperation.CosError, retry-later", err, apierr.KindOf(err))
+	}
+}
