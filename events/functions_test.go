@@ -17,6 +17,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/local"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
@@ -125,18 +126,18 @@ func deployedEnv(t *testing.T) *emulator.Emulator {
 }
 
 // deliver invokes fn with payload as its platform would: an event function
-// through app.Handler, chatops as Lambda's function-URL adapter sees a
+// through app.Main (the function table), chatops as Lambda's function-URL adapter sees a
 // payload (a recorded chat request is replayed as HTTP at its signing time).
 func deliver(t *testing.T, fn, name string, payload []byte) ([]byte, error) {
 	t.Helper()
 	ctx := invoke.WithMeta(context.Background(), invoke.Meta{Platform: invoke.PlatformLocal, FunctionName: fn, RequestID: "evx"})
-	if build, ok := local.EventHandlers[fn]; ok {
-		return app.Handler(fn, build)(ctx, payload)
+	if entry, ok := app.Lookup(fn); ok && !entry.Web {
+		return app.Main(fn)(ctx, payload)
 	}
 	if path.Dir(name) == local.ChatFunction {
 		return replayChat(t, payload)
 	}
-	h, err := app.ChatHandler(ctx)
+	h, err := chatapp.Handler(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

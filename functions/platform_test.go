@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke/lambdainvoketest"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
@@ -285,5 +287,107 @@ func TestDeps(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEventFunctionsLinkNoToolingOrChat: the three event functions link what
+// ships and nothing else — no internal/ package (emulator, local stack, CLI,
+// simulator, footprint, descriptor checks) and no chat code.
+func TestEventFunctionsLinkNoToolingOrChat(t *testing.T) {
+	const module = "github.com/backupflow/backupflow/"
+	for _, f := range app.EventFunctions() {
+		for _, tag := range []string{"scf", "lambda.norpc"} {
+			out, err := exec.Command("go", "list", "-deps", "-tags", tag, "./"+f.Name).Output()
+			if err != nil {
+				t.Fatalf("go list %s (%s): %v", f.Name, tag, err)
+			}
+			deps := strings.Fields(string(out))
+			if !slices.Contains(deps, module+"pkg/function") {
+				t.Fatalf("%s (%s): go list shows no pkg/function; the check below would prove nothing", f.Name, tag)
+			}
+			for _, dep := range deps {
+				if strings.HasPrefix(dep, module+"internal/") || dep == module+"pkg/chatops" || dep == module+"pkg/chatapp" {
+					t.Errorf("%s built with -tags %s links %s", f.Name, tag, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestMainsAreTheTable: every functions/<dir> is an entry of the function
+// table, and its main builds exactly that entry — an event function's main
+// is app.Main("<dir>"), the web function's is chatapp.Handler.
+func TestMainsAreTheTable(t *testing.T) {
+	dirs, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		entry, ok := app.Lookup(d.Name())
+		if !ok {
+			t.Errorf("functions/%s is not in the function table (pkg/app.Functions)", d.Name())
+			continue
+		}
+		seen[d.Name()] = true
+		src, err := os.ReadFile(filepath.Join(d.Name(), "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `app.Main("` + d.Name() + `")`
+		if entry.Web {
+			want = "chatapp.Handler("
+		}
+		if strings.Count(string(src), want) != 1 {
+			t.Errorf("functions/%s/main.go does not build its table entry with %s", d.Name(), want)
+		}
+		for _, other := range []string{"function.", "flow.", "app.Open(", "chatapp.New("} {
+			if strings.Contains(string(src), other) {
+				t.Errorf("functions/%s/main.go wires %s itself; it must only start its table entry", d.Name(), other)
+			}
+		}
+	}
+	for _, f := range app.Functions {
+		if !seen[f.Name] {
+			t.Errorf("the function table names %s, which has no functions/%s", f.Name, f.Name)
+		}
+	}
+}
+
+// TestNothingElseWiresAHandler: outside the table (pkg/app/functions.go),
+// the one chat constructor (pkg/chatapp) and the handlers' own unit tests,
+// no file of the repository builds a function handler — so the local stack,
+// invoke, the simulator and the end-to-end tests run what is deployed.
+func TestNothingElseWiresAHandler(t *testing.T) {
+	ctors := []string{"function.CreateBackup(", "function.StartMigration(", "function.PollStatus(", "chatops.New("}
+	allowed := map[string]bool{"pkg/app/functions.go": true, "pkg/chatapp/chatapp.go": true, "functions/platform_test.go": true}
+	err := filepath.WalkDir("..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("..", p)
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && rel != ".") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || allowed[rel] ||
+			strings.HasPrefix(rel, "pkg/function/") || strings.HasPrefix(rel, "pkg/chatops/") {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, c := range ctors {
+			if strings.Contains(string(src), c) {
+				t.Errorf("%s calls %s: build handlers from the function table (app.Lookup(name).Handler, chatapp.New)", rel, c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 )
 
 func main() {
-	h, err := app.ChatHandler(context.Background())
+	h, err := chatapp.Handler(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chatops:", err)
 		os.Exit(1)

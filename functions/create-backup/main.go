@@ -7,15 +7,12 @@ import (
 	"os"
 
 	"github.com/backupflow/backupflow/pkg/app"
-	"github.com/backupflow/backupflow/pkg/function"
-	"github.com/backupflow/backupflow/pkg/invoke"
 )
 
+// main starts the function table's entry for this directory; the test in
+// functions/ fails if it wires anything else.
 func main() {
-	h := app.Handler("create-backup", func(a *app.App) invoke.Handler {
-		return function.CreateBackup(a.Service, a.Work, function.Options{Logger: a.Log, Pace: true})
-	})
-	if err := start(h); err != nil {
+	if err := start(app.Main("create-backup")); err != nil {
 		fmt.Fprintln(os.Stderr, "create-backup:", err)
 		os.Exit(1)
 	}

@@ -7,15 +7,12 @@ import (
 	"os"
 
 	"github.com/backupflow/backupflow/pkg/app"
-	"github.com/backupflow/backupflow/pkg/function"
-	"github.com/backupflow/backupflow/pkg/invoke"
 )
 
+// main starts the function table's entry for this directory; the test in
+// functions/ fails if it wires anything else.
 func main() {
-	h := app.Handler("poll-status", func(a *app.App) invoke.Handler {
-		return function.PollStatus(a.Service, a.Poll, function.Options{Logger: a.Log})
-	})
-	if err := start(h); err != nil {
+	if err := start(app.Main("poll-status")); err != nil {
 		fmt.Fprintln(os.Stderr, "poll-status:", err)
 		os.Exit(1)
 	}

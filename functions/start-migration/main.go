@@ -7,15 +7,12 @@ import (
 	"os"
 
 	"github.com/backupflow/backupflow/pkg/app"
-	"github.com/backupflow/backupflow/pkg/function"
-	"github.com/backupflow/backupflow/pkg/invoke"
 )
 
+// main starts the function table's entry for this directory; the test in
+// functions/ fails if it wires anything else.
 func main() {
-	h := app.Handler("start-migration", func(a *app.App) invoke.Handler {
-		return function.StartMigration(a.Service, function.Options{Logger: a.Log})
-	})
-	if err := start(h); err != nil {
+	if err := start(app.Main("start-migration")); err != nil {
 		fmt.Fprintln(os.Stderr, "start-migration:", err)
 		os.Exit(1)
 	}

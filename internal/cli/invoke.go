@@ -83,7 +83,7 @@ func runInvoke(ctx context.Context, env Env, args []string) int {
 	if *platform != invoke.PlatformSCF && *platform != invoke.PlatformAWS {
 		return errorf(env, ExitUsage, "invoke: --platform must be scf or aws")
 	}
-	if _, ok := local.EventHandlers[fn]; !ok && fn != local.ChatFunction {
+	if _, ok := app.Lookup(fn); !ok {
 		return errorf(env, ExitUsage, "invoke: unknown function %q (create-backup, start-migration, poll-status or chatops)", fn)
 	}
 
@@ -162,7 +162,8 @@ func runInvoke(ctx context.Context, env Env, args []string) int {
 			if a, err = open(ctx, vars); err != nil {
 				return nil, err
 			}
-			return local.EventHandlers[fn](a), nil
+			entry, _ := app.Lookup(fn)
+			return entry.Handler(a, nil)
 		}
 		if *platform == invoke.PlatformSCF {
 			out, ierr, err = invokeSCF(ctx, env, fn, vars, build, payload)

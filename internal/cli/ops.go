@@ -94,7 +94,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 			return ExitOK
 		}
 		for _, j := range jobs {
-			text, err := app.StatusText(ctx, a.Service, j.JobID)
+			text, err := a.Service.StatusText(ctx, j.JobID)
 			if err != nil {
 				return errorf(env, ExitRuntime, "status: %v", err)
 			}
@@ -102,7 +102,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 		}
 		return ExitOK
 	}
-	text, err := app.StatusText(ctx, a.Service, fs.Arg(0))
+	text, err := a.Service.StatusText(ctx, fs.Arg(0))
 	if err != nil {
 		return errorf(env, ExitRuntime, "status: %v", err)
 	}

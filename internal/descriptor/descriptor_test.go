@@ -18,6 +18,7 @@ import (
 
 	"github.com/backupflow/backupflow/events"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
 )
@@ -246,7 +247,7 @@ func TestNoSecretLiterals(t *testing.T) {
 func secretVariables() map[string]bool {
 	out := map[string]bool{"TENCENTCLOUD_SECRET_ID": true, "TENCENTCLOUD_SECRET_KEY": true,
 		"HUAWEICLOUD_SDK_AK": true, "HUAWEICLOUD_SDK_SK": true}
-	for _, typ := range []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(app.ChatConfig{})} {
+	for _, typ := range []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(chatapp.ChatConfig{})} {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			if tag := f.Tag.Get("env"); tag != "" && f.Type.Name() == "String" && strings.HasSuffix(f.Type.PkgPath(), "/secret") {
@@ -261,14 +262,14 @@ func secretVariables() map[string]bool {
 }
 
 // readVariables returns every variable a function reads: the env tags
-// of config.Config (all functions) and app.ChatConfig (chatops), the reply
+// of config.Config (all functions) and chatapp.ChatConfig (chatops), the reply
 // channels, and every getenv("NAME") in the adapters the functions link.
 func readVariables(t *testing.T, fn string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	types := []reflect.Type{reflect.TypeOf(config.Config{})}
 	if fn == "chatops" {
-		types = append(types, reflect.TypeOf(app.ChatConfig{}))
+		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}))
 	}
 	for _, typ := range types {
 		for i := range typ.NumField() {

@@ -221,11 +221,13 @@ func (s *Stack) wire(ctx context.Context, name, run string) (*Function, error) {
 		f.RetryNum = *d.RetryNum
 	}
 	if d.Type != "web" {
-		build, ok := EventHandlers[name]
-		if !ok {
-			return nil, fmt.Errorf("serverless.yml names function %q, which this build does not have", name)
+		entry, ok := app.Lookup(name)
+		if !ok || entry.Web {
+			return nil, fmt.Errorf("serverless.yml names event function %q, which the function table does not have", name)
 		}
-		f.Handler = build(a)
+		if f.Handler, err = entry.Handler(a, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	return f, nil
 }

@@ -166,21 +166,28 @@ func newStack(t *testing.T, so stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, clk: clk, emu: emu, srv: srv, app: a, out: out, rng: rand.New(rand.NewPCG(eo.Seed, 99))}
-	var work, poll function.Receiver = a.Work, a.Poll
+	// Every handler comes from the function table, as each main builds it;
+	// the only seam is the drained queue, reordered when asked.
+	var wrap func(function.Receiver) function.Receiver
 	if so.shuffle {
-		work, poll = &shuffler{q: a.Work, s: s}, &shuffler{q: a.Poll, s: s}
+		wrap = func(q function.Receiver) function.Receiver { return &shuffler{q: q, s: s} }
 	}
-	fo := function.Options{Logger: a.Log, Now: clk.Now}
-	s.create = function.CreateBackup(a.Service, work, fo)
-	s.mig = function.StartMigration(a.Service, fo)
-	s.poll = function.PollStatus(a.Service, poll, fo)
+	build := func(fn string) invoke.Handler {
+		entry, _ := app.Lookup(fn)
+		h, err := entry.Handler(a, wrap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	s.create, s.mig, s.poll = build(app.CreateBackup), build(app.StartMigration), build(app.PollStatus)
 	return s
 }
 
 // shuffler hands each received batch over in a random order: CMQ keeps
 // send order, a real fleet of consumers does not.
 type shuffler struct {
-	q *queue.Queue
+	q function.Receiver
 	s *stack
 }
 

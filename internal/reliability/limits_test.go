@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"errors"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,7 +31,7 @@ func TestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chat, err := s.app.Chat(chatopstest.Config(), nil)
+	chat, err := chatapp.New(s.app, chatopstest.Config(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package reliability
 
 import (
 	"context"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -78,7 +79,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	ev := cosPutEvent("imports/mssql-rdc0gajn/orders.bak", "5d41402abc4b2a76b9719d911017c592")
 	call("import", func() error { _, err := s.mig(ctx, []byte(ev)); return err })
 
-	chat, err := s.app.Chat(chatopstest.Config(), nil)
+	chat, err := chatapp.New(s.app, chatopstest.Config(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

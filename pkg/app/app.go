@@ -48,6 +48,7 @@ type App struct {
 	Log              *slog.Logger
 	Tencent          *tencent.Client // nil when no Tencent product is enabled
 	Now              func() time.Time
+	notifier         *notifier
 }
 
 // Open builds every part from cfg. It fails fast, naming the variables to
@@ -145,6 +146,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.notifier = n
 	a.Service, err = flow.New(cfg.Flow(), flow.Deps{
 		Providers: func(p provider.Product) (provider.Provider, error) {
 			pr, ok := a.Providers[p]

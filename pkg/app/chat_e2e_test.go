@@ -1,7 +1,12 @@
-package app
+package app_test
 
 import (
+	"context"
+	"github.com/backupflow/backupflow/internal/local"
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,11 +62,11 @@ func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			sk := newSink(t)
 			env := map[string]string{}
-			for plat, v := range ReplyVariables {
+			for plat, v := range app.ReplyVariables {
 				env[v] = "webhook:" + sk.srv.URL + "/" + plat
 			}
 			s := newStack(t, emulator.Options{}, env)
-			h, err := s.app.Chat(chatopstest.Config(), nil)
+			h, err := chatapp.New(s.app, chatopstest.Config(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,5 +117,61 @@ func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
 				t.Errorf("reply %q does not name the instance and mention the user", reply)
 			}
 		})
+	}
+}
+
+// TestDeployedChatAnswersInTheConversation: the deployed chatops
+// constructor, configured only from the environment, and the local stack's
+// chat handler wire the same replier, so a WeCom or Feishu user (whose
+// platform's HTTP answer carries no text) gets the immediate answer on the
+// platform's reply channel.
+func TestDeployedChatAnswersInTheConversation(t *testing.T) {
+	for _, p := range []struct {
+		name, platform string
+		req            func(chatopstest.Message, time.Time) *http.Request
+	}{
+		{"wecom app", "wecom", chatopstest.WeComApp},
+		{"feishu", "feishu", chatopstest.Feishu},
+	} {
+		for _, via := range []string{"deployed", "local"} {
+			t.Run(p.name+"/"+via, func(t *testing.T) {
+				sk := newSink(t)
+				env := map[string]string{}
+				for plat, v := range app.ReplyVariables {
+					env[v] = "webhook:" + sk.srv.URL + "/" + plat
+				}
+				maps.Copy(env, map[string]string{
+					"BACKUPFLOW_WECOM_TOKEN": chatopstest.WeComToken, "BACKUPFLOW_WECOM_AES_KEY": chatopstest.WeComEncodingAESKey,
+					"BACKUPFLOW_WECOM_CORP_ID":             chatopstest.WeComCorpID,
+					"BACKUPFLOW_FEISHU_ENCRYPT_KEY":        chatopstest.FeishuEncryptKey,
+					"BACKUPFLOW_FEISHU_APP_ID":             chatopstest.FeishuAppID,
+					"BACKUPFLOW_CHAT_BACKUP_ANYONE":        "true",
+					"BACKUPFLOW_FEISHU_VERIFICATION_TOKEN": chatopstest.FeishuVerificationToken,
+				})
+				s := newStack(t, emulator.Options{}, env) // sets the environment as deployed
+				var h http.Handler
+				var err error
+				now := time.Now()
+				if via == "deployed" {
+					h, err = chatapp.Handler(context.Background())
+				} else {
+					h, err = local.ChatHandler(s.app, func() time.Time { return now })
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, p.req(chatopstest.Message{ID: "answer-" + via, Text: "help"}, now))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				if got := sk.count(p.platform); got != 1 {
+					t.Fatalf("%d answers reached the %s conversation; want 1 (the help text)", got, p.platform)
+				}
+				if txt := strings.Join(sk.got[p.platform], ""); !strings.Contains(txt, "backup") {
+					t.Errorf("answer %q is not the help text", txt)
+				}
+			})
+		}
 	}
 }

@@ -1,9 +1,10 @@
-package app
+package app_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/backupflow/backupflow/pkg/function"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -15,8 +16,8 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/config"
-	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
@@ -27,7 +28,7 @@ type stack struct {
 	clk    *clocktest.Clock
 	emu    *emulator.Emulator
 	srv    *httptest.Server
-	app    *App
+	app    *app.App
 	create invoke.Handler
 	mig    invoke.Handler
 	poll   invoke.Handler
@@ -69,15 +70,27 @@ func newStack(t *testing.T, eo emulator.Options, env map[string]string) *stack {
 		t.Fatal(err)
 	}
 	out := &syncBuf{}
-	a, err := Open(context.Background(), cfg, Options{Now: clk.Now, Getenv: os.Getenv, Stdout: out, Seed: 7})
+	a, err := app.Open(context.Background(), cfg, app.Options{Now: clk.Now, Getenv: os.Getenv, Stdout: out, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fo := function.Options{Logger: a.Log, Now: clk.Now}
 	return &stack{t: t, clk: clk, emu: emu, srv: srv, app: a, out: out,
-		create: function.CreateBackup(a.Service, a.Work, fo),
-		mig:    function.StartMigration(a.Service, fo),
-		poll:   function.PollStatus(a.Service, a.Poll, fo)}
+		create: tableHandler(t, a, app.CreateBackup), mig: tableHandler(t, a, app.StartMigration),
+		poll: tableHandler(t, a, app.PollStatus)}
+}
+
+// tableHandler builds fn from the function table, as its main does.
+func tableHandler(t *testing.T, a *app.App, fn string) invoke.Handler {
+	t.Helper()
+	entry, ok := app.Lookup(fn)
+	if !ok {
+		t.Fatalf("no %s in the function table", fn)
+	}
+	h, err := entry.Handler(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func (s *stack) invoke(h invoke.Handler, payload string) []byte {

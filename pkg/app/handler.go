@@ -12,11 +12,11 @@ import (
 	"github.com/backupflow/backupflow/pkg/invoke"
 )
 
-// Handler returns a function handler that wires itself from the environment
+// envHandler returns a function handler that wires itself from the environment
 // on first use and again whenever the environment changes. On SCF Go1 the
 // environment, including the role's temporary credentials, arrives with each
 // invocation, so it cannot be read at process start.
-func Handler(function string, build func(*App) invoke.Handler) invoke.Handler {
+func envHandler(function string, build func(*App) (invoke.Handler, error)) invoke.Handler {
 	var (
 		mu   sync.Mutex
 		sum  [32]byte
@@ -37,7 +37,11 @@ func Handler(function string, build func(*App) invoke.Handler) invoke.Handler {
 				mu.Unlock()
 				return nil, fmt.Errorf("%s: %w", function, err)
 			}
-			h, sum, have = build(a), cur, true
+			if h, err = build(a); err != nil {
+				mu.Unlock()
+				return nil, fmt.Errorf("%s: %w", function, err)
+			}
+			sum, have = cur, true
 		}
 		handler := h
 		mu.Unlock()

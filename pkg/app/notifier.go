@@ -102,3 +102,20 @@ func SummaryMessage(s flow.Summary) notify.Message {
 	}
 	return m
 }
+
+// HasReplies reports whether any chat platform has a reply channel.
+func (a *App) HasReplies() bool { return a.notifier != nil && len(a.notifier.replies) > 0 }
+
+// Reply sends text to platform's reply channel (BACKUPFLOW_REPLY_<PLATFORM>),
+// mentioning user. It is how an answer reaches a conversation whose platform
+// cannot carry it in its HTTP answer.
+func (a *App) Reply(ctx context.Context, platform, user, text string) error {
+	if a.notifier == nil {
+		return fmt.Errorf("no reply channel for %s", platform)
+	}
+	r, ok := a.notifier.replies[platform]
+	if !ok {
+		return fmt.Errorf("no reply channel for %s (set %s)", platform, ReplyVariables[platform])
+	}
+	return r.Send(ctx, notify.Message{Title: text, Level: notify.Info, Mention: user})
+}

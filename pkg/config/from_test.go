@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
 )
 
@@ -31,7 +31,7 @@ func TestEmptyMeansUnset(t *testing.T) {
 		load func(getenv func(string) string) (any, error)
 	}{
 		{"config", reflect.TypeFor[config.Config](), func(g func(string) string) (any, error) { return config.LoadFrom(g) }},
-		{"chat", reflect.TypeFor[app.ChatConfig](), func(g func(string) string) (any, error) { return app.LoadChatConfig(g) }},
+		{"chat", reflect.TypeFor[chatapp.ChatConfig](), func(g func(string) string) (any, error) { return chatapp.LoadChatConfig(g) }},
 	}
 	for _, l := range loaders {
 		keys := variables(l.typ)
@@ -67,7 +67,7 @@ func TestEmptyMeansUnset(t *testing.T) {
 					if l.name == "config" {
 						fromEnv, err = config.Load()
 					} else {
-						fromEnv, err = app.LoadChatConfig(os.Getenv)
+						fromEnv, err = chatapp.LoadChatConfig(os.Getenv)
 					}
 					if err != nil || !reflect.DeepEqual(fromEnv, unset) {
 						t.Errorf("%s=%q in the environment loads %+v, %v\nunset loads %+v", key, empty, fromEnv, err, unset)
@@ -123,7 +123,7 @@ func TestLoadFromErrorsNameTheVariable(t *testing.T) {
 		}
 		_, err := config.LoadFrom(getenv)
 		if strings.HasPrefix(tc.key, "BACKUPFLOW_CHAT_") {
-			_, err = app.LoadChatConfig(getenv)
+			_, err = chatapp.LoadChatConfig(getenv)
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.key) || strings.Contains(err.Error(), "secretish") || strings.Contains(err.Error(), tc.val) {
 			t.Errorf("%s=%s: error %v; want one naming the variable and not the value", tc.key, tc.val, err)

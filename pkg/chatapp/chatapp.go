@@ -1,15 +1,14 @@
-package app
+package chatapp
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatops"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/flow"
@@ -80,9 +79,15 @@ func LoadChatConfig(getenv func(string) string) (ChatConfig, error) {
 	return cc, nil
 }
 
-// ChatHandler wires the chatops handler from the process environment (a web
-// function gets its environment at start).
-func ChatHandler(ctx context.Context) (http.Handler, error) {
+// Handler is the deployed chatops function: its configuration and chat
+// settings come from the process environment (a web function gets its
+// environment at start). The function table names it (app.Functions,
+// entry "chatops"); it lives here so that the event functions, which link
+// pkg/app, never link the chat code.
+func Handler(ctx context.Context) (http.Handler, error) {
+	if _, ok := app.Lookup(app.Chatops); !ok {
+		return nil, fmt.Errorf("the function table has no %s entry", app.Chatops)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, err
@@ -91,17 +96,40 @@ func ChatHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := Open(ctx, cfg, Options{Function: "chatops"})
+	a, err := app.Open(ctx, cfg, app.Options{Function: app.Chatops})
 	if err != nil {
 		return nil, err
 	}
-	return a.Chat(cc.Chatops(), nil)
+	return New(a, cc.Chatops(), nil)
 }
 
-// Chat returns the chatops handler over this App's flows and ledger.
-func (a *App) Chat(cfg chatops.Config, replies chatops.Replier) (http.Handler, error) {
-	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: &ledgerStore{l: a.Ledger, now: a.Now},
-		Replies: replies, Logger: a.Log, Now: a.Now})
+// New is the one constructor of the chat handler over a's flows, ledger and
+// reply channels; the deployed function, the local stack, invoke and the
+// tests all call it. now, when set, replaces a's clock for verification and
+// expiry (replaying a recorded sample at its own time).
+func New(a *app.App, cfg chatops.Config, now func() time.Time) (http.Handler, error) {
+	if now == nil {
+		now = a.Now
+	}
+	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: &ledgerStore{l: a.Ledger, now: now},
+		Replies: Replier(a), Logger: a.Log, Now: now})
+}
+
+// Replier is the one place that decides how a text answer reaches a
+// conversation whose platform cannot carry it in its HTTP answer (WeCom
+// callbacks, Feishu events): through the App's reply channel for that
+// platform (BACKUPFLOW_REPLY_<PLATFORM>). Nil when none is configured.
+func Replier(a *app.App) chatops.Replier {
+	if !a.HasReplies() {
+		return nil
+	}
+	return replier{a}
+}
+
+type replier struct{ a *app.App }
+
+func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error {
+	return r.a.Reply(ctx, o.Platform, o.User, text)
 }
 
 // chatJobs adapts the flow service to the chat handler's port.
@@ -114,50 +142,7 @@ func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, erro
 }
 
 func (j *chatJobs) Status(ctx context.Context, query string) (string, error) {
-	return StatusText(ctx, j.svc, query)
-}
-
-// StatusText renders a job's state (or, for an instance id or "", a hint)
-// in one short line for chat and the CLI.
-func StatusText(ctx context.Context, svc *flow.Service, query string) (string, error) {
-	query = strings.TrimSpace(query)
-	if query == "" {
-		return "Send `status <job-id>` for one job; job ids are in every acknowledgement and notification.", nil
-	}
-	if _, ok := provider.ProductOf(query); ok {
-		jobs, err := svc.InstanceJobs(ctx, query, 3)
-		if err != nil {
-			return "", err
-		}
-		if len(jobs) == 0 {
-			return "No jobs recorded for " + query + ".", nil
-		}
-		var lines []string
-		for _, j := range jobs {
-			line, err := StatusText(ctx, svc, j.JobID)
-			if err != nil {
-				return "", err
-			}
-			lines = append(lines, line)
-		}
-		return strings.Join(lines, "\n"), nil
-	}
-	st, out, err := svc.State(ctx, query)
-	if errors.Is(err, flow.ErrUnknownJob) {
-		return "No job " + query + " is known.", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if out != nil {
-		s := fmt.Sprintf("Job %s (%s %s): %s after %s", out.JobID, out.Op, out.Instance, out.Result, out.Duration().Round(time.Second))
-		if out.Code != "" {
-			s += " — " + out.Code + ": " + out.Message
-		}
-		return s, nil
-	}
-	return fmt.Sprintf("Job %s (%s %s): %s, %d status checks so far, last update %s", st.JobID, st.Spec.Op, st.Spec.InstanceID,
-		st.State, st.Polls, st.Updated.UTC().Format(time.RFC3339)), nil
+	return j.svc.StatusText(ctx, query)
 }
 
 // ledgerStore backs the chat handler's replay guard and pending
