@@ -43,7 +43,7 @@ type Config struct {
 	MaxTargets  int         `env:"BACKUPFLOW_MAX_TARGETS" default:"20000"`
 	Products    []string    `env:"BACKUPFLOW_PRODUCTS" default:"mysql,sqlserver,mongodb,huawei-rds"`
 
-	MaxAttempts    int           `env:"BACKUPFLOW_MAX_ATTEMPTS" default:"12"`
+	RetryBudget    time.Duration `env:"BACKUPFLOW_RETRY_BUDGET" default:"2h"`
 	BackupDeadline time.Duration `env:"BACKUPFLOW_BACKUP_DEADLINE" default:"6h"`
 	ImportDeadline time.Duration `env:"BACKUPFLOW_IMPORT_DEADLINE" default:"12h"`
 	PresignTTL     time.Duration `env:"BACKUPFLOW_PRESIGN_TTL" default:"1h"`
@@ -104,8 +104,8 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: BACKUPFLOW_DISCOVER_TAG: want key=value, or %s to turn discovery off", DiscoverOff)
 		}
 	}
-	if c.MaxTargets <= 0 || c.MaxAttempts <= 0 {
-		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS and BACKUPFLOW_MAX_ATTEMPTS must be positive")
+	if c.MaxTargets <= 0 || c.RetryBudget <= 0 {
+		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS and BACKUPFLOW_RETRY_BUDGET must be positive")
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (c Config) Flow() flow.Config {
 	}
 	return flow.Config{
 		Targets: c.Targets, DiscoverTag: tag, ImportRules: c.ImportRules,
-		MaxTargets: c.MaxTargets, MaxAttempts: c.MaxAttempts,
+		MaxTargets: c.MaxTargets, RetryBudget: c.RetryBudget,
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
 		PollMin: c.PollMin, FirstPoll: c.FirstPoll, NotifyLease: c.NotifyLease,
 		QuietSuccess: true,

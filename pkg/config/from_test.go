@@ -105,7 +105,7 @@ func TestTheCasesThatDisagreed(t *testing.T) {
 
 func TestLoadFromErrorsNameTheVariable(t *testing.T) {
 	for _, tc := range []struct{ key, val string }{
-		{"BACKUPFLOW_MAX_ATTEMPTS", "many"},
+		{"BACKUPFLOW_RETRY_BUDGET", "many"},
 		{"BACKUPFLOW_BACKUP_DEADLINE", "soon"},
 		{"BACKUPFLOW_NOTIFY_MODE", "sometimes"},
 		{"BACKUPFLOW_DISCOVER_TAG", "secretish"},

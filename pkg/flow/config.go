@@ -58,11 +58,15 @@ type Config struct {
 	ImportRules []ImportRule
 	MaxTargets  int // fan-out cap; over it the run fails loudly and sends nothing
 
-	MaxAttempts       int           // retries of a throttled/busy step before dead-lettering
-	MaxLookupAttempts int           // retries of an ambiguous fault (each after a lookup)
-	RetryBase         time.Duration // backoff base for throttling/busy
-	RetryCap          time.Duration
-	PollMin, PollCap  time.Duration // bounds of the interval between status checks
+	// RetryBudget is how long a create keeps retrying transient faults
+	// (throttling, busy, ambiguous), counted from its first failed try and
+	// never past the job's deadline. Time, not a count of tries: an outage
+	// lasts so long whatever the backoff, and a count used up in seconds
+	// dead-lettered every create in flight during a 15 s gateway outage.
+	RetryBudget      time.Duration
+	RetryBase        time.Duration // backoff base for throttling/busy (ambiguous: twice this)
+	RetryCap         time.Duration
+	PollMin, PollCap time.Duration // bounds of the interval between status checks
 	// FirstPoll, when set, replaces the product's typical duration as the
 	// first-check estimate for an instance with no history (local runs
 	// against an emulator whose jobs take seconds).
@@ -92,14 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxTargets == 0 {
 		c.MaxTargets = 20000
 	}
-	if c.MaxAttempts == 0 {
-		// With a 1 s base doubling to a 10 min cap, 12 tries span about
-		// 40 minutes: long enough for a busy instance to finish its task.
-		c.MaxAttempts = 12
-	}
-	if c.MaxLookupAttempts == 0 {
-		c.MaxLookupAttempts = 4
-	}
+	// Two hours ride out gateway outages, maintenance windows and a busy
+	// instance's own task, and still tell the user within the night.
+	def(&c.RetryBudget, 2*time.Hour)
 	def(&c.RetryBase, time.Second)
 	def(&c.RetryCap, 10*time.Minute)
 	def(&c.PollMin, 20*time.Second)

@@ -177,11 +177,25 @@ type fakeProvider struct {
 	startErrs []error
 	statusErr []error
 	failJobs  bool
+	// outage makes Find and Start fail with outageErr until outageEnd, as
+	// a gateway outage or a long throttling spell does.
+	outageErr error
+	outageEnd time.Time
+}
+
+func (p *fakeProvider) down() error {
+	if p.outageErr != nil && p.clk.Now().Before(p.outageEnd) {
+		return p.outageErr
+	}
+	return nil
 }
 
 func (p *fakeProvider) Start(_ context.Context, s provider.Spec) (provider.Ref, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.down(); err != nil {
+		return "", err
+	}
 	if len(p.startErrs) > 0 {
 		err := p.startErrs[0]
 		p.startErrs = p.startErrs[1:]
@@ -218,6 +232,9 @@ func (p *fakeProvider) Status(_ context.Context, s provider.Spec, ref provider.R
 func (p *fakeProvider) Find(_ context.Context, s provider.Spec) (provider.Ref, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.down(); err != nil {
+		return "", false, err
+	}
 	for ref, j := range p.jobs {
 		if j.spec.Name == s.Name && j.spec.InstanceID == s.InstanceID {
 			return ref, true, nil

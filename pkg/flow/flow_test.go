@@ -125,8 +125,8 @@ func TestCreate_ErrorKinds(t *testing.T) {
 	}{
 		{"permanent fails now with the cloud's code", []error{perm}, Failed, "InvalidParameter.InstanceNotFound", 0},
 		{"ambiguous retried after lookup", []error{ambiguous, ambiguous}, Succeeded, "", 0},
-		{"ambiguous exhausted is dead-lettered", []error{ambiguous, ambiguous, ambiguous, ambiguous, ambiguous}, DeadLettered, "InternalError", 1},
-		{"throttling exhausted is dead-lettered", repeat(throttled(), 12), DeadLettered, "RequestLimitExceeded", 1},
+		{"many ambiguous faults are no reason to give up", repeat(ambiguous, 12), Succeeded, "", 0},
+		{"nor is long throttling", repeat(throttled(), 16), Succeeded, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +150,58 @@ func TestCreate_ErrorKinds(t *testing.T) {
 			}
 			if h.dead.sent != tt.deadCount {
 				t.Errorf("dead-lettered %d; want %d", h.dead.sent, tt.deadCount)
+			}
+		})
+	}
+}
+
+// TestCreate_RetryBudgetIsTime: transient faults are retried for a span of
+// time, not a number of tries (issue 13 item 7). A gateway outage dead-
+// lettered every create in flight: ambiguous faults had 4 tries 2–8 s apart.
+func TestCreate_RetryBudgetIsTime(t *testing.T) {
+	ambiguous := apierr.New(apierr.Tencent, "cdb", "CreateBackup", "ClientError.NetworkError", "connection reset", "", 0, nil)
+	gateway := apierr.New(apierr.Tencent, "cdb", "CreateBackup", "ClientError.ParseJsonError", "<html>503</html>", "", 503, nil)
+	tests := []struct {
+		name   string
+		cfg    Config
+		err    error
+		outage time.Duration
+		want   Result
+	}{
+		{"a 15 s gateway outage", Config{}, ambiguous, 15 * time.Second, Succeeded},
+		{"a 5 min gateway outage", Config{}, ambiguous, 5 * time.Minute, Succeeded},
+		{"an hour of 503s", Config{}, gateway, time.Hour, Succeeded},
+		{"an outage past the budget", Config{RetryBudget: 30 * time.Minute}, ambiguous, time.Hour, DeadLettered},
+		{"an outage past the job's deadline", Config{BackupDeadline: 20 * time.Minute}, gateway, time.Hour, DeadLettered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.cfg)
+			h.prov.outageErr, h.prov.outageEnd = tt.err, h.clk.Now().Add(tt.outage)
+			id, err := h.svc.Enqueue(context.Background(), Request{ID: []string{"cli", tt.name}, Op: provider.Backup, Instance: "cdb-c1nl9rpv"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := h.clk.Now()
+			h.run()
+			outs := h.notes.outcomes()[id]
+			if len(outs) != 1 {
+				t.Fatalf("outcomes = %d; want 1", len(outs))
+			}
+			if o := outs[0]; o.Result != tt.want {
+				t.Fatalf("outcome = %s %q (%s); want %s", o.Result, o.Code, o.Message, tt.want)
+			}
+			if tt.want == DeadLettered {
+				budget := tt.cfg.RetryBudget
+				if tt.cfg.BackupDeadline != 0 {
+					budget = tt.cfg.BackupDeadline
+				}
+				if gave := h.clk.Now().Sub(start); gave < budget || gave > budget+time.Minute {
+					t.Errorf("gave up after %v; want the budget, %v", gave, budget)
+				}
+			}
+			if h.prov.starts != 1 && tt.want == Succeeded {
+				t.Errorf("%d backups started; want 1", h.prov.starts)
 			}
 		})
 	}

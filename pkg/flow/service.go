@@ -200,7 +200,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 		crashPoint("after-start")
 	}
 	next := m
-	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups = job.StepPoll, ref, m.Seq+1, 0, 0
+	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups, next.Retrying = job.StepPoll, ref, m.Seq+1, 0, 0, time.Time{}
 	next.Started = now
 	next.Deadline = now.Add(s.deadline(m.Spec.Op))
 	first, known := s.firstPoll(ctx, m.Spec)
@@ -284,7 +284,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 		return s.finish(ctx, m, o)
 	}
 	next := m
-	next.Seq, next.Attempt, next.Lookups = m.Seq+1, 0, 0
+	next.Seq, next.Attempt, next.Lookups, next.Retrying = m.Seq+1, 0, 0, time.Time{}
 	next.PrevCheck = now
 	delay := max(s.nextPoll(now.Sub(m.Started)), m.PollFloor)
 
@@ -297,17 +297,19 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 }
 
 // retryOrFail decides by error kind: throttled/busy → back off and retry;
-// ambiguous → retry a few times (the next create looks the job up first);
-// permanent → the job fails now with the cloud's code. A create whose
-// retries are exhausted is dead-lettered. A poll is never given up while the
-// job may still be running in the cloud: not reading its state is no reason
-// to call it failed, so polls retry until the job's deadline (then "stuck").
+// ambiguous → retry (the next create looks the job up first); permanent →
+// the job fails now with the cloud's code. A create keeps retrying for
+// RetryBudget from its first failed try, never past the job's deadline, and
+// is then dead-lettered. A poll is never given up while the job may still be
+// running in the cloud: not reading its state is no reason to call it
+// failed, so polls retry until the job's deadline (then "stuck").
 func (s *Service) retryOrFail(ctx context.Context, m job.Message, cause error) error {
 	log := loggerFrom(ctx, s.log)
 	kind := apierr.KindOf(cause)
 	if kind == apierr.Permanent {
 		return s.finish(ctx, m, failure(m, cause))
 	}
+	now := s.d.Now()
 	next := m
 	next.Seq = m.Seq + 1
 	var tries int
@@ -318,30 +320,38 @@ func (s *Service) retryOrFail(ctx context.Context, m job.Message, cause error) e
 		next.Attempt++
 		tries = next.Attempt
 	}
+	delay := s.backoff(tries-1, kind)
 	if m.Step == job.StepPoll {
-		now := s.d.Now()
 		if !m.Deadline.IsZero() && !now.Before(m.Deadline) {
 			o := outcomeOf(m, Stuck, now)
 			o.Detail = fmt.Sprintf("state unreadable at the deadline: %v", cause)
 			return s.finish(ctx, m, o)
 		}
-		delay := s.backoff(tries-1, kind)
 		if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 			delay = rem
 		}
 		log.Info("status check will be retried", "kind", kind.String(), "try", tries, "code", apierr.Code(cause))
 		return s.send(ctx, next, delay)
 	}
-	limit := s.cfg.MaxAttempts
-	if kind == apierr.RetryAfterLookup {
-		limit = s.cfg.MaxLookupAttempts
+	if next.Retrying.IsZero() {
+		next.Retrying = now
 	}
-	if tries >= limit {
-		log.Warn("retries exhausted", "kind", kind.String(), "tries", tries, "err", cause)
-		return s.deadLetter(ctx, m, cause)
+	end := next.Retrying.Add(s.cfg.RetryBudget)
+	if !m.Created.IsZero() {
+		if dl := m.Created.Add(s.deadline(m.Spec.Op)); dl.Before(end) {
+			end = dl
+		}
 	}
-	log.Info("will retry", "kind", kind.String(), "try", tries, "code", apierr.Code(cause))
-	return s.send(ctx, next, s.backoff(tries-1, kind))
+	if !now.Before(end) {
+		log.Warn("retry budget spent", "kind", kind.String(), "tries", tries,
+			"retrying", now.Sub(next.Retrying).Round(time.Second), "err", cause)
+		return s.deadLetter(ctx, m, fmt.Errorf("still failing after %s of retries (%d tries): %w",
+			now.Sub(next.Retrying).Round(time.Second), tries, cause))
+	}
+	// The last try lands on the budget's end, so the whole budget is used.
+	delay = min(delay, end.Sub(now))
+	log.Info("will retry", "kind", kind.String(), "try", tries, "code", apierr.Code(cause), "in", delay)
+	return s.send(ctx, next, delay)
 }
 
 // requeue sends the same step again as the next hand-off, without counting

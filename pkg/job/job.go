@@ -66,6 +66,9 @@ type Message struct {
 	// ambiguous faults (each retried after a lookup); both reset on progress.
 	Attempt int `json:"attempt,omitempty"`
 	Lookups int `json:"lookups,omitempty"`
+	// Retrying is when the current step first failed with a transient
+	// fault: its retry budget is time counted from here. Reset on progress.
+	Retrying time.Time `json:"retrying,omitempty"`
 	// PollFloor is the shortest interval between this job's status checks,
 	// set by the nightly fan-out so the whole fleet's checks fit the
 	// product's status-call rate limit.
