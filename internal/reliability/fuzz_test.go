@@ -27,10 +27,25 @@ func FuzzParseSelection(f *testing.F) {
 	for _, s := range []string{"", "drain", `{"targets":["cdb-c1nl9rpv"]}`, `{"targets":null}`, `{"targets":[1]}`, "{", `{}{}`} {
 		f.Add(s)
 	}
+	for _, s := range []string{`{"target":["cdb-c1nl9rpv"]}`, `{"targets":[]}`, `{"targets":["a"],"all":true}`, `{"targets":["a"]}}`, "nightly"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, msg string) {
 		sel, err := flow.ParseSelection(msg)
 		if err != nil && sel.Targets != nil {
 			t.Fatalf("error %v with targets %v", err, sel.Targets)
+		}
+		// Strict: only blank text selects everything; anything else that
+		// is accepted names at least one non-blank target.
+		if err == nil && strings.TrimSpace(msg) != "" {
+			if len(sel.Targets) == 0 {
+				t.Fatalf("ParseSelection(%q) accepted a selection of nothing: a run over everything", msg)
+			}
+			for _, id := range sel.Targets {
+				if strings.TrimSpace(id) == "" {
+					t.Fatalf("ParseSelection(%q) accepted a blank target", msg)
+				}
+			}
 		}
 	})
 }

@@ -255,8 +255,24 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"Records":[{"CMQ":{"msgId":1,"msgBody":"x","msgTag":["a"]}},{"cos":{}},null]}`))
+	for _, s := range []string{`{}`, `{"hello":"world"}`, `{"key1":"value1","key2":"value2","key3":"value3"}`,
+		`{"target":["x"]}`, `{"targets":["x"],"y":1}`, `{"version":"2.0","rawPath":"/","requestContext":{}}`, `"drain"`} {
+		f.Add([]byte(s))
+	}
+	all := []event.Kind{event.SCFTimer, event.SCFDrainTimer, event.Schedule, event.CMQMessages, event.SQSMessages,
+		event.COSObjects, event.S3Objects, event.HTTPRequest}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		tr, err := event.Decode(payload)
+		// DecodeFor agrees with Decode: it refuses what Decode cannot read
+		// as a trigger and, of what it can, exactly the kinds not accepted.
+		if _, rerr := event.DecodeFor(payload); rerr == nil {
+			t.Fatalf("DecodeFor(%q) with nothing accepted accepted it", payload)
+		}
+		if tr != nil {
+			if _, rerr := event.DecodeFor(payload, all...); rerr != nil {
+				t.Fatalf("DecodeFor(%q, every kind) = %v; Decode read it as %s", payload, rerr, tr.Kind)
+			}
+		}
 		if err != nil {
 			if tr != nil {
 				t.Fatalf("Decode() = %+v, %v; want nil trigger with an error", tr, err)
