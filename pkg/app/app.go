@@ -85,7 +85,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		if tcreds, err = tencent.CredentialsFromEnv(o.Getenv); err != nil {
 			return nil, err
 		}
-		tc := tencent.Config{Credentials: tcreds, Region: cfg.TencentRegion, Endpoint: cfg.TencentEndpoint}
+		eps, err := tencent.ParseEndpoints(cfg.TencentEndpoints)
+		if err != nil {
+			return nil, fmt.Errorf("BACKUPFLOW_TENCENT_ENDPOINTS: %w", err)
+		}
+		tc := tencent.Config{Credentials: tcreds, Region: cfg.TencentRegion, Endpoint: cfg.TencentEndpoint,
+			RootDomain: cfg.TencentRootDomain, Endpoints: eps}
 		if o.HTTPClient != nil {
 			tc.Transport = o.HTTPClient.Transport
 		}

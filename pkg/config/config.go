@@ -26,7 +26,11 @@ type Config struct {
 	// Tencent: region (SCF sets TENCENTCLOUD_REGION) and an emulator endpoint.
 	TencentRegion   string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
 	TencentEndpoint string `env:"BACKUPFLOW_TENCENT_ENDPOINT"`
-	COSEndpoint     string `env:"BACKUPFLOW_COS_ENDPOINT"`
+	// The international site: a root domain (intl.tencentcloudapi.com) and
+	// per-product hosts ("cdb=cdb.ap-singapore.intl.tencentcloudapi.com,...").
+	TencentRootDomain string `env:"BACKUPFLOW_TENCENT_ROOT_DOMAIN"`
+	TencentEndpoints  string `env:"BACKUPFLOW_TENCENT_ENDPOINTS"`
+	COSEndpoint       string `env:"BACKUPFLOW_COS_ENDPOINT"`
 	// ObjectStore is where uploads land: cos (Tencent) or s3 (AWS).
 	ObjectStore string `env:"BACKUPFLOW_OBJECT_STORE" default:"cos"`
 	// Huawei: region and an emulator endpoint (credentials: HUAWEICLOUD_SDK_*).

@@ -60,6 +60,13 @@ type Config struct {
 	// Endpoint, when set, sends every call to this host[:port] or URL (an
 	// emulator); empty means <service>.tencentcloudapi.com over HTTPS.
 	Endpoint string
+	// RootDomain replaces tencentcloudapi.com: "intl.tencentcloudapi.com"
+	// reaches the international site at <service>.intl.tencentcloudapi.com.
+	RootDomain string
+	// Endpoints overrides the host of single products ("cdb" →
+	// "cdb.ap-singapore.intl.tencentcloudapi.com"); it wins over Endpoint
+	// and RootDomain. A bare host means HTTPS here: these are real hosts.
+	Endpoints map[string]string
 	// Timeout bounds each HTTP exchange; default 20 s.
 	Timeout time.Duration
 	// Transport overrides the HTTP transport (tests, in-process emulator).
@@ -73,6 +80,8 @@ type Client struct {
 	host    string
 	mu      sync.Mutex
 	clients map[string]*common.Client // by region
+	// services holds per-product overrides: scheme ("HTTP"/"HTTPS"), host.
+	services map[string][2]string
 }
 
 // New returns a Client; it does no I/O.
@@ -83,7 +92,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
 	}
-	c := &Client{cfg: cfg, scheme: "HTTPS", clients: map[string]*common.Client{}}
+	c := &Client{cfg: cfg, scheme: "HTTPS", clients: map[string]*common.Client{}, services: map[string][2]string{}}
 	if cfg.Endpoint != "" {
 		scheme, host, err := ParseEndpoint(cfg.Endpoint)
 		if err != nil {
@@ -91,7 +100,50 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.scheme, c.host = scheme, host
 	}
+	if strings.ContainsAny(cfg.RootDomain, "/: ") {
+		return nil, fmt.Errorf("tencent root domain %q: want a domain such as intl.tencentcloudapi.com", cfg.RootDomain)
+	}
+	for svc, ep := range cfg.Endpoints {
+		scheme, host, err := parseServiceEndpoint(ep)
+		if err != nil {
+			return nil, fmt.Errorf("tencent endpoint for %s: %w", svc, err)
+		}
+		c.services[svc] = [2]string{scheme, host}
+	}
 	return c, nil
+}
+
+// parseServiceEndpoint is ParseEndpoint where a bare host means HTTPS.
+func parseServiceEndpoint(ep string) (scheme, host string, err error) {
+	if !strings.Contains(ep, "://") {
+		ep = "https://" + ep
+	}
+	return ParseEndpoint(ep)
+}
+
+// ParseEndpoints reads per-product overrides written
+// "cdb=host[,sqlserver=https://host]", as BACKUPFLOW_TENCENT_ENDPOINTS holds them.
+func ParseEndpoints(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		svc, ep, ok := strings.Cut(item, "=")
+		svc, ep = strings.TrimSpace(svc), strings.TrimSpace(ep)
+		if !ok || svc == "" || ep == "" {
+			return nil, fmt.Errorf("tencent endpoints %q: want product=host[,product=host]", item)
+		}
+		if _, dup := out[svc]; dup {
+			return nil, fmt.Errorf("tencent endpoints: %s given twice", svc)
+		}
+		if _, _, err := parseServiceEndpoint(ep); err != nil {
+			return nil, err
+		}
+		out[svc] = ep
+	}
+	return out, nil
 }
 
 // ParseEndpoint splits "host:port", "http://host:port" or "https://host" into
@@ -126,7 +178,8 @@ func (c *Client) client(region string) *common.Client {
 	cpf := profile.NewClientProfile()
 	cpf.HttpProfile.ReqTimeout = int(c.cfg.Timeout / time.Second)
 	cpf.HttpProfile.Scheme = c.scheme
-	cpf.HttpProfile.Endpoint = c.host // empty: <service>.tencentcloudapi.com
+	cpf.HttpProfile.Endpoint = c.host // empty: <service>.<root domain>
+	cpf.HttpProfile.RootDomain = c.cfg.RootDomain
 	cpf.Language = "en-US"
 	// The region breaker would rewrite the domain to a real Tencent host,
 	// bypassing an emulator; retries are the flows' job, by error kind.
@@ -188,6 +241,12 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	}
 	if err := r.SetActionParameters(params); err != nil {
 		return fmt.Errorf("%s %s: %w", a.Service, a.Name, err)
+	}
+	if ep, ok := c.services[a.Service]; ok {
+		// Set on the request, the SDK keeps them: one client per region
+		// serves every product.
+		r.SetScheme(ep[0])
+		r.SetDomain(ep[1])
 	}
 	status := new(int)
 	r.SetContext(context.WithValue(ctx, statusKey{}, status))

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -97,6 +99,62 @@ func TestUndecodableAnswerIsAmbiguous(t *testing.T) {
 		err := c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "CreateBackup"}, struct{}{}, &resp)
 		if apierr.KindOf(err) != apierr.RetryAfterLookup {
 			t.Errorf("answer %s: err = %v (kind %v); want retry-after-lookup", answer, err, apierr.KindOf(err))
+		}
+	}
+}
+
+// hostRecorder sends every request to the test server but records the host
+// the SDK addressed, so the international site's names can be checked
+// without leaving the machine.
+type hostRecorder struct {
+	target string
+	mu     sync.Mutex
+	hosts  []string
+}
+
+func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.hosts = append(h.hosts, r.URL.Scheme+"://"+r.Host)
+	h.mu.Unlock()
+	r2 := r.Clone(r.Context())
+	r2.URL.Scheme, r2.URL.Host = "http", h.target
+	return http.DefaultTransport.RoundTrip(r2)
+}
+
+// The international site is a root domain: each product is reached at
+// <service>.intl.tencentcloudapi.com; a per-product override wins.
+func TestRootDomainAndPerProductEndpoints(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"Response":{"RequestId":"r1"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	rec := &hostRecorder{target: strings.TrimPrefix(srv.URL, "http://")}
+	c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: secret.String("key")},
+		Region: "ap-singapore", RootDomain: "intl.tencentcloudapi.com",
+		Endpoints: map[string]string{"mongodb": "https://mongodb.ap-singapore.intl.tencentcloudapi.com"}, Transport: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"cdb", "sqlserver", "mongodb"} {
+		if err := c.Call(context.Background(), tencent.Action{Service: svc, Version: "v", Name: "DescribeDBInstances"}, struct{}{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"https://cdb.intl.tencentcloudapi.com", "https://sqlserver.intl.tencentcloudapi.com",
+		"https://mongodb.ap-singapore.intl.tencentcloudapi.com"}
+	if !slices.Equal(rec.hosts, want) {
+		t.Errorf("hosts = %v; want %v", rec.hosts, want)
+	}
+}
+
+func TestParseEndpoints(t *testing.T) {
+	got, err := tencent.ParseEndpoints("cdb=cdb.ap-singapore.intl.tencentcloudapi.com, sqlserver=https://sqlserver.intl.tencentcloudapi.com")
+	if err != nil || len(got) != 2 || got["cdb"] != "cdb.ap-singapore.intl.tencentcloudapi.com" {
+		t.Errorf("ParseEndpoints = %v, %v", got, err)
+	}
+	for _, bad := range []string{"cdb", "=x", "cdb=", "cdb=a,cdb=b", "cdb=ftp://x"} {
+		if _, err := tencent.ParseEndpoints(bad); err == nil {
+			t.Errorf("ParseEndpoints(%q) accepted", bad)
 		}
 	}
 }
