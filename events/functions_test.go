@@ -21,18 +21,19 @@ import (
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
-	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
 	"github.com/backupflow/backupflow/pkg/invoke/lambdainvoke"
 )
 
-// accepts is what each deployed function lists (pkg/function).
-var accepts = map[string][]event.Kind{
-	"create-backup":   function.CreateBackupTriggers,
-	"start-migration": function.StartMigrationTriggers,
-	"poll-status":     function.PollStatusTriggers,
-	"chatops":         function.ChatopsTriggers,
-}
+// accepts is what each function of the one table lists; the handlers
+// enforce their own lists, so this test also holds the two equal.
+var accepts = func() map[string][]event.Kind {
+	m := map[string][]event.Kind{}
+	for _, f := range app.Functions {
+		m[f.Name] = f.Triggers
+	}
+	return m
+}()
 
 // kindOfFile is the trigger a sample is: what Decode recognises, and for
 // the chat samples (recorded HTTP requests) an HTTP request.
