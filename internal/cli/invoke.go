@@ -257,7 +257,12 @@ func invokeSCF(ctx context.Context, env Env, fn string, vars map[string]string,
 func invokeChat(ctx context.Context, a *app.App, payload []byte) ([]byte, error) {
 	var s chatopstest.Sample
 	if err := json.Unmarshal(payload, &s); err != nil || s.Method == "" {
-		return nil, fmt.Errorf("a chatops event is a recorded request {method, path, headers, body} (events/chatops/*.json)")
+		// Name what arrived, as the deployed function would refuse it.
+		what := "this payload"
+		if tr, err := event.Decode(payload); err == nil {
+			what = "a " + string(tr.Kind) + " event"
+		}
+		return nil, fmt.Errorf("chatops: got %s; it accepts http-request, here a recorded request {method, path, headers, body} (events/chatops/*.json)", what)
 	}
 	at, err := s.Time()
 	if err != nil {

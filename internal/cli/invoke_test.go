@@ -95,6 +95,7 @@ func TestInvokeRejectsWhatTheFunctionDoesNotAccept(t *testing.T) {
 		{"function url request", "create-backup", `{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"POST"}},"body":""}`, "http-request"},
 		{"selection typo", "create-backup", `{"Type":"Timer","TriggerName":"nightly","Message":"{\"target\":[\"cdb-c1nl9rpv\"]}"}`, `unknown field "target"`},
 		{"nightly timer to poll-status", "poll-status", `{"Type":"Timer","TriggerName":"nightly","Message":""}`, "scf-timer"},
+		{"timer to chatops", "chatops", `{"Type":"Timer","TriggerName":"nightly","Message":""}`, "got a scf-timer event; it accepts http-request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := filepath.Join(t.TempDir(), "scf-event.json")
