@@ -70,6 +70,7 @@ func (r Report) Print(w io.Writer) {
 		row("succeeded", func(n Night) float64 { return float64(n.Succeeded) }, num)
 		row("failed (all causes)", func(n Night) float64 { return float64(n.Failed) }, num)
 		row("failed by throttling", func(n Night) float64 { return float64(n.FailedByThrottling) }, num)
+		row("failed by transient faults", func(n Night) float64 { return float64(n.FailedByFaults) }, num)
 		row("lost (no outcome)", func(n Night) float64 { return float64(n.Lost) }, num)
 		row("duplicate backups", func(n Night) float64 { return float64(n.Duplicates) }, num)
 		row("fan-out makespan", func(n Night) float64 { return float64(n.Makespan) }, dur)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
@@ -76,12 +77,16 @@ type Night struct {
 	Night    int    `json:"night"`
 	Jobs     int    `json:"jobs"`
 
-	Succeeded          int            `json:"succeeded"`
-	Failed             int            `json:"failed"`
-	FailedByThrottling int            `json:"failedByThrottling"`
-	FailReasons        map[string]int `json:"failReasons,omitempty"`
-	Lost               int            `json:"lost"`       // no outcome at all
-	Duplicates         int            `json:"duplicates"` // cloud backups beyond one per job
+	Succeeded          int `json:"succeeded"`
+	Failed             int `json:"failed"`
+	FailedByThrottling int `json:"failedByThrottling"`
+	// FailedByFaults counts jobs ended by a transient fault (dead-lettered,
+	// or failed with a code that is not permanent): with every injected
+	// fault transient, any such job is one the retries should have saved.
+	FailedByFaults int            `json:"failedByFaults"`
+	FailReasons    map[string]int `json:"failReasons,omitempty"`
+	Lost           int            `json:"lost"`       // no outcome at all
+	Duplicates     int            `json:"duplicates"` // cloud backups beyond one per job
 
 	Makespan   time.Duration `json:"makespanNs"`   // t0 → the last create accepted, in 1-s windows
 	LowerBound time.Duration `json:"lowerBoundNs"` // what the create rate limits allow at best
@@ -246,6 +251,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			if oc, ok := readOutcome(ctx, led, id); ok {
 				r.done, r.noticed, r.result = true, oc.Finished, string(oc.Result)
 				r.throttledOut = oc.Result != flow.Succeeded && isThrottleCode(oc.Code)
+				r.transientOut = oc.Result == flow.DeadLettered || (oc.Result == flow.Failed && isTransientCode(oc.Code))
 				if oc.Result != flow.Succeeded {
 					r.code = oc.Code
 				}
@@ -260,6 +266,20 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		poll.Purge()
 	}
 	return out, nil
+}
+
+// isTransientCode: the code is one some cloud's table does not call
+// permanent (the outcome does not say which cloud answered).
+func isTransientCode(code string) bool {
+	if code == "" {
+		return false
+	}
+	for _, cloud := range []string{apierr.Tencent, apierr.Huawei} {
+		if apierr.Classify(cloud, code) != apierr.Permanent {
+			return true
+		}
+	}
+	return false
 }
 
 func isThrottleCode(code string) bool {
@@ -284,6 +304,7 @@ type jobRec struct {
 	noticed      time.Time // when the strategy learned the job's end
 	result       string
 	throttledOut bool // ended failed because of throttling
+	transientOut bool // ended by a transient fault (dead-lettered or a non-permanent code)
 	code         string
 }
 
@@ -332,6 +353,9 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 			n.FailReasons[r.result+":"+r.code]++
 			if r.throttledOut {
 				n.FailedByThrottling++
+			}
+			if r.transientOut {
+				n.FailedByFaults++
 			}
 		}
 		if len(js) == 0 {

@@ -39,8 +39,9 @@ func TestRun_FlowInvariants(t *testing.T) {
 				if n.Jobs != small {
 					t.Errorf("night %d: %d jobs; want %d", n.Night, n.Jobs, small)
 				}
-				if n.Lost != 0 || n.Duplicates != 0 || n.FailedByThrottling != 0 {
-					t.Errorf("night %d: lost %d, duplicates %d, failed by throttling %d; want 0", n.Night, n.Lost, n.Duplicates, n.FailedByThrottling)
+				if n.Lost != 0 || n.Duplicates != 0 || n.FailedByThrottling != 0 || n.FailedByFaults != 0 {
+					t.Errorf("night %d: lost %d, duplicates %d, failed by throttling %d, by transient faults %d (%v); want 0",
+						n.Night, n.Lost, n.Duplicates, n.FailedByThrottling, n.FailedByFaults, n.FailReasons)
 				}
 				if got := n.Succeeded + n.Failed + n.Lost; got != n.Jobs {
 					t.Errorf("night %d: outcomes %d ≠ jobs %d", n.Night, got, n.Jobs)

@@ -29,7 +29,8 @@ import (
 
 // faultKinds are the injected faults. Slow is left out: it waits in real
 // time, and a virtual-clock run would only measure the host's sleep.
-var faultKinds = []fault.Kind{fault.InternalError, fault.ServerError, fault.Drop, fault.Throttle, fault.Busy}
+var faultKinds = []fault.Kind{fault.InternalError, fault.ServerError, fault.Drop, fault.Throttle, fault.Busy,
+	fault.Null, fault.GatewayThrottle, fault.GatewayBadGateway}
 
 // world is one night of one strategy: an emulator on the shared clock and
 // the real provider adapters wired to it.
