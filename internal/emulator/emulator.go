@@ -101,7 +101,9 @@ func New(o Options) (*Emulator, error) {
 		CMQ: e.CMQ, SourceChecker: e.COS.CheckURL, Logger: o.Logger})
 	e.Huawei = huaweiemu.New(huaweiemu.Options{AK: o.SecretID, SK: o.SecretKey, Fleet: o.Fleet, Now: o.Now,
 		JobDuration: o.JobDuration, Faults: faults, DisableRateLimits: o.DisableRateLimits, Logger: o.Logger})
-	e.SQS = sqsemu.New(sqsemu.Options{Now: o.Now})
+	// SQS takes the same key pair as the Tencent APIs (Env hands it out as
+	// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the same faults.
+	e.SQS = sqsemu.New(sqsemu.Options{Now: o.Now, AccessKeyID: o.SecretID, SecretAccessKey: o.SecretKey, Faults: faults})
 	for _, q := range o.Queues {
 		if err := e.SQS.CreateQueue(q); err != nil {
 			return nil, fmt.Errorf("emulator: create sqs queue %s: %w", q, err)

@@ -18,6 +18,8 @@ func (e *Emulator) Env(url string) map[string]string {
 		"HUAWEICLOUD_SDK_AK":          e.opts.SecretID,
 		"HUAWEICLOUD_SDK_SK":          e.opts.SecretKey,
 		"HUAWEICLOUD_SDK_PROJECT_ID":  e.Fleet.HuaweiProjectID,
+		"AWS_ACCESS_KEY_ID":           e.opts.SecretID,
+		"AWS_SECRET_ACCESS_KEY":       e.opts.SecretKey,
 		"BACKUPFLOW_TENCENT_ENDPOINT": addr, // signed host names: host:port, no scheme
 		"BACKUPFLOW_COS_ENDPOINT":     addr,
 		"BACKUPFLOW_HUAWEI_ENDPOINT":  url,

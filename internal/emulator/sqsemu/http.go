@@ -2,6 +2,9 @@ package sqsemu
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,38 +39,48 @@ func invalid(msg string) *apiError {
 
 // request is the union of the input members of the operations served.
 type request struct {
-	QueueUrl                    string   //nolint:revive // wire name
-	QueueName                   string   `json:",omitempty"`
-	MessageBody                 *string  `json:",omitempty"`
-	ReceiptHandle               string   `json:",omitempty"`
-	DelaySeconds                *int64   `json:",omitempty"`
-	MaxNumberOfMessages         *int64   `json:",omitempty"`
-	WaitTimeSeconds             *int64   `json:",omitempty"`
-	VisibilityTimeout           *int64   `json:",omitempty"`
-	AttributeNames              []string `json:",omitempty"`
-	MessageSystemAttributeNames []string `json:",omitempty"`
+	QueueUrl                    string               //nolint:revive // wire name
+	QueueName                   string               `json:",omitempty"`
+	MessageBody                 *string              `json:",omitempty"`
+	ReceiptHandle               string               `json:",omitempty"`
+	DelaySeconds                *int64               `json:",omitempty"`
+	MaxNumberOfMessages         *int64               `json:",omitempty"`
+	WaitTimeSeconds             *int64               `json:",omitempty"`
+	VisibilityTimeout           *int64               `json:",omitempty"`
+	AttributeNames              []string             `json:",omitempty"`
+	MessageSystemAttributeNames []string             `json:",omitempty"`
+	MessageAttributes           map[string]attrValue `json:",omitempty"`
+	MessageAttributeNames       []string             `json:",omitempty"`
 }
 
-// decodeRequest checks the JSON 1.0 framing and decodes the body.
-func decodeRequest(r *http.Request) (string, request, *apiError) {
+// attrValue is a message attribute as the JSON protocol carries it.
+type attrValue struct {
+	DataType    string
+	StringValue *string `json:",omitempty"`
+	BinaryValue []byte  `json:",omitempty"`
+}
+
+// decodeRequest checks the JSON 1.0 framing and decodes the body, which it
+// also returns for the signature check.
+func decodeRequest(r *http.Request) (string, request, []byte, *apiError) {
 	var req request
 	if r.Method != http.MethodPost {
-		return "", req, newErr(405, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "only POST is supported")
+		return "", req, nil, newErr(405, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "only POST is supported")
 	}
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
 	if !ok || op == "" {
-		return "", req, newErr(400, "UnknownOperationException", "UnknownOperation", "missing or malformed X-Amz-Target")
+		return "", req, nil, newErr(400, "UnknownOperationException", "UnknownOperation", "missing or malformed X-Amz-Target")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
 	if err != nil || len(body) > maxRequest {
-		return op, req, invalid("request body too large or unreadable")
+		return op, req, nil, invalid("request body too large or unreadable")
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return op, req, newErr(400, "SerializationException", "SerializationException", "cannot decode the request body")
+			return op, req, body, newErr(400, "SerializationException", "SerializationException", "cannot decode the request body")
 		}
 	}
-	return op, req, nil
+	return op, req, body, nil
 }
 
 // ServeHTTP serves SendMessage, ReceiveMessage, DeleteMessage,
@@ -88,7 +101,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var out any
-	op, req, aerr := decodeRequest(r)
+	op, req, body, aerr := decodeRequest(r)
+	if aerr == nil {
+		// Credentials first, as SQS does: an unsigned request learns nothing.
+		aerr = s.authorize(r, body)
+	}
 	switch {
 	case aerr != nil:
 	case k == fault.InternalError:
@@ -96,10 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case k == fault.Throttle:
 		aerr = newErr(400, "RequestThrottled", "RequestThrottled", "request throttled")
 	default:
-		aerr = s.authorize(r)
-		if aerr == nil {
-			out, aerr = s.handle(r, op, req)
-		}
+		out, aerr = s.handle(r, op, req)
 	}
 	if k == fault.Drop {
 		fault.DropConnection(w) // the request took effect; the answer is lost
@@ -111,30 +125,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = aerr.status
 		out = map[string]string{"__type": "com.amazonaws.sqs#" + aerr.typ, "message": aerr.msg}
 	}
-	body, err := json.Marshal(out)
+	answer, err := json.Marshal(out)
 	if err != nil {
 		http.Error(w, "encode response", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
 	s.mu.Lock()
 	s.reqs++
 	w.Header().Set("X-Amzn-RequestId", fmt.Sprintf("00000000-0000-4000-8000-%012d", s.reqs))
 	s.mu.Unlock()
 	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client is gone if this fails
-}
-
-// authorize checks only the access key named in the SigV4 header.
-func (s *Server) authorize(r *http.Request) *apiError {
-	if s.o.AccessKeyID == "" {
-		return nil
-	}
-	if !strings.Contains(r.Header.Get("Authorization"), "Credential="+s.o.AccessKeyID+"/") {
-		return newErr(403, "InvalidClientTokenId", "InvalidClientTokenId", "the security token included in the request is invalid")
-	}
-	return nil
+	_, _ = w.Write(answer) // the client is gone if this fails
 }
 
 func (s *Server) handle(r *http.Request, op string, req request) (any, *apiError) {
@@ -224,6 +227,9 @@ func (s *Server) send(req request) (any, *apiError) {
 	if !validBody(body) {
 		return nil, newErr(400, "InvalidMessageContents", "InvalidMessageContents", "message contains characters outside the allowed set")
 	}
+	if aerr := checkAttrs(req.MessageAttributes); aerr != nil {
+		return nil, aerr
+	}
 	var delay time.Duration
 	if req.DelaySeconds != nil {
 		if *req.DelaySeconds < 0 || *req.DelaySeconds > int64(MaxDelay/time.Second) {
@@ -238,7 +244,74 @@ func (s *Server) send(req request) (any, *apiError) {
 		return nil, aerr
 	}
 	m := s.sendLocked(q, body, delay)
-	return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+	m.attrs = req.MessageAttributes
+	out := map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}
+	if len(m.attrs) > 0 {
+		out["MD5OfMessageAttributes"] = attrsMD5(m.attrs, nil)
+	}
+	return out, nil
+}
+
+// checkAttrs applies SQS's message-attribute rules: at most 10, named
+// with letters, digits, - _ ., typed String, Number or Binary (optionally
+// with a ".label"), and a value of that type.
+func checkAttrs(attrs map[string]attrValue) *apiError {
+	if len(attrs) > 10 {
+		return invalid("at most 10 message attributes are allowed")
+	}
+	for name, v := range attrs {
+		if name == "" || len(name) > 256 || strings.HasPrefix(strings.ToLower(name), "aws.") || strings.HasPrefix(strings.ToLower(name), "amazon.") ||
+			strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			return invalid("message attribute name " + strconv.Quote(name) + " is invalid")
+		}
+		base, _, _ := strings.Cut(v.DataType, ".")
+		switch {
+		case base == "String" || base == "Number":
+			if v.StringValue == nil || *v.StringValue == "" {
+				return invalid("message attribute " + name + " needs a StringValue")
+			}
+		case base == "Binary":
+			if len(v.BinaryValue) == 0 {
+				return invalid("message attribute " + name + " needs a BinaryValue")
+			}
+		default:
+			return invalid("message attribute " + name + " has the unsupported data type " + strconv.Quote(v.DataType))
+		}
+	}
+	return nil
+}
+
+// attrsMD5 is the MD5 SQS reports over the attributes (those in names, or
+// all when names is nil): per name in order, length-prefixed name, type,
+// a transport byte (1 string, 2 binary) and length-prefixed value.
+func attrsMD5(attrs map[string]attrValue, names map[string]bool) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		if names == nil || names[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	h := md5.New()
+	put := func(b []byte) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	for _, k := range keys {
+		v := attrs[k]
+		put([]byte(k))
+		put([]byte(v.DataType))
+		if v.StringValue != nil {
+			h.Write([]byte{1})
+			put([]byte(*v.StringValue))
+		} else {
+			h.Write([]byte{2})
+			put(v.BinaryValue)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 type wireMessage struct {
@@ -247,6 +320,30 @@ type wireMessage struct {
 	MD5OfBody     string            `json:",omitempty"`
 	Body          string            `json:",omitempty"`
 	Attributes    map[string]string `json:",omitempty"`
+	// Message attributes asked for by MessageAttributeNames ("All", ".*",
+	// a name, or a "prefix.*").
+	MessageAttributes      map[string]attrValue `json:",omitempty"`
+	MD5OfMessageAttributes string               `json:",omitempty"`
+}
+
+// pickAttrs returns the attributes the names ask for.
+func pickAttrs(attrs map[string]attrValue, names []string) (map[string]attrValue, map[string]bool) {
+	picked := map[string]bool{}
+	for k := range attrs {
+		for _, n := range names {
+			if n == "All" || n == ".*" || n == k || strings.HasSuffix(n, ".*") && strings.HasPrefix(k, strings.TrimSuffix(n, "*")) {
+				picked[k] = true
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return nil, nil
+	}
+	out := map[string]attrValue{}
+	for k := range picked {
+		out[k] = attrs[k]
+	}
+	return out, picked
 }
 
 func (s *Server) receive(ctx context.Context, req request) (any, *apiError) {
@@ -288,7 +385,11 @@ func (s *Server) receive(ctx context.Context, req request) (any, *apiError) {
 		got, next := s.receiveLocked(q, int(n), visibility)
 		out := make([]wireMessage, 0, len(got))
 		for _, m := range got {
-			out = append(out, wireMessage{MessageId: m.id, ReceiptHandle: m.receipt, MD5OfBody: m.md5, Body: m.body, Attributes: attributes(m, attrs)})
+			wm := wireMessage{MessageId: m.id, ReceiptHandle: m.receipt, MD5OfBody: m.md5, Body: m.body, Attributes: attributes(m, attrs)}
+			if picked, names := pickAttrs(m.attrs, req.MessageAttributeNames); picked != nil {
+				wm.MessageAttributes, wm.MD5OfMessageAttributes = picked, attrsMD5(m.attrs, names)
+			}
+			out = append(out, wm)
 		}
 		now, wake := s.o.Now(), s.wake
 		s.mu.Unlock()

@@ -30,9 +30,13 @@ type Options struct {
 	Now func() time.Time
 	// AccountID is the account in queue URLs; default 000000000000.
 	AccountID string
-	// AccessKeyID, when set, is the only access key accepted (the
-	// Authorization header's Credential); the signature itself is not checked.
+	// AccessKeyID, when set, is the only access key accepted (the SigV4
+	// credential scope's). Unset, any key is accepted, but every request
+	// must still carry a SigV4 Authorization header.
 	AccessKeyID string
+	// SecretAccessKey, with AccessKeyID, makes the server verify each
+	// signature in full (recomputed with aws-sdk-go-v2's signer).
+	SecretAccessKey string
 	// VisibilityTimeout is every queue's default; default 30 s.
 	VisibilityTimeout time.Duration
 	// Faults breaks a share of requests: drop, 5xx, slow, internal 500,
@@ -51,6 +55,7 @@ type message struct {
 	receipt      string
 	receives     int
 	firstReceive time.Time
+	attrs        map[string]attrValue // message attributes, as sent
 }
 
 type sqsQueue struct {

@@ -1,12 +1,18 @@
 package sqsemu
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 func call(t *testing.T, s *Server, op, body string) (int, map[string]any) {
@@ -14,6 +20,7 @@ func call(t *testing.T, s *Server, op, body string) (int, map[string]any) {
 	r := httptest.NewRequest(http.MethodPost, "http://sqs.local/", strings.NewReader(body))
 	r.Header.Set("X-Amz-Target", "AmazonSQS."+op)
 	r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	sign(t, r, body)
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
 	var out map[string]any
@@ -21,6 +28,17 @@ func call(t *testing.T, s *Server, op, body string) (int, map[string]any) {
 		t.Fatalf("%s answer %q is not JSON: %v", op, w.Body, err)
 	}
 	return w.Code, out
+}
+
+// sign signs r as the SDK would, with any key (these servers check none).
+func sign(t *testing.T, r *http.Request, body string) {
+	t.Helper()
+	h := sha256.Sum256([]byte(body))
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIATEST", SecretAccessKey: "s"},
+		r, hex.EncodeToString(h[:]), "sqs", "us-east-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestErrorsFollowJSONProtocol(t *testing.T) {
