@@ -73,6 +73,9 @@ type Options struct {
 	Now    func() time.Time
 	// Headroom is kept free before the invocation deadline when draining.
 	Headroom time.Duration
+	// MaxReceives: a message received more times than this is
+	// dead-lettered with its reason. Default DefaultMaxReceives.
+	MaxReceives int
 	// Pace, when set, spaces create steps of a product at its published
 	// rate while draining (a real-time wait, only on the drain path).
 	Pace bool
@@ -87,6 +90,9 @@ func (o *Options) defaults() {
 	}
 	if o.Headroom == 0 {
 		o.Headroom = 15 * time.Second
+	}
+	if o.MaxReceives == 0 {
+		o.MaxReceives = DefaultMaxReceives
 	}
 }
 
@@ -195,7 +201,7 @@ func batch(ctx context.Context, svc *flow.Service, tr *event.Trigger, o Options)
 			failed = append(failed, m.ID)
 			continue
 		}
-		if err := svc.Handle(ctx, m.Body); err != nil {
+		if err := handle(ctx, svc, o, m.ID, m.Receives, m.Body); err != nil {
 			o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
 			failed = append(failed, m.ID)
 			continue
@@ -243,7 +249,7 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 					return nil, err
 				}
 			}
-			if err := svc.Handle(ctx, m.Body); err != nil {
+			if err := handle(ctx, svc, o, m.ID, m.Receives, m.Body); err != nil {
 				o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
 				rep.Failed++
 				continue
@@ -296,4 +302,20 @@ func (p *pacer) wait(ctx context.Context, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// DefaultMaxReceives is how many times a message may be received before
+// it is dead-lettered with its reason: one below the queues' own redrive
+// count (template.yaml 5; serverless.yml 10), so the function, which knows
+// the reason and notifies, acts before the platform moves it silently.
+const DefaultMaxReceives = 4
+
+// handle runs one message: past MaxReceives it is given up (dead-lettered
+// with its last failure); otherwise it is handled with panics recovered.
+func handle(ctx context.Context, svc *flow.Service, o Options, id string, receives int, body []byte) error {
+	if receives > o.MaxReceives {
+		o.Logger.Error("message received too often; dead-lettering it", "id", id, "receives", receives)
+		return svc.GiveUp(ctx, body, receives)
+	}
+	return svc.HandleSafely(ctx, body)
 }
