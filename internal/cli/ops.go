@@ -32,11 +32,14 @@ BACKUPFLOW_TENCENT_ENDPOINT / BACKUPFLOW_HUAWEI_ENDPOINT to use an emulator inst
 Without --wait the job is handed to the deployed system through BACKUPFLOW_WORK_QUEUE.`
 
 func runBackup(ctx context.Context, env Env, args []string) int {
-	fs := newFlags(env, "backup", "backup --instance ID [--method M] [--databases a,b] [--wait]",
+	fs := newFlags(env, "backup", "backup --instance ID [--method M] [--databases a,b] [--keep-until-gone] [--retention-days N] [--individually] [--wait]",
 		"Backs up one instance with the same flow the nightly run uses.\n\n"+opsHelp)
 	instance := fs.String("instance", "", "instance id (cdb-…, mssql-…, cmgo-… or a Huawei RDS id)")
 	method := fs.String("method", "", "mysql/mongodb backup method: logical, physical or snapshot")
 	dbs := fs.String("databases", "", "comma-separated databases (SQL Server multi-database / Huawei SQL Server partial backup)")
+	keep := fs.Bool("keep-until-gone", false, "sqlserver: keep the backup until the instance is gone (StorageStrategy 1)")
+	retention := fs.Int("retention-days", 0, "mongodb: BackupRetentionDays: 1-7300, -1 long-term policy, -2 forever (0: the configured days)")
+	individually := fs.Bool("individually", false, "huawei-rds: back each of --databases up on its own (backup_database_individually)")
 	wait := fs.Bool("wait", false, "run the job here and wait for its result, printing progress")
 	timeout := fs.Duration("timeout", 6*time.Hour, "with --wait, give up after this long")
 	if code, ok := parse(fs, args); !ok {
@@ -46,7 +49,8 @@ func runBackup(ctx context.Context, env Env, args []string) int {
 		return errorf(env, ExitUsage, "backup: --instance is required")
 	}
 	req := flow.Request{ID: []string{"cli", "backup", *instance, nonce()}, Op: provider.Backup, Instance: *instance,
-		Method: *method, Databases: splitList(*dbs), Origin: job.Origin{Source: "cli"}}
+		Method: *method, Databases: splitList(*dbs), KeepUntilGone: *keep, RetentionDays: *retention, Individually: *individually,
+		Origin: job.Origin{Source: "cli"}}
 	return runJob(ctx, env, req, *wait, *timeout)
 }
 

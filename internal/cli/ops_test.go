@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
 )
 
 // emulatorEnv starts an emulator and points the environment at it.
@@ -56,6 +58,37 @@ func TestBackupWait(t *testing.T) {
 	}
 }
 
+// The product options reach the cloud: the emulator records what the
+// create asked for.
+func TestBackupOptionsWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in real time")
+	}
+	emu := emulatorEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+		jobs func() []fixture.Job
+	}{
+		{[]string{"--instance", "mssql-i1z41iwd", "--keep-until-gone"}, "StorageStrategy=1", emu.Tencent.Jobs},
+		{[]string{"--instance", "cmgo-ayxpky6l", "--retention-days", "-2"}, "BackupRetentionDays=-2", emu.Tencent.Jobs},
+		{[]string{"--instance", "d8e6ca5a624745bcb546a227aa3ae1cfin04", "--databases", "db1,db2", "--individually"}, "backup_database_individually", emu.Huawei.Jobs},
+	} {
+		args := append(append([]string{"backup"}, tc.args...), "--wait", "--timeout", "1m")
+		if code, out, errs := run(t, getenvOS, args...); code != ExitOK {
+			t.Errorf("%v = %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
+			continue
+		}
+		found := false
+		for _, j := range tc.jobs() {
+			found = found || j.InstanceID == tc.args[1] && slices.Contains(j.Settings, tc.want)
+		}
+		if !found {
+			t.Errorf("%v: no backup of %s with %s: %+v", args, tc.args[1], tc.want, tc.jobs())
+		}
+	}
+}
+
 func TestImportWait(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs jobs in real time")
@@ -86,6 +119,8 @@ func TestOpsErrors(t *testing.T) {
 		{"missing instance", false, []string{"backup"}, ExitUsage, "--instance is required"},
 		{"no credentials", false, []string{"backup", "--instance", "cdb-c1nl9rpv", "--wait"}, ExitConfig, "TENCENTCLOUD_SECRET_ID"},
 		{"bad instance id", true, []string{"backup", "--instance", "cdb-!!", "--wait"}, ExitUsage, "instance id"},
+		{"option of another product", true, []string{"backup", "--instance", "cdb-c1nl9rpv", "--retention-days", "30", "--wait"}, ExitUsage, "mongodb option"},
+		{"retention out of range", true, []string{"backup", "--instance", "cmgo-ayxpky6l", "--retention-days", "9000", "--wait"}, ExitUsage, "retention days"},
 		{"no deployed queue", true, []string{"backup", "--instance", "cdb-c1nl9rpv"}, ExitConfig, "BACKUPFLOW_WORK_QUEUE"},
 		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitOK, "No job"},
 		{"unknown command", false, []string{"frobnicate"}, ExitUsage, "unknown command"},

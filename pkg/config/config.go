@@ -143,6 +143,11 @@ func (t *Targets) Decode(v string) error {
 		if json.Unmarshal([]byte(v), (*[]flow.Target)(t)) != nil {
 			return fmt.Errorf(`not a JSON array of {"instance":…,"method":…}`)
 		}
+		for _, tg := range *t {
+			if err := tg.Validate(); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	for _, item := range strings.Split(v, ",") {

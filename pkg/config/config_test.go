@@ -16,6 +16,23 @@ func TestDecoders(t *testing.T) {
 	if err := tg.Decode(`[{"instance":"cmgo-ayxpky6l","method":"logical"}]`); err != nil || len(tg) != 1 {
 		t.Errorf("Targets JSON = %+v, %v", tg, err)
 	}
+	tg = nil
+	opts := `[{"instance":"mssql-njj2mtpl","keepUntilGone":true},{"instance":"cmgo-ayxpky6l","retentionDays":-2},` +
+		`{"instance":"d8e6ca5a624745bcb546a227aa3ae1cfin04","databases":["db1"],"individually":true}]`
+	if err := tg.Decode(opts); err != nil || len(tg) != 3 || !tg[0].KeepUntilGone || tg[1].RetentionDays != -2 || !tg[2].Individually {
+		t.Errorf("Targets with options = %+v, %v", tg, err)
+	}
+	for _, bad := range []string{
+		`[{"instance":"cdb-c1nl9rpv","retentionDays":7}]`,       // mongodb's option
+		`[{"instance":"cmgo-ayxpky6l","retentionDays":9000}]`,   // out of range
+		`[{"instance":"mssql-njj2mtpl","individually":true}]`,   // huawei's, and needs databases
+		`[{"instance":"cmgo-ayxpky6l","method":"incremental"}]`, // no such method
+	} {
+		tg = nil
+		if err := tg.Decode(bad); err == nil {
+			t.Errorf("Targets %s accepted", bad)
+		}
+	}
 	var r config.ImportRules
 	if err := r.Decode("imports/*/*.bak={1},special/x.bak=mssql-rdc0gajn"); err != nil || len(r) != 2 || r[1].Instance != "mssql-rdc0gajn" {
 		t.Errorf("ImportRules = %+v, %v", r, err)

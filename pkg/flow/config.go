@@ -17,6 +17,31 @@ type Target struct {
 	Method     string           `json:"method,omitempty"`
 	Databases  []string         `json:"databases,omitempty"`
 	Tables     []provider.Table `json:"tables,omitempty"`
+	// Product options (provider.Spec): sqlserver keepUntilGone, mongodb
+	// retentionDays, huawei-rds individually (with databases).
+	KeepUntilGone bool `json:"keepUntilGone,omitempty"`
+	RetentionDays int  `json:"retentionDays,omitempty"`
+	Individually  bool `json:"individually,omitempty"`
+}
+
+// Validate checks a configured target as its backups' specs will be
+// checked, so a wrong option fails the configuration, not every night.
+func (t Target) Validate() error {
+	p := t.Product
+	if p == "" {
+		var ok bool
+		if p, ok = provider.ProductOf(t.InstanceID); !ok {
+			return fmt.Errorf("target %q: cannot tell the product from the id; set product", t.InstanceID)
+		}
+	}
+	name := "backupflow-check" // any legal name: the real one comes from the job id
+	spec := provider.Spec{Op: provider.Backup, Product: p, Region: t.Region, InstanceID: t.InstanceID, Name: name,
+		Method: t.Method, Databases: t.Databases, Tables: t.Tables,
+		KeepUntilGone: t.KeepUntilGone, RetentionDays: t.RetentionDays, Individually: t.Individually}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("target %s: %w", t.InstanceID, err)
+	}
+	return nil
 }
 
 // ImportRule maps uploaded keys to the SQL Server instance that imports them.

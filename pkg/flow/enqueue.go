@@ -26,8 +26,12 @@ type Request struct {
 	Instance  string
 	Method    string
 	Databases []string
-	Object    string // import source: cos://bucket/key, s3://bucket/key or bucket/key
-	Origin    job.Origin
+	// Product options, validated with the spec (provider.Spec).
+	KeepUntilGone bool
+	RetentionDays int
+	Individually  bool
+	Object        string // import source: cos://bucket/key, s3://bucket/key or bucket/key
+	Origin        job.Origin
 }
 
 // Enqueue validates a request and hands its first step to the work queue. It
@@ -54,7 +58,8 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 	}
 	m := job.Message{
 		JobID: id, Step: job.StepCreate, Created: s.d.Now(), Origin: r.Origin,
-		Spec: provider.Spec{Op: r.Op, Product: p, InstanceID: r.Instance, Name: job.Name(id), Method: r.Method, Databases: r.Databases},
+		Spec: provider.Spec{Op: r.Op, Product: p, InstanceID: r.Instance, Name: job.Name(id), Method: r.Method, Databases: r.Databases,
+			KeepUntilGone: r.KeepUntilGone, RetentionDays: r.RetentionDays, Individually: r.Individually},
 	}
 	if r.Op == provider.Import {
 		obj, err := ParseObject(r.Object)

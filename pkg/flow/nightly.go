@@ -129,7 +129,8 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		m := job.Message{
 			JobID: id, Step: job.StepCreate,
 			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
-				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables},
+				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables,
+				KeepUntilGone: t.KeepUntilGone, RetentionDays: t.RetentionDays, Individually: t.Individually},
 			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floor(t.Product),
 		}
 		// A lost send fails the run and the platform retries the whole

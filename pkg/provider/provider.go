@@ -67,6 +67,16 @@ type Spec struct {
 	SourceURL  string   `json:"-"`                   // import: presigned object URL; never serialised, never logged
 	// Description is free text for clouds that keep one (Huawei).
 	Description string `json:"description,omitempty"`
+	// KeepUntilGone keeps a SQL Server backup until the instance is
+	// decommissioned (CreateBackup StorageStrategy 1) instead of following
+	// the retention policy.
+	KeepUntilGone bool `json:"keepUntilGone,omitempty"`
+	// RetentionDays is MongoDB's BackupRetentionDays: 0 the configured
+	// days (default), 1-7300 days, -1 the long-term policy, -2 forever.
+	RetentionDays int `json:"retentionDays,omitempty"`
+	// Individually backs each of Databases up on its own (Huawei
+	// backup_database_individually; SQL Server and PostgreSQL engines).
+	Individually bool `json:"individually,omitempty"`
 }
 
 // State of a cloud job.

@@ -87,6 +87,25 @@ func (s Spec) Validate() error {
 	default:
 		return apierr.Invalid("unknown op %q", s.Op)
 	}
+	if s.KeepUntilGone && s.Product != SQLServer {
+		return apierr.Invalid("keep-until-gone (StorageStrategy) is a sqlserver option, not %s's", s.Product)
+	}
+	if s.RetentionDays != 0 {
+		if s.Product != MongoDB {
+			return apierr.Invalid("retention days (BackupRetentionDays) is a mongodb option, not %s's", s.Product)
+		}
+		if s.RetentionDays < -2 || s.RetentionDays > 7300 {
+			return apierr.Invalid("mongodb retention days %d: want 1-7300, -1 (long-term policy) or -2 (forever)", s.RetentionDays)
+		}
+	}
+	if s.Individually {
+		if s.Product != HuaweiRDS {
+			return apierr.Invalid("individually (backup_database_individually) is a huawei-rds option, not %s's", s.Product)
+		}
+		if len(s.Databases) == 0 {
+			return apierr.Invalid("individually needs the databases to back up one by one")
+		}
+	}
 	switch s.Product {
 	case MySQL:
 		switch s.Method {

@@ -44,6 +44,17 @@ func TestValidation(t *testing.T) {
 		{"huawei name leading digit", Spec{Op: Backup, Product: HuaweiRDS, InstanceID: "d8e6ca5a624745bcb546a227aa3ae1cfin01", Name: "1backup"}, false},
 		{"huawei description chars", Spec{Op: Backup, Product: HuaweiRDS, InstanceID: "d8e6ca5a624745bcb546a227aa3ae1cfin01", Name: "backup", Description: "a=b"}, false},
 		{"huawei description length", Spec{Op: Backup, Product: HuaweiRDS, InstanceID: "d8e6ca5a624745bcb546a227aa3ae1cfin01", Name: "backup", Description: strings.Repeat("d", 257)}, false},
+		// Options the seeds document (StorageStrategy, BackupRetentionDays, backup_database_individually).
+		{"sqlserver keep until gone", Spec{Op: Backup, Product: SQLServer, InstanceID: "mssql-njj2mtpl", Name: "n1", KeepUntilGone: true}, true},
+		{"keep until gone is sqlserver's", Spec{Op: Backup, Product: MySQL, InstanceID: "cdb-c1nl9rpv", Name: "n1", KeepUntilGone: true}, false},
+		{"mongodb retention", Spec{Op: Backup, Product: MongoDB, InstanceID: "cmgo-ayxpky6l", Name: "n1", RetentionDays: 30}, true},
+		{"mongodb keep forever", Spec{Op: Backup, Product: MongoDB, InstanceID: "cmgo-ayxpky6l", Name: "n1", RetentionDays: -2}, true},
+		{"mongodb retention range", Spec{Op: Backup, Product: MongoDB, InstanceID: "cmgo-ayxpky6l", Name: "n1", RetentionDays: 7301}, false},
+		{"mongodb retention below -2", Spec{Op: Backup, Product: MongoDB, InstanceID: "cmgo-ayxpky6l", Name: "n1", RetentionDays: -3}, false},
+		{"retention is mongodb's", Spec{Op: Backup, Product: SQLServer, InstanceID: "mssql-njj2mtpl", Name: "n1", RetentionDays: 7}, false},
+		{"huawei individually", Spec{Op: Backup, Product: HuaweiRDS, InstanceID: "d8e6ca5a624745bcb546a227aa3ae1cfin04", Name: "backup", Databases: []string{"db1"}, Individually: true}, true},
+		{"huawei individually needs databases", Spec{Op: Backup, Product: HuaweiRDS, InstanceID: "d8e6ca5a624745bcb546a227aa3ae1cfin04", Name: "backup", Individually: true}, false},
+		{"individually is huawei's", Spec{Op: Backup, Product: SQLServer, InstanceID: "mssql-njj2mtpl", Name: "n1", Databases: []string{"db1"}, Individually: true}, false},
 		{"unknown op", Spec{Op: "restore", Product: MySQL, InstanceID: "cdb-c1nl9rpv", Name: "n1"}, false},
 	}
 	for _, tt := range tests {

@@ -189,7 +189,8 @@ func (s *Server) createBackup(_ *http.Request, body []byte, now time.Time) (any,
 	}
 	s.ids++
 	b := &backup{id: backupID(in.ID, c.Name, s.ids), instanceID: in.ID, name: c.Name, description: c.Description,
-		databases: c.Databases, created: now.UTC().Truncate(time.Second), duration: dur, failMsg: failMsg, engine: engineOf(in)}
+		databases: c.Databases, created: now.UTC().Truncate(time.Second), duration: dur, failMsg: failMsg, engine: engineOf(in),
+		individually: c.Individually}
 	s.backups = append(s.backups, b)
 	return map[string]any{"backup": createdView(b)}, nil
 }

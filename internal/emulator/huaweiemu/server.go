@@ -108,6 +108,7 @@ type backup struct {
 	failMsg                           string
 	engine                            string
 	deleted                           time.Time // zero unless DeleteManualBackup was called
+	individually                      bool      // backup_database_individually
 }
 
 // New returns a Server. It starts nothing: there are no goroutines or timers.
@@ -160,6 +161,9 @@ func (s *Server) Jobs() []fixture.Job {
 	for _, b := range s.backups {
 		j := fixture.Job{Product: provider.HuaweiRDS, Op: provider.Backup, InstanceID: b.instanceID,
 			Name: b.name, ID: b.id, Created: b.created}
+		if b.individually {
+			j.Settings = []string{"backup_database_individually"}
+		}
 		switch b.status(now) {
 		case statusCompleted:
 			j.State, j.Finished = provider.Succeeded, b.created.Add(b.duration)

@@ -201,10 +201,18 @@ func (s *Server) Jobs() []fixture.Job {
 		switch j.kind {
 		case cdbBackup:
 			fj.ID = strconv.FormatInt(j.backupID, 10)
+			fj.Method = j.method
 		case mssqlBackup:
 			fj.ID = strconv.FormatInt(j.flowID, 10)
+			if j.storageStrategy != 0 {
+				fj.Settings = []string{"StorageStrategy=" + strconv.FormatInt(j.storageStrategy, 10)}
+			}
 		case mongoBackup:
 			fj.ID = j.asyncID
+			fj.Method = map[int64]string{0: "logical", 1: "physical", 3: "snapshot"}[j.mongoMethod]
+			if j.retention != 0 {
+				fj.Settings = []string{"BackupRetentionDays=" + strconv.FormatInt(j.retention, 10)}
+			}
 		case mssqlMigration:
 			fj.Op = provider.Import
 			fj.ID = j.migID

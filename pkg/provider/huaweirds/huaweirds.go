@@ -166,6 +166,10 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 		}
 		body.Databases = &dbs
 	}
+	if spec.Individually {
+		yes := true
+		body.BackupDatabaseIndividually = &yes
+	}
 	req := &model.CreateManualBackupRequest{Body: body}
 	out, err := p.call(ctx, actionCreate, func(h map[string]string) (any, error) {
 		return p.client.CreateManualBackupInvoker(req).AddHeaders(h).Invoke()

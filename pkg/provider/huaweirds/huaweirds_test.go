@@ -547,3 +547,17 @@ func TestDeletingEndsTheJob(t *testing.T) {
 		t.Fatalf("status of a deleting backup = %+v, %v; want failed, saying DELETING", st, err)
 	}
 }
+
+// Individually reaches the create body as backup_database_individually.
+func TestIndividually(t *testing.T) {
+	e := newEnv(t, nil)
+	s := spec(in04, "nightly-individual")
+	s.Databases, s.Individually = []string{"db1", "db2"}, true
+	if _, err := e.p.Start(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	jobs := e.emu.Jobs()
+	if len(jobs) != 1 || len(jobs[0].Settings) != 1 || jobs[0].Settings[0] != "backup_database_individually" {
+		t.Errorf("jobs = %+v; want one with backup_database_individually", jobs)
+	}
+}

@@ -15,6 +15,9 @@ type CreateBackupDBInstanceRequest struct {
 	InstanceId   string `json:"InstanceId"`
 	BackupMethod int64  `json:"BackupMethod"` // 0 logical, 1 physical, 3 snapshot
 	BackupRemark string `json:"BackupRemark,omitempty"`
+	// BackupRetentionDays: 0 (omitted) the configured days, 1-7300, -1
+	// long-term policy, -2 forever.
+	BackupRetentionDays int64 `json:"BackupRetentionDays,omitempty"`
 }
 
 // CreateBackupDBInstanceResponse is CreateBackupDBInstance's output.

@@ -186,3 +186,26 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 		t.Errorf("Discover = %+v;\nwant %+v (cmgo-f4il0001 has no nightly tag)", got, want)
 	}
 }
+
+// RetentionDays reaches CreateBackupDBInstance as BackupRetentionDays; the
+// emulator refuses values outside the documented range.
+func TestRetentionDays(t *testing.T) {
+	e := newEnv(t, false)
+	s := spec("cmgo-ayxpky6l", "job-ret1")
+	s.RetentionDays = 30
+	if _, err := e.p.Start(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, j := range e.emu.Jobs() {
+		if j.Name == s.Name {
+			n++
+			if len(j.Settings) != 1 || j.Settings[0] != "BackupRetentionDays=30" || j.Method != "logical" {
+				t.Errorf("job = %+v; want BackupRetentionDays=30, logical", j)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d jobs named %s", n, s.Name)
+	}
+}

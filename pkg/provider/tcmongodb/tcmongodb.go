@@ -112,7 +112,8 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 		}
 		spec.Method = methods[0]
 	}
-	req := CreateBackupDBInstanceRequest{InstanceId: spec.InstanceID, BackupMethod: Method(spec.Method), BackupRemark: spec.Name}
+	req := CreateBackupDBInstanceRequest{InstanceId: spec.InstanceID, BackupMethod: Method(spec.Method), BackupRemark: spec.Name,
+		BackupRetentionDays: int64(spec.RetentionDays)}
 	var resp CreateBackupDBInstanceResponse
 	if err := p.call(ctx, spec.Region, "CreateBackupDBInstance", req, &resp); err != nil {
 		if apierr.Code(err) == "FailedOperation.TransparentDataEncryptionAlreadyOpen" {

@@ -271,3 +271,18 @@ func countJobs(emu *tencentemu.Server, instance, name string) int {
 	}
 	return n
 }
+
+// KeepUntilGone reaches CreateBackup as StorageStrategy 1.
+func TestKeepUntilGone(t *testing.T) {
+	e := newEnv(t)
+	s := backup("mssql-i1z41iwd", "job-keep1")
+	s.KeepUntilGone = true
+	if _, err := e.p.Start(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range e.emu.Jobs() {
+		if j.Name == s.Name && (len(j.Settings) != 1 || j.Settings[0] != "StorageStrategy=1") {
+			t.Errorf("settings = %v; want StorageStrategy=1", j.Settings)
+		}
+	}
+}

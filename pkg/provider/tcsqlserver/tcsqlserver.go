@@ -159,7 +159,10 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 		ref, err := p.startImport(ctx, spec)
 		return ref, redact(err, spec.SourceURL)
 	}
-	req := CreateBackupRequest{InstanceId: spec.InstanceID, BackupName: spec.Name, StorageStrategy: 0}
+	req := CreateBackupRequest{InstanceId: spec.InstanceID, BackupName: spec.Name}
+	if spec.KeepUntilGone {
+		req.StorageStrategy = 1 // kept until the instance is decommissioned
+	}
 	if len(spec.Databases) > 0 {
 		req.Strategy, req.DBNames = 1, spec.Databases
 	}
