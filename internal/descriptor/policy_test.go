@@ -65,23 +65,23 @@ var tencentUses = map[string][]use{
 		provider("tcsqlserver", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		provider("tcmongodb", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
-		cos("COS.Presign", "COS.Get", "COS.Put", "COS.List"),
+		cos("COS.Presign", "COS.Get", "COS.Put", "COS.List", "COS.Versioning"),
 	),
 	"start-migration": uses(
 		provider("tcsqlserver", "Provider.migrationByName", "Provider.startImport"),
 		cmq("cmqDriver.Send"),
-		cos("COS.Head", "COS.ReadMagic", "COS.Presign", "COS.Get", "COS.Put"),
+		cos("COS.Head", "COS.ReadMagic", "COS.Presign", "COS.Get", "COS.Put", "COS.Versioning"),
 	),
 	"poll-status": uses(
 		provider("tcmysql", "Provider.Status"),
 		provider("tcsqlserver", "Provider.Status"),
 		provider("tcmongodb", "Provider.Status"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
-		cos("COS.Get", "COS.Put", "COS.List"),
+		cos("COS.Get", "COS.Put", "COS.List", "COS.Versioning"),
 	),
 	"chatops": uses(
 		cmq("cmqDriver.Send"),
-		cos("COS.Get", "COS.Put"),
+		cos("COS.Get", "COS.Put", "COS.Versioning"),
 	),
 }
 

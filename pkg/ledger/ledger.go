@@ -48,7 +48,8 @@ type Ledger struct {
 
 // Open opens a ledger by URL: mem://<name> (shared by every Open of that
 // name in the process), cos://<bucket>/<prefix> or s3://<bucket>/<prefix>.
-// It does no I/O.
+// cos:// reads the bucket's versioning and refuses a versioned bucket
+// (Claim would not hold there); the others do no I/O.
 func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -72,7 +73,7 @@ func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
 		if opts.COS == nil {
 			return nil, errors.New("ledger: open cos://: Options.COS is not set")
 		}
-		return openCOS(*opts.COS, u.Host, u.Path)
+		return openCOS(ctx, *opts.COS, u.Host, u.Path)
 	case "s3":
 		if opts.S3 == nil {
 			return nil, errors.New("ledger: open s3://: Options.S3 is not set")

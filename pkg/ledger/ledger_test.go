@@ -280,3 +280,61 @@ func (failing) List(context.Context, string, string) ([]objstore.Object, error) 
 	return nil, throttled
 }
 func (failing) Delete(context.Context, string, string) error { return throttled }
+
+// TestCOSLedgerRefusesVersionedBucket (issue 13 item 10): COS promises
+// x-cos-forbid-overwrite only where a PUT would overwrite, which on a
+// versioned bucket it never does (each PUT adds a version), so two writers
+// could both win one claim. Open checks and refuses, naming the fix.
+func TestCOSLedgerRefusesVersionedBucket(t *testing.T) {
+	for _, status := range []string{"", "Enabled", "Suspended"} {
+		t.Run("versioning "+status, func(t *testing.T) {
+			emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: sk,
+				Buckets: []fixture.Bucket{{Name: bucket, Region: "ap-guangzhou"}}})
+			if status != "" {
+				emu.SetVersioning(bucket, status)
+			}
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			_, err := ledger.Open(context.Background(), "cos://"+bucket+"/ledger", &ledger.Options{COS: &objstore.COSConfig{
+				Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou",
+				Endpoint: srv.Listener.Addr().String()}})
+			switch {
+			case status == "" && err != nil:
+				t.Fatalf("unversioned bucket refused: %v", err)
+			case status != "" && err == nil:
+				t.Fatalf("a bucket with versioning %s was accepted", status)
+			case status != "" && (!strings.Contains(err.Error(), "versioning") || !strings.Contains(err.Error(), "own bucket")):
+				t.Errorf("error %q does not say why and what to do", err)
+			}
+		})
+	}
+}
+
+// conflicting answers every create-if-absent with ErrExists (a 409 that is
+// not "object exists", such as S3's ConditionalRequestConflict) while the
+// key is absent.
+type conflicting struct{ failing }
+
+func (conflicting) Put(context.Context, string, string, []byte, bool) error {
+	return fmt.Errorf("objstore: 409 ConditionalRequestConflict: %w", objstore.ErrExists)
+}
+func (conflicting) Get(context.Context, string, string) ([]byte, error) {
+	return nil, objstore.ErrNotFound
+}
+
+// TestClaimRefusedWithNothingThereIsAnError: only an object that exists is
+// a claim won by someone else; a refused write with no object is an error
+// (retried), never a silently lost claim.
+func TestClaimRefusedWithNothingThereIsAnError(t *testing.T) {
+	l, err := ledger.New(conflicting{}, bucket, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	won, err := l.Claim(context.Background(), "k", []byte("v"))
+	if err == nil {
+		t.Fatalf("Claim = %v, nil; want an error (nothing holds the claim)", won)
+	}
+	if k := apierr.KindOf(err); k == apierr.Permanent {
+		t.Errorf("kind %v; want a retryable error", k)
+	}
+}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"github.com/backupflow/backupflow/pkg/apierr"
 	"strings"
 
 	"github.com/backupflow/backupflow/pkg/objstore"
@@ -29,10 +30,20 @@ type objects struct {
 
 func (o *objects) create(ctx context.Context, key string, value []byte) (bool, error) {
 	err := o.s.Put(ctx, o.bucket, o.prefix+key, value, true)
-	if errors.Is(err, objstore.ErrExists) {
-		return false, nil
+	if !errors.Is(err, objstore.ErrExists) {
+		return err == nil, err
 	}
-	return err == nil, err
+	// A refused conditional write is a claim lost only if the object is
+	// there: S3 also answers 409 ConditionalRequestConflict to a write that
+	// raced another and may have failed too, and a conflict code is not
+	// proof that anybody holds the claim.
+	if _, gerr := o.s.Get(ctx, o.bucket, o.prefix+key); gerr == nil {
+		return false, nil
+	} else if !errors.Is(gerr, objstore.ErrNotFound) {
+		return false, gerr
+	}
+	return false, &apierr.Error{Cloud: "objstore", Service: "ledger", Action: "Claim", Code: "ClaimConflict",
+		Message: "the conditional write was refused but no record is there; retry", Kind: apierr.RetryLater, Err: err}
 }
 
 func (o *objects) get(ctx context.Context, key string) ([]byte, bool, error) {

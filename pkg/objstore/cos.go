@@ -239,6 +239,20 @@ func (c *COS) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent
 	return nil
 }
 
+// Versioning returns the bucket's versioning status: "" when it was never
+// set, "Enabled" or "Suspended".
+func (c *COS) Versioning(ctx context.Context, bucket string) (string, error) {
+	cl, err := c.client(bucket, c.scheme)
+	if err != nil {
+		return "", err
+	}
+	res, _, err := cl.Bucket.GetVersioning(ctx)
+	if err != nil {
+		return "", cosError("GetBucketVersioning", bucket, "", err)
+	}
+	return res.Status, nil
+}
+
 // Delete removes the object; a missing object is not an error.
 func (c *COS) Delete(ctx context.Context, bucket, key string) error {
 	cl, err := c.client(bucket, c.scheme)
