@@ -221,7 +221,8 @@ func TestAWS_SamplesThroughTheRuntimeAPI(t *testing.T) {
 	env["BACKUPFLOW_POLL_QUEUE"] = "sqs://backupflow-poll?region=us-east-1"
 	env["BACKUPFLOW_DEAD_QUEUE"] = "sqs://backupflow-dead?region=us-east-1"
 	env["BACKUPFLOW_LEDGER"] = "mem://aws"
-	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"] = "AKIAEXAMPLE", "secret", "us-east-1"
+	// The SQS emulator checks SigV4 with its own key pair, which emulator.Env sets.
+	env["AWS_REGION"] = "us-east-1"
 	cases := []struct {
 		fn, event string
 		check     func(t *testing.T, res lambdainvoketest.Result)
