@@ -498,8 +498,14 @@ func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 		return wrapLedger(err)
 	}
 	b, ok, err := s.d.Ledger.Get(ctx, keyOutcome(jobID))
-	if err != nil || !ok {
+	if err != nil {
 		return wrapLedger(err)
+	}
+	if !ok {
+		// The claim was lost, yet nobody's outcome is there: ending here
+		// would leave the job with neither an outcome nor a message. Keep
+		// the message; the redelivery claims again.
+		return fmt.Errorf("job %s: outcome claim lost but no outcome is recorded", jobID)
 	}
 	var o Outcome
 	if err := json.Unmarshal(b, &o); err != nil {
