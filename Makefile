@@ -9,7 +9,7 @@ GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 BUILDFLAGS := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 FUZZTIME ?= 60s
 
-.PHONY: help run demo test test-short lint vet fmt-check build package bench fuzz soak emulator clean cli
+.PHONY: help run demo test test-short lint vet fmt-check build package bench fuzz soak emulator clean cli interop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ fuzz: ## run every fuzz target for $(FUZZTIME) each (FUZZTIME=10s for a quick pa
 
 soak: ## the long fault soak (500 jobs, 20 % faults, 10 % redelivery) and the crash tests
 	BACKUPFLOW_SOAK=long $(GO) test -count=1 -v -run 'Soak|Crash' -timeout 30m ./internal/reliability/
+
+# The interop suite is its own module (interop/go.mod) so that its clients
+# (the Lambda RIE, slack-go, silenceper/wechat, ...) never enter the product's
+# go.mod. The test binary runs directly so that its table prints on success too.
+interop: ## drive the real binaries with third-party clients (Lambda RIE, slack-go, wechat, AWS SDK); prints one table
+	cd interop && $(GO) vet ./... && $(GO) test -c -o ../bin/interop.test . && ../bin/interop.test -test.timeout 10m
 
 emulator: ## serve the cloud emulator on 127.0.0.1:9090
 	$(GO) run ./cmd/backupflow emulator --listen 127.0.0.1:9090

@@ -1,0 +1,479 @@
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+const rieClient = "aws-lambda-rie"
+
+// rie is one function's bootstrap running under the Runtime Interface
+// Emulator, as Lambda runs it.
+type rie struct {
+	addr string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func startRIE(t *testing.T, fn string, env map[string]string) *rie {
+	t.Helper()
+	addr, api := freePort(t), freePort(t)
+	cmd := exec.Command(filepath.Join(bin, "aws-lambda-rie"),
+		"--runtime-interface-emulator-address", addr, "--runtime-api-address", api,
+		filepath.Join(bin, fn, "bootstrap"))
+	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_NAME="+fn, "LOG_LEVEL=error")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s under rie:\n%s", fn, logs)
+		}
+	})
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &rie{addr: addr, cmd: cmd, logs: logs}
+}
+
+// invocation is what the Invoke API answers: the function's response, or
+// its error document ({"errorMessage","errorType"}).
+type invocation struct {
+	status int
+	body   []byte
+	err    *struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}
+}
+
+func (r *rie) invoke(ctx context.Context, payload []byte) (invocation, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+r.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return invocation{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return invocation{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	inv := invocation{status: resp.StatusCode, body: body}
+	var e struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}
+	if json.Unmarshal(body, &e) == nil && (e.Message != "" || e.Type != "") {
+		inv.err = &e
+	}
+	return inv, err
+}
+
+func (i invocation) String() string {
+	if i.err != nil {
+		return fmt.Sprintf("error %s: %s", i.err.Type, i.err.Message)
+	}
+	return fmt.Sprintf("%d %s", i.status, i.body)
+}
+
+// lambdaEnv is a Lambda function's configuration against the emulator:
+// SQS queues on its SQS API, the ledger in the function's memory (the
+// emulator serves COS, not S3; the S3 ledger is proven against gofakes3).
+func lambdaEnv(e *emu, prefix string) map[string]string {
+	env := map[string]string{}
+	for k, v := range e.env {
+		env[k] = v
+	}
+	env["AWS_REGION"] = "us-east-1"
+	env["BACKUPFLOW_WORK_QUEUE"] = "sqs://backupflow-work?region=us-east-1"
+	env["BACKUPFLOW_POLL_QUEUE"] = "sqs://backupflow-poll?region=us-east-1"
+	env["BACKUPFLOW_DEAD_QUEUE"] = "sqs://backupflow-dead?region=us-east-1"
+	env["BACKUPFLOW_LEDGER"] = "mem://" + prefix
+	return env
+}
+
+// sqsClient is the AWS SDK's own SQS client, pointed at the emulator.
+func sqsClient(e *emu) *sqs.Client {
+	return sqs.New(sqs.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(e.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(e.env["AWS_ACCESS_KEY_ID"], e.env["AWS_SECRET_ACCESS_KEY"], ""),
+	})
+}
+
+func queueURL(ctx context.Context, c *sqs.Client, name string) (string, error) {
+	out, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// drain receives every visible message of a queue (deleting none): what a
+// case left behind.
+func received(ctx context.Context, c *sqs.Client, name string, max int32) ([]events.SQSMessage, error) {
+	u, err := queueURL(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: max,
+		WaitTimeSeconds: 0, VisibilityTimeout: 1, MessageSystemAttributeNames: nil})
+	if err != nil {
+		return nil, err
+	}
+	var msgs []events.SQSMessage
+	for _, m := range out.Messages {
+		msgs = append(msgs, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), EventSource: "aws:sqs", AWSRegion: "us-east-1",
+			EventSourceARN: "arn:aws:sqs:us-east-1:111122223333:" + name,
+			Attributes:     map[string]string{"ApproximateReceiveCount": "1"}})
+	}
+	return msgs, nil
+}
+
+func sampleFiles(t *testing.T, fn string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "events", fn, "aws-*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// expectedOutcome reads the outcome written beside a sample, when there is
+// one (<sample>.expected, <sample>.outcome or an "expected" entry).
+func expectedOutcome(sample string) (string, bool) {
+	base := strings.TrimSuffix(sample, ".json")
+	for _, p := range []string{base + ".expected", base + ".outcome", base + ".expected.json", base + ".outcome.json", sample + ".expected"} {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(b)), true
+		}
+	}
+	return "", false
+}
+
+type batchResponse struct {
+	BatchItemFailures []struct {
+		ItemIdentifier string `json:"itemIdentifier"`
+	} `json:"batchItemFailures"`
+}
+
+// TestLambdaUnderRIE: every AWS sample and the stray payloads, through each
+// function's bootstrap under the Runtime Interface Emulator.
+func TestLambdaUnderRIE(t *testing.T) {
+	e := startEmulator(t)
+	for _, fn := range []string{"create-backup", "start-migration", "poll-status"} {
+		env := lambdaEnv(e, "rie-"+fn)
+		r := startRIE(t, fn, env)
+		for _, s := range sampleFiles(t, fn) {
+			name := fn + " " + filepath.Base(s)
+			check(t, rieClient, name, func(c *R) {
+				payload, err := os.ReadFile(s)
+				if err != nil {
+					c.Errorf("%v", err)
+					return
+				}
+				inv, err := r.invoke(deadline(t, 60*time.Second), payload)
+				if err != nil {
+					c.Errorf("invoke: %v", err)
+					return
+				}
+				checkSample(c, e, s, payload, inv)
+			})
+		}
+		for _, stray := range []struct{ name, body string }{
+			{"empty object {}", `{}`},
+			{"console default test event", `{"key1":"value1","key2":"value2","key3":"value3"}`},
+			{"hello world", `{"hello":"world"}`},
+		} {
+			check(t, rieClient, fn+" stray "+stray.name, func(c *R) {
+				ctx := deadline(t, 60*time.Second)
+				if err := purge(ctx, sqsClient(e), "backupflow-work"); err != nil {
+					c.Errorf("purge: %v", err)
+				}
+				inv, err := r.invoke(ctx, []byte(stray.body))
+				if err != nil {
+					c.Errorf("invoke: %v", err)
+					return
+				}
+				if inv.err == nil {
+					c.Errorf("a stray payload was accepted: %s (want a function error naming what arrived)", inv)
+				}
+				msgs, err := received(ctx, sqsClient(e), "backupflow-work", 10)
+				if err != nil {
+					c.Errorf("sqs: %v", err)
+				}
+				if len(msgs) > 0 {
+					c.Errorf("a stray payload queued %d work messages, e.g. %s", len(msgs), msgs[0].Body)
+				}
+			})
+		}
+	}
+}
+
+// checkSample holds a sample's answer to AWS's documented shapes and to the
+// outcome written beside it.
+func checkSample(c *R, e *emu, sample string, payload []byte, inv invocation) {
+	var probe struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+			MessageID   string `json:"messageId"`
+			Body        string `json:"body"`
+		}
+	}
+	_ = json.Unmarshal(payload, &probe)
+	isSQS := len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs"
+	if inv.status != http.StatusOK {
+		c.Errorf("status %d: %s", inv.status, inv.body)
+		return
+	}
+	if isSQS {
+		// Partial batch response: {"batchItemFailures":[{"itemIdentifier":…}]}
+		// naming only records of this batch; a whole-batch error would
+		// redeliver the good records too.
+		if inv.err != nil {
+			c.Errorf("an SQS batch must answer batchItemFailures, not fail whole: %s", inv)
+			return
+		}
+		var br batchResponse
+		dec := json.NewDecoder(bytes.NewReader(inv.body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&br); err != nil {
+			c.Errorf("response is not AWS's partial batch response: %v: %s", err, inv.body)
+			return
+		}
+		ids := map[string]bool{}
+		for _, rec := range probe.Records {
+			ids[rec.MessageID] = true
+		}
+		for _, f := range br.BatchItemFailures {
+			if !ids[f.ItemIdentifier] {
+				c.Errorf("batchItemFailures names %q, not a record of the batch", f.ItemIdentifier)
+			}
+		}
+		if strings.Contains(sample, "malformed") && len(br.BatchItemFailures) == 0 && !deadLettered(e, probe.Records[len(probe.Records)-1].Body) {
+			c.Errorf("a malformed record is neither listed as failed nor dead-lettered: %s", inv.body)
+		}
+	} else if inv.err != nil {
+		c.Errorf("sample refused: %s", inv)
+	}
+	if want, ok := expectedOutcome(sample); ok && !strings.Contains(string(inv.body), want) && !strings.Contains(inv.String(), want) {
+		c.Errorf("outcome %s; the sample expects %q", inv, want)
+	}
+}
+
+// TestLambdaSQSEventSource plays Lambda's SQS event source honestly: a
+// nightly schedule queues work; the records received from the emulator's
+// SQS (plus one malformed record) are given to create-backup as one batch,
+// and only those not listed in batchItemFailures are deleted.
+func TestLambdaSQSEventSource(t *testing.T) {
+	e := startEmulator(t)
+	env := lambdaEnv(e, "esm")
+	r := startRIE(t, "create-backup", env)
+	c := sqsClient(e)
+	check(t, rieClient, "create-backup SQS event source: nightly → batch → delete the successes only", func(cr *R) {
+		ctx := deadline(t, 120*time.Second)
+		sched, _ := os.ReadFile(filepath.Join("..", "events", "create-backup", "aws-schedule.json"))
+		// The scheduled time of this run is now, as EventBridge sets it.
+		var ev map[string]any
+		_ = json.Unmarshal(sched, &ev)
+		ev["time"] = time.Now().UTC().Format(time.RFC3339)
+		sched, _ = json.Marshal(ev)
+		inv, err := r.invoke(ctx, sched)
+		if err != nil || inv.err != nil {
+			cr.Errorf("nightly schedule: %v %s", err, inv)
+			return
+		}
+		msgs, err := received(ctx, c, "backupflow-work", 9)
+		if err != nil || len(msgs) == 0 {
+			cr.Errorf("the nightly run queued no work on SQS: %v", err)
+			return
+		}
+		bad := events.SQSMessage{MessageId: "malformed-0001", ReceiptHandle: "bogus", Body: `{"v":1,"job":`,
+			EventSource: "aws:sqs", EventSourceARN: msgs[0].EventSourceARN, AWSRegion: "us-east-1",
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
+		batch, _ := json.Marshal(events.SQSEvent{Records: append(msgs, bad)})
+		inv, err = r.invoke(ctx, batch)
+		if err != nil || inv.err != nil {
+			cr.Errorf("batch: %v %s", err, inv)
+			return
+		}
+		var br batchResponse
+		if err := json.Unmarshal(inv.body, &br); err != nil {
+			cr.Errorf("batch response: %v: %s", err, inv.body)
+			return
+		}
+		failed := map[string]bool{}
+		for _, f := range br.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		// A malformed record may be failed (SQS redelivers it, then its
+		// redrive policy dead-letters it) or dead-lettered by the function
+		// at once; deleting it is then right. Either way it is not lost.
+		if !failed[bad.MessageId] && !deadLettered(e, bad.Body) {
+			cr.Errorf("the malformed record is neither in batchItemFailures nor dead-lettered: %s", inv.body)
+		}
+		u, _ := queueURL(ctx, c, "backupflow-work")
+		deleted := 0
+		for _, m := range msgs {
+			if failed[m.MessageId] {
+				continue
+			}
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(u), ReceiptHandle: aws.String(m.ReceiptHandle)}); err != nil {
+				cr.Errorf("delete %s: %v", m.MessageId, err)
+			}
+			deleted++
+		}
+		if deleted == 0 {
+			cr.Errorf("every work record failed: %s", inv.body)
+		}
+		// Past the visibility timeout SQS redelivers exactly what was not
+		// deleted: the records the function listed as failed.
+		time.Sleep(1500 * time.Millisecond)
+		again, err := received(ctx, c, "backupflow-work", 10)
+		if err != nil {
+			cr.Errorf("receive: %v", err)
+		}
+		inBatch := map[string]bool{}
+		for _, m := range msgs {
+			inBatch[m.MessageId] = true
+		}
+		for _, m := range again {
+			if inBatch[m.MessageId] && !failed[m.MessageId] {
+				cr.Errorf("record %s came back though the function did not list it as failed", m.MessageId)
+			}
+		}
+	})
+}
+
+// TestLambdaTimeout: a 1-second function timeout (the cloud APIs hang) is
+// survived, and the next invocation works.
+func TestLambdaTimeout(t *testing.T) {
+	e := startEmulator(t)
+	target := strings.TrimPrefix(e.URL, "http://")
+	var hang atomic.Bool
+	hang.Store(true)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go proxy(l, target, &hang)
+	env := lambdaEnv(e, "timeout")
+	// The Tencent API (and nothing else) goes through a proxy that first
+	// holds every connection unanswered.
+	env["BACKUPFLOW_TENCENT_ENDPOINT"] = l.Addr().String()
+	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "1"
+	r := startRIE(t, "create-backup", env)
+	check(t, rieClient, "create-backup 1 s timeout survived, next invocation works", func(c *R) {
+		ctx := deadline(t, 90*time.Second)
+		sched, _ := os.ReadFile(filepath.Join("..", "events", "create-backup", "aws-schedule.json"))
+		start := time.Now()
+		inv, err := r.invoke(ctx, sched)
+		if err != nil {
+			c.Errorf("invoke: %v", err)
+			return
+		}
+		if !strings.Contains(string(inv.body), "timed out") {
+			c.Errorf("want a timeout with the API hanging, got %s after %s", inv, time.Since(start))
+		}
+		hang.Store(false)
+		var last invocation
+		for i := 0; i < 3; i++ { // the runtime is restarted after a timeout
+			if last, err = r.invoke(ctx, sched); err == nil && last.status == http.StatusOK && last.err == nil {
+				return
+			}
+		}
+		c.Errorf("the invocation after the timeout: %v %s", err, last)
+	})
+}
+
+// proxy forwards connections to target, or holds them unanswered while hang
+// is set.
+func proxy(l net.Listener, target string, hang *atomic.Bool) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			if hang.Load() {
+				_, _ = io.Copy(io.Discard, conn)
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			go func() { _, _ = io.Copy(up, conn) }()
+			_, _ = io.Copy(conn, up)
+		}()
+	}
+}
+
+// purge deletes every visible message of a queue.
+func purge(ctx context.Context, c *sqs.Client, name string) error {
+	u, err := queueURL(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	for {
+		msgs, err := received(ctx, c, name, 10)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		for _, m := range msgs {
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(u), ReceiptHandle: aws.String(m.ReceiptHandle)}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// deadLettered reports whether the dead queue holds a message carrying body.
+// The messages it looks at become visible again after their timeout.
+func deadLettered(e *emu, body string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := received(ctx, sqsClient(e), "backupflow-dead", 10)
+	if err != nil {
+		return false
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Body, body) || strings.Contains(m.Body, strings.ReplaceAll(body, `"`, `\"`)) {
+			return true
+		}
+	}
+	return false
+}
