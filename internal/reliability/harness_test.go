@@ -317,14 +317,29 @@ func fleet(n int, tagged func(i int) bool) (*fixture.Set, []fixture.Instance) {
 	for i := range n {
 		in := fixture.Instance{Tags: map[string]string{"team": "db"}}
 		switch i % 4 {
+		// Every instance kind that limits the method or changes the
+		// lookup is in the mix (issue 15), so redelivered creates must
+		// adopt the first backup whatever its method or file format.
 		case 0:
 			in.Product, in.ID = provider.MySQL, fmt.Sprintf("cdb-s%07d", i)
 			in.Databases = []fixture.Database{{Name: "app", Tables: []string{"t1"}}}
+			if i%8 == 4 {
+				in.DeviceType = "BASIC" // snapshot only
+			}
 		case 1:
 			in.Product, in.ID = provider.SQLServer, fmt.Sprintf("mssql-s%07d", i)
-			in.Databases = []fixture.Database{{Name: "db1"}}
+			in.Databases = []fixture.Database{{Name: "db1"}, {Name: "db2"}}
+			if i%8 == 5 {
+				in.BackupFormat = "single" // listed per database, without an Id
+			}
 		case 2:
 			in.Product, in.ID = provider.MongoDB, fmt.Sprintf("cmgo-s%07d", i)
+			switch i % 12 {
+			case 6:
+				in.MachineType = "HCD" // physical
+			case 10:
+				in.MachineType, in.TDE = "HCD", true // snapshot
+			}
 		case 3:
 			in.Product, in.ID, in.Engine = provider.HuaweiRDS, fmt.Sprintf("%032xin01", i), "MySQL"
 			in.Region = "cn-north-4"
