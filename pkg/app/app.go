@@ -72,10 +72,10 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	}
 	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now}
 	enabled := map[provider.Product]bool{}
-	for _, p := range cfg.Products {
+	for i, p := range cfg.Products {
 		p = strings.TrimSpace(p)
 		if !slices.Contains(provider.Products, provider.Product(p)) {
-			return nil, fmt.Errorf("BACKUPFLOW_PRODUCTS: unknown product %q (known: mysql, sqlserver, mongodb, huawei-rds)", p)
+			return nil, fmt.Errorf("BACKUPFLOW_PRODUCTS: item %d is no known product (known: mysql, sqlserver, mongodb, huawei-rds)", i+1)
 		}
 		enabled[provider.Product(p)] = true
 	}

@@ -56,7 +56,7 @@ func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: open: invalid url: %w", err)
+		return nil, errors.New("ledger: open: not a URL (want mem://name, cos://bucket/prefix or s3://bucket/prefix)")
 	}
 	name := u.Host + u.Path
 	switch u.Scheme {
@@ -80,7 +80,7 @@ func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
 		}
 		return openS3(*opts.S3, u.Host, u.Path)
 	}
-	return nil, fmt.Errorf("ledger: open: unsupported scheme %q (want mem, cos or s3)", u.Scheme)
+	return nil, errors.New("ledger: open: unsupported scheme (want mem://, cos:// or s3://)")
 }
 
 // New builds a ledger over any object store (an objstore.COS or S3, or a

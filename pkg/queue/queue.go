@@ -210,23 +210,25 @@ func Register(scheme string, o Opener) {
 // sqs://name-or-host/path?region=..&endpoint=... The driver for the scheme
 // must be imported (see the package doc). o may be nil.
 func Open(ctx context.Context, rawURL string, o *Options) (*Queue, error) {
+	// Errors quote no part of the URL but the queue's name (drivers name
+	// it): a value set in the wrong variable may be a credential.
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("open queue %q: %w", rawURL, err)
+		return nil, apierr.Invalid("open queue: not a URL (want mem://name, cmq://name?region=… or sqs://name?region=…)")
 	}
 	registryMu.RLock()
 	op, ok := registry[u.Scheme]
 	registryMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("open queue %q: %w", rawURL,
-			apierr.Invalid("unknown scheme %q (known: %s; import the driver package)", u.Scheme, strings.Join(schemes(), ", ")))
+		return nil, fmt.Errorf("open queue: %w",
+			apierr.Invalid("unknown scheme (known: %s; import the driver package)", strings.Join(schemes(), ", ")))
 	}
 	if o == nil {
 		o = &Options{}
 	}
 	q, err := op(ctx, u, o)
 	if err != nil {
-		return nil, fmt.Errorf("open queue %q: %w", rawURL, err)
+		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	return q, nil
 }

@@ -101,7 +101,7 @@ func New(cfg Config) (*Client, error) {
 		c.scheme, c.host = scheme, host
 	}
 	if strings.ContainsAny(cfg.RootDomain, "/: ") {
-		return nil, fmt.Errorf("tencent root domain %q: want a domain such as intl.tencentcloudapi.com", cfg.RootDomain)
+		return nil, fmt.Errorf("tencent root domain: want a domain such as intl.tencentcloudapi.com")
 	}
 	for svc, ep := range cfg.Endpoints {
 		scheme, host, err := parseServiceEndpoint(ep)
@@ -133,7 +133,7 @@ func ParseEndpoints(s string) (map[string]string, error) {
 		svc, ep, ok := strings.Cut(item, "=")
 		svc, ep = strings.TrimSpace(svc), strings.TrimSpace(ep)
 		if !ok || svc == "" || ep == "" {
-			return nil, fmt.Errorf("tencent endpoints %q: want product=host[,product=host]", item)
+			return nil, fmt.Errorf("tencent endpoints: want product=host[,product=host]")
 		}
 		if _, dup := out[svc]; dup {
 			return nil, fmt.Errorf("tencent endpoints: %s given twice", svc)
@@ -155,7 +155,7 @@ func ParseEndpoint(ep string) (scheme, host string, err error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil || u.Host == "" {
-		return "", "", fmt.Errorf("tencent endpoint %q: want host:port or http(s)://host:port", ep)
+		return "", "", fmt.Errorf("tencent endpoint: want host:port or http(s)://host:port")
 	}
 	switch u.Scheme {
 	case "http":
@@ -163,7 +163,7 @@ func ParseEndpoint(ep string) (scheme, host string, err error) {
 	case "https":
 		return "HTTPS", u.Host, nil
 	}
-	return "", "", fmt.Errorf("tencent endpoint %q: scheme must be http or https", ep)
+	return "", "", fmt.Errorf("tencent endpoint: scheme must be http or https")
 }
 
 func (c *Client) client(region string) *common.Client {

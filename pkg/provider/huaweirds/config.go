@@ -90,16 +90,16 @@ func endpointURL(endpoint, region string) (string, error) {
 	}
 	if !strings.Contains(endpoint, "://") {
 		if strings.ContainsAny(endpoint, "/?#@ ") {
-			return "", fmt.Errorf("huaweirds: endpoint %q: want host:port or http(s)://host:port", endpoint)
+			return "", fmt.Errorf("huaweirds: endpoint: want host:port or http(s)://host:port")
 		}
 		return "http://" + endpoint, nil
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", fmt.Errorf("huaweirds: endpoint %q: want host:port or http(s)://host:port", endpoint)
+		return "", fmt.Errorf("huaweirds: endpoint: want host:port or http(s)://host:port")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("huaweirds: endpoint %q: scheme must be http or https", endpoint)
+		return "", fmt.Errorf("huaweirds: endpoint: scheme must be http or https")
 	}
 	return u.Scheme + "://" + u.Host, nil
 }
@@ -114,7 +114,7 @@ func (c Config) check() error {
 		return errors.New("huaweirds: project id is missing or malformed")
 	}
 	if !regionRE.MatchString(c.Region) {
-		return fmt.Errorf("huaweirds: region %q is malformed", c.Region)
+		return fmt.Errorf("huaweirds: region is malformed (want e.g. cn-north-4)")
 	}
 	return nil
 }

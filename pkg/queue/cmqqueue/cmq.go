@@ -109,7 +109,7 @@ func newDriver(name string, o *Options) (*cmqDriver, error) {
 	if opt.Endpoint == "" {
 		code, ok := regionCodes[opt.Region]
 		if !ok {
-			return nil, apierr.Invalid("no endpoint given and region %q has no known data-plane host; set endpoint", opt.Region)
+			return nil, apierr.Invalid("no endpoint given and the region has no known data-plane host; set endpoint")
 		}
 		opt.Endpoint = "https://cmq-" + code + ".public.tencenttdmq.com"
 	}
