@@ -35,6 +35,11 @@ type Harness struct {
 	// Busy, when set, is a backup whose Start answers "instance busy"
 	// (apierr.RetryLater).
 	Busy *provider.Spec
+	// Kinds are more valid backups, one per instance kind that changes the
+	// method or the lookup (Basic edition, cloud disk, TDE, single-database
+	// files, an explicit method); each runs the whole lifecycle, so a
+	// redelivery must adopt the job whatever its kind.
+	Kinds []provider.Spec
 	// Calls, when set, counts the API requests the emulator has received; the
 	// suite uses it to prove invalid input fails before any call.
 	Calls func() int
@@ -47,6 +52,9 @@ func Run(t *testing.T, h Harness) {
 		t.Fatal("providertest: Harness needs Provider, Advance and a positive JobDuration")
 	}
 	t.Run("BackupLifecycle", func(t *testing.T) { lifecycle(t, h, named(h.Backup, "lc")) })
+	for i, k := range h.Kinds {
+		t.Run("KindLifecycle/"+k.InstanceID+"/"+k.Method, func(t *testing.T) { lifecycle(t, h, named(k, "k"+string(rune('a'+i)))) })
+	}
 	t.Run("FindUnused", func(t *testing.T) { findUnused(t, h, named(h.Backup, "unused")) })
 	t.Run("InvalidInput", func(t *testing.T) { invalidInput(t, h) })
 	t.Run("BadRef", func(t *testing.T) { badRef(t, h) })

@@ -71,7 +71,16 @@ func TestConformance(t *testing.T) {
 		UnknownInstanceID: "cmgo-nope0000",
 		Failing:           &fail,
 		Busy:              &busy,
-		Calls:             func() int { return int(e.calls.Load()) },
+		Kinds: []provider.Spec{spec("cmgo-hcd00001", "pt"), func() provider.Spec {
+			s := spec("cmgo-tde00001", "pt")
+			s.Method = "snapshot"
+			return s
+		}(), func() provider.Spec {
+			s := spec("cmgo-ayxpky6l", "pt")
+			s.Method = "physical"
+			return s
+		}()},
+		Calls: func() int { return int(e.calls.Load()) },
 	})
 }
 

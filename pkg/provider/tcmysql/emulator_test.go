@@ -75,7 +75,12 @@ func TestConformance(t *testing.T) {
 		UnknownInstanceID: "cdb-nope0000",
 		Failing:           &fail,
 		Busy:              &busy,
-		Calls:             func() int { return int(e.calls.Load()) },
+		Kinds: []provider.Spec{spec("cdb-b4sic001", "pt"), func() provider.Spec {
+			s := spec("cdb-k2m4p6r8", "pt")
+			s.Method = "logical"
+			return s
+		}()},
+		Calls: func() int { return int(e.calls.Load()) },
 	})
 }
 

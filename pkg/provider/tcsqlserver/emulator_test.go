@@ -89,6 +89,7 @@ func TestConformance(t *testing.T) {
 		UnknownInstanceID: "mssql-nope0000",
 		Failing:           &fail,
 		Busy:              &busy,
+		Kinds:             []provider.Spec{backup("mssql-s1ngle01", "pt"), backup("mssql-s1ngle01", "pt", "reports")},
 		Calls:             func() int { return int(e.calls.Load()) },
 	})
 }
