@@ -11,6 +11,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.42.20
 	github.com/backupflow/backupflow v0.0.0
 	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/slack-go/slack v0.36.0
 )
 
 require (
@@ -30,6 +31,7 @@ require (
 	github.com/go-chi/chi/v5 v5.4.0 // indirect
 	github.com/google/go-querystring v1.0.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/jessevdk/go-flags v1.5.0 // indirect
 	github.com/mitchellh/mapstructure v1.4.3 // indirect
 	github.com/mozillazg/go-httpheader v0.2.1 // indirect
