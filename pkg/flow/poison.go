@@ -54,6 +54,11 @@ func (s *Service) GiveUp(ctx context.Context, body []byte, receives int) (err er
 		return s.Handle(ctx, body)
 	}
 	ctx = withLogger(ctx, s.log.With("job", m.JobID, "step", string(m.Step), "seq", m.Seq))
+	// A copy of a step already handled (a redelivery after a lost delete
+	// keeps counting receives) is no poison: drop it as Handle would.
+	if done, err := s.handled(ctx, m); err != nil || done {
+		return err
+	}
 	last := "no failure was recorded (the process may have died handling it)"
 	if b, ok, lerr := s.d.Ledger.Get(ctx, keyFailure(m.JobID)); lerr == nil && ok {
 		last = string(b)

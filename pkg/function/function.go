@@ -305,10 +305,14 @@ func (p *pacer) wait(ctx context.Context, body []byte) error {
 }
 
 // DefaultMaxReceives is how many times a message may be received before
-// it is dead-lettered with its reason: one below the queues' own redrive
-// count (template.yaml 5; serverless.yml 10), so the function, which knows
-// the reason and notifies, acts before the platform moves it silently.
-const DefaultMaxReceives = 4
+// it is dead-lettered with its reason. A hand-off that fails for a
+// transient reason (queue or ledger throttled) is retried by redelivery,
+// so this must ride out a bad spell: the fault soak (20 % of every call
+// failing) dead-lettered healthy jobs at 4. It stays one below the queues'
+// own redrive count (maxReceiveCount 11 in serverless.yml and
+// template.yaml), so the function, which knows the reason and notifies,
+// acts before the platform moves the message silently.
+const DefaultMaxReceives = 10
 
 // handle runs one message: past MaxReceives it is given up (dead-lettered
 // with its last failure); otherwise it is handled with panics recovered.
