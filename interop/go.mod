@@ -11,6 +11,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.42.20
 	github.com/backupflow/backupflow v0.0.0
 	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/silenceper/wechat/v2 v2.1.10
 	github.com/slack-go/slack v0.36.0
 )
 
@@ -45,6 +46,7 @@ require (
 	github.com/tencentyun/cos-go-sdk-v5 v0.7.70 // indirect
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/crypto v0.0.0-20220622213112-05595931fe9d // indirect
 	golang.org/x/sys v0.14.0 // indirect
 	golang.org/x/tools v0.8.0 // indirect
 )
