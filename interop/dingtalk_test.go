@@ -33,9 +33,9 @@ func dingBody(msgID, text string) string {
 	b, _ := json.Marshal(map[string]any{"chatbotCorpId": dingCorp, "robotCode": dingRobot, "conversationId": "C0INTEROP",
 		"conversationType": "2", "msgId": msgID, "msgtype": "text", "senderStaffId": "tester", "senderNick": "tester",
 		"senderCorpId": dingCorp, "createAt": time.Now().UnixMilli(),
-		"sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=" + msgID,
+		"sessionWebhook":            "https://oapi.dingtalk.com/robot/sendBySession?session=" + msgID,
 		"sessionWebhookExpiredTime": time.Now().Add(time.Hour).UnixMilli(),
-		"text": map[string]string{"content": " " + text}})
+		"text":                      map[string]string{"content": " " + text}})
 	return string(b)
 }
 
