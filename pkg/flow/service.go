@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,12 +120,12 @@ func (s *Service) handled(ctx context.Context, m job.Message) (bool, error) {
 		}
 		return true, s.renotifyIfOrphaned(ctx, m.JobID)
 	}
-	_, ok, err := s.d.Ledger.Get(ctx, keyDone(m.JobID, m.Seq))
+	_, ok, err := s.d.Ledger.Get(ctx, keyDone(m.JobID, m.Step, m.Seq))
 	return ok, wrapLedger(err)
 }
 
 func (s *Service) markHandled(ctx context.Context, m job.Message) error {
-	_, err := s.d.Ledger.Claim(ctx, keyDone(m.JobID, m.Seq), []byte(s.d.Now().UTC().Format(time.RFC3339)))
+	_, err := s.d.Ledger.Claim(ctx, keyDone(m.JobID, m.Step, m.Seq), []byte(s.d.Now().UTC().Format(time.RFC3339)))
 	return wrapLedger(err)
 }
 
@@ -165,9 +166,17 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	// to touch this job: nothing can exist yet, so the lookup (which costs a
 	// call against the product's read limit) is skipped. Every other case —
 	// a retry, a redelivery, a claim taken over — looks first.
-	fresh, held, err := s.claimStart(ctx, m)
+	fresh, held, handedOff, err := s.claimStart(ctx, m)
 	if err != nil {
 		return err
+	}
+	if handedOff {
+		// The job was started and its poll step sent: this create is a
+		// copy that waited out a held claim. Starting or adopting again
+		// would make a second chain (or, where the cloud's listing lags
+		// its starts, a second backup).
+		log.Info("job already handed off to polling; create copy dropped")
+		return nil
 	}
 	var ref provider.Ref
 	found := false
@@ -208,29 +217,41 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 		next.PollFloor = 0
 	}
 	s.putState(ctx, next, "running")
-	return s.send(ctx, next, first)
+	if err := s.send(ctx, next, first); err != nil {
+		return err
+	}
+	// Recorded after the send, so a crash in between leaves the claim to
+	// the lease and the lookup, as before.
+	return wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), []byte(handedOffPrefix+string(ref))))
 }
+
+// handedOffPrefix marks a start claim whose job was started and handed off.
+const handedOffPrefix = "handed-off "
 
 // claimStart takes the start claim for a job. fresh: this call created the
 // claim. held: another delivery claimed it less than StartLease ago and may
-// be starting the job right now. A claim older than StartLease (or released
-// after a failed start) belongs to nobody and is taken over.
-func (s *Service) claimStart(ctx context.Context, m job.Message) (fresh, held bool, err error) {
+// be starting the job right now. handedOff: the job was started and its
+// poll step sent. A claim older than StartLease (or released after a failed
+// start) belongs to nobody and is taken over.
+func (s *Service) claimStart(ctx context.Context, m job.Message) (fresh, held, handedOff bool, err error) {
 	now := s.d.Now()
 	stamp := []byte(now.UTC().Format(time.RFC3339Nano))
 	ok, err := s.d.Ledger.Claim(ctx, keyStart(m.JobID), stamp)
 	if err != nil || ok {
-		return ok, false, wrapLedger(err)
+		return ok, false, false, wrapLedger(err)
 	}
 	prev, _, err := s.d.Ledger.Get(ctx, keyStart(m.JobID))
 	if err != nil {
-		return false, false, wrapLedger(err)
+		return false, false, false, wrapLedger(err)
+	}
+	if strings.HasPrefix(string(prev), handedOffPrefix) {
+		return false, false, true, nil
 	}
 	t, perr := time.Parse(time.RFC3339Nano, string(prev))
 	if perr == nil && now.Sub(t) < s.cfg.StartLease {
-		return false, true, nil
+		return false, true, false, nil
 	}
-	return false, false, wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), stamp))
+	return false, false, false, wrapLedger(s.d.Ledger.Put(ctx, keyStart(m.JobID), stamp))
 }
 
 // releaseStart gives up a start claim this delivery holds, so the job's own
@@ -556,7 +577,12 @@ type JobState struct {
 }
 
 // Ledger keys. One prefix per job keeps a job's records together.
-func keyDone(id string, seq int) string { return fmt.Sprintf("jobs/%s/done/%06d", id, seq) }
+// keyDone names the step as well as the seq: a create copy that found the
+// start claim held queues create(seq+1) while the winner sends poll(seq+1),
+// and neither is a duplicate of the other.
+func keyDone(id string, step job.Step, seq int) string {
+	return fmt.Sprintf("jobs/%s/done/%s/%06d", id, step, seq)
+}
 func keyStart(id string) string         { return "jobs/" + id + "/start" }
 func keyOutcome(id string) string       { return "jobs/" + id + "/outcome" }
 func keyNotified(id string) string      { return "jobs/" + id + "/notified" }
