@@ -13,7 +13,9 @@ import (
 // starts does: only the start claim's record can tell a job was handed off.
 type lagFinder struct{ *fakeProvider }
 
-func (lagFinder) Find(context.Context, provider.Spec) (provider.Ref, bool, error) { return "", false, nil }
+func (lagFinder) Find(context.Context, provider.Spec) (provider.Ref, bool, error) {
+	return "", false, nil
+}
 
 // TestCreate_DuplicateWhileStartHeld: two copies of create(seq 0). The
 // winner starts the job and hands off poll(1); the copy finds the start

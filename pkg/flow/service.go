@@ -583,10 +583,10 @@ type JobState struct {
 func keyDone(id string, step job.Step, seq int) string {
 	return fmt.Sprintf("jobs/%s/done/%s/%06d", id, step, seq)
 }
-func keyStart(id string) string         { return "jobs/" + id + "/start" }
-func keyOutcome(id string) string       { return "jobs/" + id + "/outcome" }
-func keyNotified(id string) string      { return "jobs/" + id + "/notified" }
-func keyState(id string) string         { return "jobs/" + id + "/state" }
+func keyStart(id string) string    { return "jobs/" + id + "/start" }
+func keyOutcome(id string) string  { return "jobs/" + id + "/outcome" }
+func keyNotified(id string) string { return "jobs/" + id + "/notified" }
+func keyState(id string) string    { return "jobs/" + id + "/state" }
 
 type loggerKey struct{}
 
