@@ -36,6 +36,12 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case fault.ServerError:
 		fault.ServeGatewayError(w)
 		return
+	case fault.GatewayBadGateway:
+		fault.ServeStatus(w, http.StatusBadGateway)
+		return
+	case fault.GatewayThrottle:
+		fault.ServeStatus(w, http.StatusTooManyRequests)
+		return
 	case fault.Slow:
 		t := time.NewTimer(b.o.Faults.SlowDelay)
 		select {

@@ -30,7 +30,9 @@ func TestErrorsAreClassified(t *testing.T) {
 	}{
 		{"internal error", fault.InternalError, apierr.RetryAfterLookup, "6000"},
 		{"throttled", fault.Throttle, apierr.RetryLater, "4420"},
-		{"gateway 5xx", fault.ServerError, apierr.RetryAfterLookup, "HTTP503"},
+		{"gateway 503", fault.ServerError, apierr.RetryLater, "HTTP503"}, // refused before the API (issue 13 item 7)
+		{"gateway 502", fault.GatewayBadGateway, apierr.RetryAfterLookup, "HTTP502"},
+		{"gateway 429", fault.GatewayThrottle, apierr.RetryLater, "HTTP429"},
 		{"dropped connection", fault.Drop, apierr.RetryAfterLookup, ""},
 	}
 	for _, tt := range tests {
