@@ -55,3 +55,25 @@ func TestNightlyMethodPerInstanceKind(t *testing.T) {
 		t.Errorf("created specs' methods = %v; want %v", got, want)
 	}
 }
+
+// TestNightlyNarrowedRunSkipsOnlySelected: a run narrowed to some targets
+// reports as skipped only selected instances, not every ineligible one the
+// discovery found.
+func TestNightlyNarrowedRunSkipsOnlySelected(t *testing.T) {
+	h := newHarness(t, Config{DiscoverTag: "backupflow=nightly"})
+	h.svc.d.Discoverers = map[provider.Product]Discoverer{provider.MySQL: fixedDiscoverer{
+		{Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Eligible: true},
+		{Product: provider.MySQL, InstanceID: "cdb-b4sic001", Eligible: false, Reason: "stopped"},
+		{Product: provider.MySQL, InstanceID: "cdb-b4sic002", Eligible: false, Reason: "stopped"},
+	}}
+	rep, err := h.svc.Nightly(context.Background(), h.clk.Now(), Selection{Targets: []string{"cdb-c1nl9rpv", "cdb-b4sic002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].InstanceID != "cdb-b4sic002" {
+		t.Errorf("skipped = %+v; want only the selected cdb-b4sic002", rep.Skipped)
+	}
+	if len(rep.Jobs) != 1 {
+		t.Errorf("jobs = %v; want 1 (cdb-c1nl9rpv; the skipped selection is not backed up)", rep.Jobs)
+	}
+}

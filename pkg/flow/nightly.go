@@ -244,6 +244,16 @@ func (s *Service) resolve(ctx context.Context, sel Selection) ([]Target, []provi
 			}
 		}
 		out = kept
+		// A narrowed run reports as skipped only what was selected; a
+		// selected instance discovery skipped stays skipped with its reason.
+		keptSkipped := skipped[:0]
+		for _, c := range skipped {
+			if want[c.InstanceID] {
+				keptSkipped = append(keptSkipped, c)
+				delete(want, c.InstanceID)
+			}
+		}
+		skipped = keptSkipped
 		for id := range want {
 			// A selected id outside the configured scope is still backed up:
 			// the operator named it explicitly.
