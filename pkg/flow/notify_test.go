@@ -76,3 +76,17 @@ func TestHandle_RedeliveryNotifiesOrphanedOutcome(t *testing.T) {
 		t.Errorf("orphaned outcome notified %d times; want exactly 1", got)
 	}
 }
+
+// TestOutcomeDuration_NeverFromZero: an outcome whose start is unknown has
+// no duration, not the span since year 1.
+func TestOutcomeDuration_NeverFromZero(t *testing.T) {
+	now := time.Date(2026, 3, 14, 18, 0, 0, 0, time.UTC)
+	for _, o := range []Outcome{{Finished: now}, {Created: now}, {Created: now, Finished: now.Add(-time.Second)}} {
+		if d := o.Duration(); d != 0 {
+			t.Errorf("Duration(%+v) = %s; want 0", o, d)
+		}
+	}
+	if d := (Outcome{Created: now, Finished: now.Add(time.Minute)}).Duration(); d != time.Minute {
+		t.Errorf("Duration = %s; want 1m", d)
+	}
+}

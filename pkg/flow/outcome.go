@@ -38,8 +38,14 @@ type Outcome struct {
 	Origin    job.Origin       `json:"origin"`
 }
 
-// Duration is the time from cause to outcome.
-func (o Outcome) Duration() time.Duration { return o.Finished.Sub(o.Created) }
+// Duration is the time from cause to outcome; 0 when either end is unknown,
+// never the span from the zero time (which printed "Took: 2562047h…").
+func (o Outcome) Duration() time.Duration {
+	if o.Created.IsZero() || o.Finished.IsZero() || o.Finished.Before(o.Created) {
+		return 0
+	}
+	return o.Finished.Sub(o.Created)
+}
 
 // Notice is one notification: a job's outcome, or a nightly run's summary.
 type Notice struct {

@@ -122,6 +122,8 @@ func Decode(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: no job id", ErrMalformed)
 	case m.Step != StepCreate && m.Step != StepPoll:
 		return m, fmt.Errorf("%w: job %s: unknown step %q", ErrMalformed, m.JobID, m.Step)
+	case m.Step == StepCreate && (m.Spec.Op == "" || m.Spec.Product == "" || m.Spec.InstanceID == ""):
+		return m, fmt.Errorf("%w: job %s: create without a spec (op, product and instance are required)", ErrMalformed, m.JobID)
 	case m.Step == StepPoll && m.Ref == "":
 		return m, fmt.Errorf("%w: job %s: poll without a cloud reference", ErrMalformed, m.JobID)
 	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0:

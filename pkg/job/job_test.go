@@ -81,3 +81,13 @@ func TestIDsAndNames(t *testing.T) {
 		t.Errorf("Slot does not group a minute")
 	}
 }
+
+// TestDecode_CreateWithoutSpec: a create with no spec is rejected with the
+// reason, as a poll without a reference is, instead of failing later with
+// "product  is not enabled".
+func TestDecode_CreateWithoutSpec(t *testing.T) {
+	_, err := Decode([]byte(`{"v":1,"job":"bk-cdb-c1nl9rpv-20260314T1800Z","step":"create","target":"cdb-c1nl9rpv","attempt":1}`))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "create without a spec") {
+		t.Errorf("Decode(create without spec) error = %v; want ErrMalformed naming the missing spec", err)
+	}
+}
