@@ -152,6 +152,30 @@ func TestSlackThroughChatopsLambda(t *testing.T) {
 			c.Errorf("%d jobs queued; want one for cdb-c1nl9rpv", len(got))
 		}
 	})
+	check(t, slackClient, "backup over API Gateway REST (payload 1.0) → one job and an answer", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		h, body := slackRequest(c, "backup cdb-k2m4p6r8", "trig-rest-1", time.Now())
+		hdr := map[string]string{}
+		for k := range h {
+			hdr[k] = h.Get(k)
+		}
+		ev, _ := json.Marshal(events.APIGatewayProxyRequest{Resource: "/slack", Path: "/slack", HTTPMethod: http.MethodPost,
+			Headers: hdr, Body: body, RequestContext: events.APIGatewayProxyRequestContext{Stage: "prod",
+				Identity: events.APIGatewayRequestIdentity{SourceIP: "203.0.113.9"}}})
+		inv, err := r.invoke(ctx, ev)
+		var resp events.APIGatewayProxyResponse
+		if err != nil || inv.err != nil || json.Unmarshal(inv.body, &resp) != nil {
+			c.Errorf("invoke: %v %s", err, inv)
+			return
+		}
+		var msg slack.WebhookMessage
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(resp.Body), &msg) != nil || !strings.Contains(msg.Text, "queued") {
+			c.Errorf("answer %d %q; want 200 and the queued job", resp.StatusCode, resp.Body)
+		}
+		if got := jobs(ctx, c); len(got) != 1 || !strings.Contains(got[0].Body, "cdb-k2m4p6r8") {
+			c.Errorf("%d jobs queued; want one for cdb-k2m4p6r8", len(got))
+		}
+	})
 	check(t, slackClient, "resend of the same request → no second job", func(c *R) {
 		ctx := deadline(t, 60*time.Second)
 		if validH == nil {
