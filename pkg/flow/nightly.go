@@ -330,35 +330,54 @@ func (s *Service) claimSlot(ctx context.Context, run string, total int) (bool, e
 
 func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	log := s.log.With("run", run)
+	// Every way out before the summary is sent is logged: a summary that
+	// silently never comes is indistinguishable from a run still going.
 	mb, ok, err := s.d.Ledger.Get(ctx, keyRun(run)+"manifest")
-	if err != nil || !ok {
+	if err != nil {
+		log.Error("run summary: ledger read of the manifest failed", "err", err)
+		return
+	}
+	if !ok {
+		log.Warn("run summary: no manifest for the run")
 		return
 	}
 	var manifest struct {
 		Jobs    []string            `json:"jobs"`
 		Skipped []provider.Instance `json:"skipped"`
 	}
-	if json.Unmarshal(mb, &manifest) != nil {
+	if err := json.Unmarshal(mb, &manifest); err != nil {
+		log.Error("run summary: manifest unreadable", "err", err)
 		return
 	}
 	keys, err := s.d.Ledger.List(ctx, keyRun(run)+"jobs/")
-	if err != nil || len(keys) < len(manifest.Jobs) {
+	if err != nil {
+		log.Error("run summary: ledger listing of the run's outcomes failed", "err", err)
 		return
 	}
+	if len(keys) < len(manifest.Jobs) {
+		return // not every job has ended yet: the last one summarizes
+	}
 	won, err := s.d.Ledger.Claim(ctx, keyRun(run)+"summary", []byte(s.d.Now().UTC().Format(time.RFC3339)))
-	if err != nil || !won {
+	if err != nil {
+		log.Error("run summary: ledger claim failed", "err", err)
+		return
+	}
+	if !won {
 		return
 	}
 	sum := Summary{Run: run, Skipped: manifest.Skipped}
 	for _, k := range keys {
 		b, ok, err := s.d.Ledger.Get(ctx, k)
 		if err != nil || !ok {
+			log.Error("run summary: a job's outcome is missing from the summary", "key", k, "found", ok, "err", err)
 			continue
 		}
 		var o Outcome
-		if json.Unmarshal(b, &o) == nil {
-			sum.Outcomes = append(sum.Outcomes, o)
+		if err := json.Unmarshal(b, &o); err != nil {
+			log.Error("run summary: a job's outcome is unreadable", "key", k, "err", err)
+			continue
 		}
+		sum.Outcomes = append(sum.Outcomes, o)
 	}
 	c := sum.Counts()
 	log.Info("nightly run finished", "jobs", len(sum.Outcomes), "succeeded", c[Succeeded], "failed", c[Failed],
