@@ -21,7 +21,9 @@ import (
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
+	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke"
+	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 	"github.com/backupflow/backupflow/pkg/queue"
@@ -192,13 +194,60 @@ func runInvoke(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "notifications:")
 		fmt.Fprint(env.Stdout, indent(stdout.String()))
 	}
+	dead := 0
 	if a != nil {
-		printSent(ctx, env, a, real)
+		dead = printSent(ctx, env, a, real)
 	}
 	if ierr != nil {
 		return ExitFailed
 	}
+	// The handler succeeding means only that its messages are done with: a
+	// job it ended failed, a message it dead-lettered or left for
+	// redelivery is still a failure of what was invoked.
+	if why := handlerFailure(ctx, a, payload, out, dead); why != "" {
+		fmt.Fprintf(env.Stdout, "failed: %s\n", why)
+		return ExitFailed
+	}
 	return ExitOK
+}
+
+// handlerFailure names what went wrong in an invocation whose handler
+// returned no error: messages left for redelivery, messages dead-lettered,
+// or a job of the event that ended failed, stuck or dead-lettered.
+func handlerFailure(ctx context.Context, a *app.App, payload, out []byte, dead int) string {
+	var res struct {
+		Jobs   []string `json:"jobs"`
+		Failed int      `json:"failed"`
+	}
+	_ = json.Unmarshal(out, &res)
+	if res.Failed > 0 {
+		return fmt.Sprintf("%d message(s) left for redelivery", res.Failed)
+	}
+	if dead > 0 {
+		return fmt.Sprintf("%d message(s) dead-lettered", dead)
+	}
+	if a == nil || a.Ledger == nil {
+		return ""
+	}
+	ids := res.Jobs
+	if tr, err := event.Decode(payload); err == nil {
+		for _, m := range tr.Messages {
+			if jm, err := job.Decode(m.Body); err == nil {
+				ids = append(ids, jm.JobID)
+			}
+		}
+	}
+	for _, id := range ids {
+		b, ok, err := a.Ledger.Get(ctx, "jobs/"+id+"/outcome")
+		if err != nil || !ok {
+			continue
+		}
+		var o flow.Outcome
+		if json.Unmarshal(b, &o) == nil && o.Result != flow.Succeeded {
+			return fmt.Sprintf("job %s ended %s", id, o.Result)
+		}
+	}
+	return ""
 }
 
 // invokeSCF delivers payload through the SCF Go1 runtime protocol: the
@@ -302,7 +351,9 @@ func seedObjects(emu *emulator.Emulator, payload []byte) error {
 
 // printSent shows what the invocation left in the queues. On the real
 // clouds the queues belong to the deployed functions: they are named only.
-func printSent(ctx context.Context, env Env, a *app.App, real bool) {
+// printSent lists the messages the invocation sent and returns how many
+// went to the dead-letter queue.
+func printSent(ctx context.Context, env Env, a *app.App, real bool) int {
 	fmt.Fprintln(env.Stdout, "messages sent:")
 	qs := []struct {
 		name string
@@ -311,9 +362,9 @@ func printSent(ctx context.Context, env Env, a *app.App, real bool) {
 	if real {
 		fmt.Fprintf(env.Stdout, "  (to %s, %s and %s; not read back: the deployed functions consume them)\n",
 			a.Cfg.WorkQueue, a.Cfg.PollQueue, a.Cfg.DeadQueue)
-		return
+		return 0
 	}
-	n := 0
+	n, dead := 0, 0
 	for _, q := range qs {
 		for {
 			msgs, err := q.q.Receive(ctx, 16, 0)
@@ -324,12 +375,16 @@ func printSent(ctx context.Context, env Env, a *app.App, real bool) {
 				fmt.Fprintf(env.Stdout, "  %s: %s\n", q.name, strings.TrimSpace(string(m.Body)))
 				_ = q.q.Delete(ctx, m.Receipt)
 				n++
+				if q.name == "dead" {
+					dead++
+				}
 			}
 		}
 	}
 	if n == 0 {
 		fmt.Fprintln(env.Stdout, "  (none due now)")
 	}
+	return dead
 }
 
 func indentJSON(b []byte) string {

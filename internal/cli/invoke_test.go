@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,20 +13,36 @@ import (
 func noEnv(string) string { return "" }
 
 // TestInvokeEverySample runs every sample payload through its function
-// against an in-process emulator, on the platform its name says.
+// against an in-process emulator, on the platform its name says, to the
+// outcome events/outcomes.json writes beside the samples.
 func TestInvokeEverySample(t *testing.T) {
 	files, err := filepath.Glob("../../events/*/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples: %v", err)
 	}
+	raw, err := os.ReadFile("../../events/outcomes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatalf("events/outcomes.json: %v", err)
+	}
 	for _, f := range files {
 		fn := filepath.Base(filepath.Dir(f))
 		name := fn + "/" + filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
+			var exp struct {
+				Exit   int    `json:"exit"`
+				Output string `json:"output"`
+			}
+			if err := json.Unmarshal(want[name], &exp); err != nil || exp.Output == "" {
+				t.Fatalf("events/outcomes.json has no outcome for %s (%v)", name, err)
+			}
 			var out, errb bytes.Buffer
 			code := Run(context.Background(), []string{"invoke", fn, "--event", f, "--serverless", "../../serverless.yml"}, &out, &errb, noEnv)
-			if code != ExitOK {
-				t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, &out, &errb)
+			if code != exp.Exit || !strings.Contains(out.String(), exp.Output) {
+				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, exp.Exit, exp.Output, &out, &errb)
 			}
 			if !strings.HasPrefix(out.String(), "result:\n") || !strings.Contains(out.String(), "messages sent:\n") {
 				t.Errorf("output lacks the result or the messages:\n%s", &out)
