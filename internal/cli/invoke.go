@@ -23,9 +23,9 @@ import (
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke"
-	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
+	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
