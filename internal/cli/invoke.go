@@ -51,7 +51,9 @@ chatops samples (events/chatops/*.json, recorded HTTP requests) go through the c
 handler, verified at the time they were signed with the test secrets.
 
 Exit codes: 0 the function succeeded, 1 it returned an error (or an HTTP error status),
-2 usage, 3 configuration, 4 runtime.`
+left a message for redelivery, dead-lettered one, or a job of the event ended failed, stuck
+or dead-lettered; 2 usage, 3 configuration, 4 runtime. events/outcomes.json gives each
+sample's expected exit and output.`
 
 func runInvoke(ctx context.Context, env Env, args []string) int {
 	fs := newFlags(env, "invoke", "invoke <function> --event FILE [--platform scf|aws]", invokeHelp)
