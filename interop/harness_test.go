@@ -37,9 +37,6 @@ var (
 // case that passes prints XPASS (and does not fail the run) so that the list
 // is pruned when the fix lands.
 var xfail = map[string]string{
-	// confirmKey joins platform, user and code with NUL bytes, which the
-	// ledger refuses: "Sorry, I cannot take commands right now".
-	"slack-go/import → confirm <code> queues the import": "14",
 	// No replier wired / no passive reply: WeCom users get no text answer.
 	"silenceper/wechat/app callback answer in the conversation (encrypted passive reply)": "14",
 	// GET ?echostr= decrypts any ciphertext, a captured message's included.

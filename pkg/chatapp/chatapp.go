@@ -111,8 +111,15 @@ func New(a *app.App, cfg chatops.Config, now func() time.Time) (http.Handler, er
 	if now == nil {
 		now = a.Now
 	}
-	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: &ledgerStore{l: a.Ledger, now: now},
+	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: Store(a, now),
 		Replies: Replier(a), Logger: a.Log, Now: now})
+}
+
+// Store is the chat handler's replay guard and pending confirmations, kept
+// in a's ledger under chat/, on the clock now: the deployed Store, which the
+// handler's tests use too.
+func Store(a *app.App, now func() time.Time) chatops.Store {
+	return &ledgerStore{l: a.Ledger, now: now}
 }
 
 // Replier is the one place that decides how a text answer reaches a

@@ -85,7 +85,7 @@ func TestHandler_authorization(t *testing.T) {
 }
 
 func TestNew_rejectsWeakConfig(t *testing.T) {
-	deps := chatops.Deps{Jobs: &fakeJobs{}, Store: chatops.NewMemoryStore(time.Now), Now: time.Now}
+	deps := chatops.Deps{Jobs: &fakeJobs{}, Store: brokenStore{}, Now: time.Now}
 	tests := []struct {
 		name string
 		edit func(*chatops.Config, *chatops.Deps)

@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"path"
@@ -186,8 +188,25 @@ func (h *handler) code(requestID string) string {
 	return base32.StdEncoding.EncodeToString(m.Sum(nil))[:6]
 }
 
+// confirmKey names a pending import by platform, user and code. User ids
+// come from outside and may hold anything, while the deployed Store (the
+// ledger) takes only printable path characters, so the parts are hashed,
+// each length-prefixed so that no two triples share a key.
 func confirmKey(o Origin, code string) string {
-	return keyConfirm + o.Platform + "\x00" + o.User + "\x00" + code
+	return keyConfirm + digest(o.Platform, o.User, code)
+}
+
+// digest is a Store-safe name for a tuple of outside strings: hex of
+// SHA-256 over the length-prefixed parts.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (h *handler) deny(ctx context.Context, o Origin, cmd Command, reason string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/chatops"
 )
 
@@ -96,14 +97,19 @@ type fixture struct {
 	replies *fakeReplier
 	clock   *clocktest.Clock
 	logs    *bytes.Buffer
+	store   chatops.Store // the deployed one
 }
 
+// newFixture builds the handler with recording Jobs and Replies over the
+// deployed Store: the ledger in the emulator's COS bucket, over HTTP.
 func newFixture(t *testing.T, cfg chatops.Config, now time.Time) *fixture {
 	t.Helper()
 	f := &fixture{t: t, jobs: &fakeJobs{}, replies: &fakeReplier{}, clock: clocktest.New(now), logs: &bytes.Buffer{}}
+	d := newDeployed(t, f.clock, nil)
+	f.store = chatapp.Store(d.app, f.clock.Now)
 	h, err := chatops.New(cfg, chatops.Deps{
 		Jobs:    f.jobs,
-		Store:   chatops.NewMemoryStore(f.clock.Now),
+		Store:   f.store,
 		Replies: f.replies,
 		Logger:  slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     f.clock.Now,

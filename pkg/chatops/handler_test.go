@@ -476,8 +476,9 @@ func TestHandler_downstreamFailures(t *testing.T) {
 		}
 	})
 	t.Run("panic is a generic 500", func(t *testing.T) {
-		h, err := chatops.New(chatopstest.Config(), chatops.Deps{Jobs: panicJobs{&fakeJobs{}}, Store: chatops.NewMemoryStore(func() time.Time { return now }),
-			Now: func() time.Time { return now }, Logger: newFixture(t, chatopstest.Config(), now).logger()})
+		f := newFixture(t, chatopstest.Config(), now)
+		h, err := chatops.New(chatopstest.Config(), chatops.Deps{Jobs: panicJobs{&fakeJobs{}}, Store: f.store,
+			Now: func() time.Time { return now }, Logger: f.logger()})
 		if err != nil {
 			t.Fatal(err)
 		}

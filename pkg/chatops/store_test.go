@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
-	"github.com/backupflow/backupflow/pkg/chatops"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 )
 
-func TestMemoryStore(t *testing.T) {
+// The deployed Store (the ledger in the emulator's COS bucket) keeps the
+// contract the handler relies on: one winner per live key, expiry by ttl.
+func TestStore_deployed(t *testing.T) {
 	ctx := context.Background()
 	clock := clocktest.New(now)
-	s := chatops.NewMemoryStore(clock.Now)
+	s := chatapp.Store(newDeployed(t, clock, nil).app, clock.Now)
 
 	steps := []struct {
 		name    string
@@ -27,28 +29,29 @@ func TestMemoryStore(t *testing.T) {
 	}
 	for _, st := range steps {
 		clock.Advance(st.advance)
-		if got, err := s.Claim(ctx, "k", time.Minute); got != st.claim || err != nil {
+		if got, err := s.Claim(ctx, "chatops:job:k", time.Minute); got != st.claim || err != nil {
 			t.Errorf("%s: Claim = %v, %v; want %v", st.name, got, err, st.claim)
 		}
 	}
 
-	if err := s.Put(ctx, "p", []byte("v1"), time.Minute); err != nil {
+	if err := s.Put(ctx, "chatops:p", []byte("v1"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := s.Get(ctx, "p"); string(v) != "v1" || !ok || err != nil {
+	if v, ok, err := s.Get(ctx, "chatops:p"); string(v) != "v1" || !ok || err != nil {
 		t.Errorf("Get = %q, %v, %v; want v1", v, ok, err)
 	}
 	clock.Advance(time.Minute)
-	if v, ok, _ := s.Get(ctx, "p"); ok {
+	if v, ok, _ := s.Get(ctx, "chatops:p"); ok {
 		t.Errorf("Get after ttl = %q; want nothing", v)
 	}
-	if _, ok, _ := s.Get(ctx, "missing"); ok {
+	if _, ok, _ := s.Get(ctx, "chatops:missing"); ok {
 		t.Errorf("Get(missing) found something")
 	}
 }
 
-func TestMemoryStore_concurrentClaimHasOneWinner(t *testing.T) {
-	s := chatops.NewMemoryStore(func() time.Time { return now })
+func TestStore_deployedConcurrentClaimHasOneWinner(t *testing.T) {
+	clock := clocktest.New(now)
+	s := chatapp.Store(newDeployed(t, clock, nil).app, clock.Now)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -56,7 +59,7 @@ func TestMemoryStore_concurrentClaimHasOneWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ok, _ := s.Claim(context.Background(), "same", time.Hour); ok {
+			if ok, _ := s.Claim(context.Background(), "chatops:job:same", time.Hour); ok {
 				mu.Lock()
 				wins++
 				mu.Unlock()
@@ -68,5 +71,3 @@ func TestMemoryStore_concurrentClaimHasOneWinner(t *testing.T) {
 		t.Errorf("%d claims won; want 1", wins)
 	}
 }
-
-var _ chatops.Store = (*chatops.MemoryStore)(nil)
