@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupflow/backupflow/events"
 	"github.com/backupflow/backupflow/pkg/app"
@@ -462,8 +463,30 @@ func TestTriggersHaveDecodersAndSamples(t *testing.T) {
 				if expr, _ := p["Schedule"].(string); !strings.HasPrefix(expr, "cron(") && !strings.HasPrefix(expr, "rate(") {
 					t.Errorf("%s %s: schedule %q", id, name, expr)
 				}
+				// A rule's Input replaces the Scheduled Event and its time: a
+				// retried delivery would land in a new slot.
+				if _, ok := p["Input"]; ok {
+					t.Errorf("%s %s: a scheduled rule with an Input passes no scheduled time; use ScheduleV2 with %s", id, name, event.ScheduledTimeKey)
+				}
 				if got := decode(fn + "/aws-schedule.json"); got.Timer == nil || got.Timer.Platform != "aws" {
 					t.Errorf("%s: aws-schedule.json does not decode to a schedule", fn)
+				}
+			case "ScheduleV2":
+				if expr, _ := p["ScheduleExpression"].(string); !strings.HasPrefix(expr, "cron(") && !strings.HasPrefix(expr, "rate(") {
+					t.Errorf("%s %s: schedule %q", id, name, expr)
+				}
+				// Scheduler fills <aws.scheduler.scheduled-time> with the same
+				// time on every retry of one invocation; the run's slot comes
+				// from it, so a retry makes no second set of jobs.
+				in, _ := p["Input"].(string)
+				const attr = "<aws.scheduler.scheduled-time>"
+				at := time.Date(2026, 3, 14, 18, 0, 0, 0, time.UTC)
+				got, err := event.Decode([]byte(strings.ReplaceAll(in, attr, at.Format(time.RFC3339))))
+				if !strings.Contains(in, attr) || err != nil || got.Timer == nil || !got.Timer.Time.Equal(at) {
+					t.Errorf("%s %s: Input %q must pass %s as %q (decoded: %v)", id, name, in, attr, event.ScheduledTimeKey, err)
+				}
+				if got := decode(fn + "/aws-schedule-scheduler.json"); got.Timer == nil || got.Timer.Time.IsZero() {
+					t.Errorf("%s: aws-schedule-scheduler.json does not decode to a schedule with its time", fn)
 				}
 			case "SQS":
 				if got := decode(fn + "/aws-sqs.json"); len(got.Messages) == 0 || got.Messages[0].Platform != "sqs" {

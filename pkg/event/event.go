@@ -120,9 +120,16 @@ func NewBatchResponse(failedIDs ...string) BatchResponse {
 // SelectionKeys are the keys a timer's selection may carry (flow.Selection's
 // fields; a test in pkg/function keeps the two equal). A bare JSON object is
 // taken as an EventBridge schedule's custom Input only when it has at least
-// one key and no other: anything else, {} and the Lambda console's
-// {"key1":"value1",...} among them, is no trigger.
+// one key and no other than these and ScheduledTimeKey: anything else, {}
+// and the Lambda console's {"key1":"value1",...} among them, is no trigger.
 var SelectionKeys = []string{"targets"}
+
+// ScheduledTimeKey is the key of a custom Input that carries the scheduled
+// time: template.yaml sets it to EventBridge Scheduler's context attribute
+// <aws.scheduler.scheduled-time>, which is the same on every retry of one
+// scheduled invocation. Decode moves it to Timer.Time and leaves the rest of
+// the object (the selection, if any) as the Message.
+const ScheduledTimeKey = "scheduledTime"
 
 // Decode detects the trigger of payload by its documented shape and decodes
 // it. A payload that matches no trigger fails (wrapping ErrMalformed); there
@@ -132,8 +139,9 @@ var SelectionKeys = []string{"targets"}
 //
 // An EventBridge schedule whose rule or Scheduler target carries a custom
 // Input delivers the Input instead of the event: a JSON object of
-// SelectionKeys becomes a Timer with Platform "aws" and the JSON text as
-// Message; a JSON string becomes the Message text itself. Functions decode
+// SelectionKeys (and ScheduledTimeKey) becomes a Timer with Platform "aws",
+// the scheduled time as Time and the selection's JSON text as Message; a
+// JSON string becomes the Message text itself. Functions decode
 // the Message strictly (flow.ParseSelection).
 func Decode(payload []byte) (*Trigger, error) {
 	if len(payload) > MaxPayloadBytes {
@@ -162,7 +170,7 @@ func Decode(payload []byte) (*Trigger, error) {
 	case isHTTP(top):
 		return &Trigger{Kind: HTTPRequest}, nil
 	case isSelection(top):
-		return &Trigger{Kind: Schedule, Timer: &Timer{Platform: "aws", Message: string(payload)}}, nil
+		return decodeInput(top, payload)
 	}
 	return nil, &unknownError{shape: shapeOf(top)}
 }
@@ -180,11 +188,39 @@ func isSelection(top map[string]json.RawMessage) bool {
 		return false
 	}
 	for k := range top {
-		if !slices.Contains(SelectionKeys, k) {
+		if !slices.Contains(SelectionKeys, k) && k != ScheduledTimeKey {
 			return false
 		}
 	}
 	return true
+}
+
+// decodeInput reads a schedule's custom Input. The scheduled time, when
+// present, must be RFC 3339: an unsubstituted placeholder (an Input copied
+// to a rule, which has no context attributes) fails rather than silently
+// falling back to the arrival time.
+func decodeInput(top map[string]json.RawMessage, payload []byte) (*Trigger, error) {
+	t := &Timer{Platform: "aws", Message: string(payload)}
+	raw, ok := top[ScheduledTimeKey]
+	if !ok {
+		return &Trigger{Kind: Schedule, Timer: t}, nil
+	}
+	s := str(raw)
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("event: schedule input: %w: %s %q is not an RFC 3339 time", ErrMalformed, ScheduledTimeKey, s)
+	}
+	t.Time = tm.UTC()
+	delete(top, ScheduledTimeKey)
+	t.Message = ""
+	if len(top) > 0 {
+		rest, err := json.Marshal(top)
+		if err != nil {
+			return nil, fmt.Errorf("event: schedule input: %w: %v", ErrMalformed, err)
+		}
+		t.Message = string(rest)
+	}
+	return &Trigger{Kind: Schedule, Timer: t}, nil
 }
 
 func has(m map[string]json.RawMessage, k string) bool {

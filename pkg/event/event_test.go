@@ -53,6 +53,19 @@ func TestDecode(t *testing.T) {
 			want:    &event.Trigger{Kind: event.Schedule, Timer: &event.Timer{Platform: "aws", Message: `{"targets":["cdb-c1nl9rpv"]}`}},
 		},
 		{
+			name:    "scheduler input with the scheduled time",
+			payload: `{"scheduledTime":"2026-03-14T18:00:00Z"}`,
+			want:    &event.Trigger{Kind: event.Schedule, Timer: &event.Timer{Platform: "aws", Time: time.Date(2026, 3, 14, 18, 0, 0, 0, time.UTC)}},
+		},
+		{
+			name:    "scheduler input with a selection and the scheduled time",
+			payload: `{"targets":["cdb-c1nl9rpv"],"scheduledTime":"2026-03-14T18:00:00+08:00"}`,
+			want: &event.Trigger{Kind: event.Schedule, Timer: &event.Timer{Platform: "aws", Message: `{"targets":["cdb-c1nl9rpv"]}`,
+				Time: time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)}},
+		},
+		{name: "scheduler placeholder left in a rule's input", payload: `{"scheduledTime":"<aws.scheduler.scheduled-time>"}`, wantErr: event.ErrMalformed},
+		{name: "scheduled time not a string", payload: `{"scheduledTime":1773511200}`, wantErr: event.ErrMalformed},
+		{
 			name:    "schedule input string",
 			payload: `"nightly"`,
 			want:    &event.Trigger{Kind: event.Schedule, Timer: &event.Timer{Platform: "aws", Message: "nightly"}},

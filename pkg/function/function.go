@@ -115,7 +115,11 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 			}
 			at := tr.Timer.Time
 			if at.IsZero() {
+				// Without the scheduled time a retried delivery lands in
+				// another slot: new job ids, second backups.
 				at = o.Now()
+				o.Logger.Warn("schedule carries no time; the run's slot is the arrival time, so a retried delivery makes another run (pass "+
+					event.ScheduledTimeKey+" in the schedule's Input)", "trigger", tr.Timer.Name)
 			}
 			rep, err := svc.Nightly(ctx, at, sel)
 			if err != nil {
