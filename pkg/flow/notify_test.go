@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,54 @@ func TestOutcomeDuration_NeverFromZero(t *testing.T) {
 	}
 	if d := (Outcome{Created: now, Finished: now.Add(time.Minute)}).Duration(); d != time.Minute {
 		t.Errorf("Duration = %s; want 1m", d)
+	}
+}
+
+// TestPoll_ElapsedNeverFromZeroStart: a poll step whose envelope carries no
+// start (an older envelope, a hand-written message) measures elapsed time
+// from its cause, never from the zero time — which made the next check wait
+// the poll cap and printed "still running after 2562047h…".
+func TestPoll_ElapsedNeverFromZeroStart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration // from now; 0 = none
+		created  time.Duration // before now; 0 = unknown
+	}{
+		{"running, cause a minute ago", 0, time.Minute},
+		{"running, cause unknown", 0, 0},
+		{"past its deadline", -time.Second, 2 * time.Hour},
+		{"past its deadline, cause unknown", -time.Second, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			h.prov.dur = 10 * time.Hour
+			ref, err := h.prov.Start(context.Background(), provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: "backupflow-jz"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := h.clk.Now()
+			m := job.Message{JobID: "jz", Step: job.StepPoll, Ref: ref, Seq: 1,
+				Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: "backupflow-jz"}}
+			if tc.created > 0 {
+				m.Created = now.Add(-tc.created)
+			}
+			if tc.deadline != 0 {
+				m.Deadline = now.Add(tc.deadline)
+			}
+			body, _ := m.Encode()
+			if err := h.svc.Handle(context.Background(), body); err != nil {
+				t.Fatal(err)
+			}
+			if tc.deadline < 0 {
+				o := h.notes.outcomes()["jz"]
+				if len(o) != 1 || o[0].Result != Stuck || strings.Contains(o[0].Detail, "2562047h") {
+					t.Fatalf("outcome %+v; want stuck with a real elapsed time", o)
+				}
+				return
+			}
+			if len(h.poll.delay) != 1 || h.poll.delay[0] >= 10*time.Minute {
+				t.Errorf("next check in %v; want a short interval, not the poll cap from a zero start", h.poll.delay)
+			}
+		})
 	}
 }

@@ -88,3 +88,15 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 func keyHistory(spec provider.Spec) string {
 	return fmt.Sprintf("history/%s/%s/%s", spec.Product, spec.InstanceID, spec.Op)
 }
+
+// elapsedOf is how long the job has run: from its start, else from its
+// cause, else unknown (0, false) — never the span from the zero time, which
+// made the next check wait the poll cap and printed "2562047h".
+func elapsedOf(m job.Message, now time.Time) (time.Duration, bool) {
+	for _, from := range []time.Time{m.Started, m.Created} {
+		if !from.IsZero() && !from.After(now) {
+			return now.Sub(from), true
+		}
+	}
+	return 0, false
+}

@@ -299,15 +299,19 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 		}
 		return s.finish(ctx, m, o)
 	}
+	elapsed, known := elapsedOf(m, now)
 	if !m.Deadline.IsZero() && !now.Before(m.Deadline) {
 		o := outcomeOf(m, Stuck, now)
-		o.Detail = fmt.Sprintf("still running after %s", now.Sub(m.Started).Round(time.Second))
+		o.Detail = "still running at its deadline"
+		if known {
+			o.Detail = fmt.Sprintf("still running after %s", elapsed.Round(time.Second))
+		}
 		return s.finish(ctx, m, o)
 	}
 	next := m
 	next.Seq, next.Attempt, next.Lookups, next.Retrying = m.Seq+1, 0, 0, time.Time{}
 	next.PrevCheck = now
-	delay := max(s.nextPoll(now.Sub(m.Started)), m.PollFloor)
+	delay := max(s.nextPoll(elapsed), m.PollFloor)
 
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 		delay = rem
