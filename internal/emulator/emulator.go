@@ -46,8 +46,11 @@ type Options struct {
 	DisableRateLimits   bool
 	Queues              []string
 	RedeliverRate       float64 // CMQ: share of messages delivered once more
-	COSDir              string  // buckets as folders; empty keeps objects in memory
-	Logger              *slog.Logger
+	// CMQMaxUnacked is the queues' max unacknowledged time, after which CMQ
+	// drops a message, handled or not (default 12 h): how a message is lost.
+	CMQMaxUnacked time.Duration
+	COSDir        string // buckets as folders; empty keeps objects in memory
+	Logger        *slog.Logger
 }
 
 // Emulator is the composed server. The parts are exposed for inspection.
@@ -88,7 +91,7 @@ func New(o Options) (*Emulator, error) {
 	}
 	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o}
 	e.CMQ = cmqemu.New(cmqemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Now: o.Now,
-		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed})
+		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
 	for _, q := range o.Queues {
 		if err := e.CMQ.CreateQueue(q); err != nil {
 			return nil, fmt.Errorf("emulator: create queue %s: %w", q, err)

@@ -107,6 +107,9 @@ type Config struct {
 	PresignTTL  time.Duration
 	// QuietSuccess sends nightly successes only in the run summary.
 	QuietSuccess bool
+	// SweepEvery spaces the sweeps for lost messages that the drain timer
+	// asks for every minute.
+	SweepEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -136,6 +139,7 @@ func (c Config) withDefaults() Config {
 	def(&c.StartLease, 2*time.Minute)
 	def(&c.NotifyLease, 30*time.Second)
 	def(&c.PresignTTL, time.Hour)
+	def(&c.SweepEvery, 10*time.Minute)
 	return c
 }
 

@@ -114,6 +114,12 @@ func (l *fakeLedger) Put(_ context.Context, k string, v []byte) error {
 	l.m[k] = v
 	return nil
 }
+func (l *fakeLedger) Delete(_ context.Context, k string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, k)
+	return nil
+}
 func (l *fakeLedger) List(_ context.Context, p string) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -21,6 +21,9 @@ type Ledger interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Put(ctx context.Context, key string, value []byte) error
 	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes key (the sweep's record of a finished job); a missing
+	// key is no error.
+	Delete(ctx context.Context, key string) error
 }
 
 // Notifier posts a notice to the team's channels.

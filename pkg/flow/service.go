@@ -432,7 +432,7 @@ func (s *Service) send(ctx context.Context, m job.Message, delay time.Duration) 
 	if _, err := q.Send(ctx, body, delay.Round(time.Second)); err != nil {
 		return fmt.Errorf("hand off job %s (%s): %w", m.JobID, m.Step, err)
 	}
-	return nil
+	return s.recordOpen(ctx, m, body, delay)
 }
 
 // deadLetter parks the message and ends the job.
@@ -553,8 +553,11 @@ func (s *Service) notifyOutcome(ctx context.Context, o Outcome) error {
 			return err
 		}
 	}
-	_, err := s.d.Ledger.Claim(ctx, keyNotified(o.JobID), []byte(s.d.Now().UTC().Format(time.RFC3339)))
-	return wrapLedger(err)
+	if _, err := s.d.Ledger.Claim(ctx, keyNotified(o.JobID), []byte(s.d.Now().UTC().Format(time.RFC3339))); err != nil {
+		return wrapLedger(err)
+	}
+	s.closeOpen(ctx, o.JobID)
+	return nil
 }
 
 // putState keeps a short, best-effort status line per job for `status`.

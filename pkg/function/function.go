@@ -65,6 +65,19 @@ type Report struct {
 	Ignored  []string `json:"ignored,omitempty"`
 	Drained  int      `json:"drained,omitempty"`
 	Leftover bool     `json:"leftover,omitempty"`
+	// Requeued and Stuck count the sweep's mends of jobs whose message was lost.
+	Requeued int `json:"requeued,omitempty"`
+	Stuck    int `json:"stuck,omitempty"`
+}
+
+// sweep runs the sweep for lost messages. Its failure never fails the
+// invocation's own work; it is logged, and the next sweep tries again.
+func sweep(ctx context.Context, svc *flow.Service, o Options, force bool) flow.SweepReport {
+	rep, err := svc.Sweep(ctx, force)
+	if err != nil {
+		o.Logger.Error("sweep for lost messages incomplete; the next one retries", "err", err)
+	}
+	return rep
 }
 
 // Options tune the handlers.
@@ -107,6 +120,9 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 		}
 		switch tr.Kind {
 		case event.SCFDrainTimer:
+			// The drain timer (SCF) also mends jobs whose message a queue
+			// lost; the sweep spaces itself out (flow.Config.SweepEvery).
+			sweep(ctx, svc, o, false)
 			return drain(ctx, svc, work, o)
 		case event.SCFTimer, event.Schedule:
 			sel, err := flow.ParseSelection(tr.Timer.Message)
@@ -125,7 +141,9 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 			if err != nil {
 				return nil, err
 			}
-			return json.Marshal(Report{Run: rep.Run, Jobs: rep.Jobs, Skipped: len(rep.Skipped)})
+			// On AWS (no drain timer) the nightly run is the sweep's turn.
+			sw := sweep(ctx, svc, o, true)
+			return json.Marshal(Report{Run: rep.Run, Jobs: rep.Jobs, Skipped: len(rep.Skipped), Requeued: sw.Requeued, Stuck: sw.Stuck})
 		}
 		return batch(ctx, svc, tr, o)
 	}
