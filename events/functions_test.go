@@ -184,7 +184,7 @@ func seedObjects(emu *emulator.Emulator, payload []byte) error {
 	}
 	for _, o := range tr.Objects {
 		if o.Platform == "cos" {
-			if err := emu.COS.Put(o.Bucket, o.Key, append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+			if err := emu.COS.PutAs(o.Bucket, o.Key, append([]byte("TAPE"), make([]byte, 1020)...), o.ETag); err != nil {
 				return err
 			}
 		}

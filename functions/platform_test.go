@@ -129,7 +129,8 @@ func TestSCF_EveryTriggerToOneOutcome(t *testing.T) {
 	}
 	dir := t.TempDir()
 	emu, env := emulatorEnv(t)
-	if err := emu.COS.Put("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 512)...)); err != nil {
+	// The object start-migration/scf-cos-put.json describes, with its ETag.
+	if err := emu.COS.PutAs("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 512)...), "5d41402abc4b2a76b9719d911017c592"); err != nil {
 		t.Fatal(err)
 	}
 	create := startSCF(t, build(t, dir, "create-backup", "scf"), env)

@@ -344,7 +344,8 @@ func seedObjects(emu *emulator.Emulator, payload []byte) error {
 		if o.Platform != "cos" {
 			continue
 		}
-		if err := emu.COS.Put(o.Bucket, o.Key, append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+		// With the event's ETag: an import is pinned to the upload its event names.
+		if err := emu.COS.PutAs(o.Bucket, o.Key, append([]byte("TAPE"), make([]byte, 1020)...), o.ETag); err != nil {
 			return fmt.Errorf("seed %s/%s: %w", o.Bucket, o.Key, err)
 		}
 	}

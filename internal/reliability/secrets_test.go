@@ -73,10 +73,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
 	call("nightly", func() error { _, err := s.create(ctx, []byte(timer)); return err })
-	if err := s.emu.COS.Put("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+	const etag = "5d41402abc4b2a76b9719d911017c592"
+	if err := s.emu.COS.PutAs("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 1020)...), etag); err != nil {
 		t.Fatal(err)
 	}
-	ev := cosPutEvent("imports/mssql-rdc0gajn/orders.bak", "5d41402abc4b2a76b9719d911017c592")
+	ev := cosPutEvent("imports/mssql-rdc0gajn/orders.bak", etag)
 	call("import", func() error { _, err := s.mig(ctx, []byte(ev)); return err })
 
 	chat, err := chatapp.New(s.app, chatopstest.Config(), nil)

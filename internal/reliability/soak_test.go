@@ -132,10 +132,11 @@ func TestSoak(t *testing.T) {
 	}
 	for i := range nImports {
 		key := fmt.Sprintf("imports/mssql-imp%05d/soak.bak", i)
-		if err := s.emu.COS.Put("backups-1250000000", key, append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+		etag := fmt.Sprintf("%032x", i+1)
+		if err := s.emu.COS.PutAs("backups-1250000000", key, append([]byte("TAPE"), make([]byte, 1020)...), etag); err != nil {
 			t.Fatal(err)
 		}
-		ev := cosPutEvent(key, fmt.Sprintf("%032x", i+1))
+		ev := cosPutEvent(key, etag)
 		for range 2 { // COS delivers at least once
 			s.retry("cos event", func() error {
 				out, err := s.mig(ctx, []byte(ev))

@@ -173,9 +173,13 @@ func TestEndToEnd_NightlyOverCMQ(t *testing.T) {
 	}
 }
 
+// sampleETag is the ETag in events/start-migration/scf-cos-put.json.
+const sampleETag = "5d41402abc4b2a76b9719d911017c592"
+
 func TestEndToEnd_ImportFromCOSDeliveredTwice(t *testing.T) {
 	s := newStack(t, emulator.Options{}, nil)
-	if err := s.emu.COS.Put("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+	// The object the sample event describes, with its ETag.
+	if err := s.emu.COS.PutAs("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", append([]byte("TAPE"), make([]byte, 1020)...), sampleETag); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := os.ReadFile("../../events/start-migration/scf-cos-put.json")
@@ -204,7 +208,7 @@ func TestEndToEnd_ImportFromCOSDeliveredTwice(t *testing.T) {
 
 func TestEndToEnd_UploadThatIsNotABackupFailsLoudly(t *testing.T) {
 	s := newStack(t, emulator.Options{}, nil)
-	if err := s.emu.COS.Put("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", []byte("PK\x03\x04zipzipzip")); err != nil {
+	if err := s.emu.COS.PutAs("backups-1250000000", "imports/mssql-rdc0gajn/orders.bak", []byte("PK\x03\x04zipzipzip"), sampleETag); err != nil {
 		t.Fatal(err)
 	}
 	ev, _ := os.ReadFile("../../events/start-migration/scf-cos-put.json")

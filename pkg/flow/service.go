@@ -198,6 +198,12 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 		log.Info("another delivery holds the start claim; checking back")
 		return s.requeue(ctx, m, s.cfg.StartLease/2)
 	default:
+		if err := s.checkPinned(ctx, m); err != nil {
+			if perr := s.releaseStart(ctx, m); perr != nil {
+				return perr
+			}
+			return s.retryOrFail(ctx, m, err)
+		}
 		ref, err = pr.Start(ctx, spec)
 		if err != nil {
 			if perr := s.releaseStart(ctx, m); perr != nil {

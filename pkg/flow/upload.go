@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -89,4 +90,39 @@ func (s *Service) matchImport(bucket, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// objectChanged starts the failure of an import whose object is no longer
+// the upload that caused it.
+const objectChanged = "object changed"
+
+// checkPinned holds an import to the upload it was caused by. Its job id
+// comes from the object's version (or ETag), but the cloud downloads
+// whatever the key holds at the start: if the file was replaced since (a
+// late or retried event), this job would import the replacement — which
+// has its own job — and its own upload would never be imported. It fails
+// instead, permanently, naming both. A job without a recorded ETag or
+// version (chat and CLI imports name only the key) imports what is there.
+func (s *Service) checkPinned(ctx context.Context, m job.Message) error {
+	o := m.Object
+	if m.Spec.Op != provider.Import || o == nil || (o.ETag == "" && o.VersionID == "") || s.d.Objects == nil {
+		return nil
+	}
+	info, err := s.d.Objects.Stat(ctx, o.Bucket, o.Key)
+	if err != nil {
+		if apierr.KindOf(err) == apierr.Permanent {
+			return apierr.Invalid("%s/%s: %v: %v (this import was for the upload with ETag %s)", o.Bucket, o.Key, objectChanged, err, o.ETag)
+		}
+		return fmt.Errorf("stat %s/%s: %w", o.Bucket, o.Key, err)
+	}
+	same := func(a, b string) bool { return strings.EqualFold(strings.Trim(a, `"`), strings.Trim(b, `"`)) }
+	switch {
+	case o.VersionID != "" && info.VersionID != "" && o.VersionID != info.VersionID:
+		return apierr.Invalid("%s/%s: %v: it is now version %s, this import was for version %s; the newer upload is imported by its own job",
+			o.Bucket, o.Key, objectChanged, info.VersionID, o.VersionID)
+	case o.ETag != "" && info.ETag != "" && !same(o.ETag, info.ETag):
+		return apierr.Invalid("%s/%s: %v: its ETag is now %s, this import was for %s; the newer upload is imported by its own job",
+			o.Bucket, o.Key, objectChanged, strings.Trim(info.ETag, `"`), strings.Trim(o.ETag, `"`))
+	}
+	return nil
 }

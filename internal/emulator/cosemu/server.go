@@ -63,6 +63,17 @@ type Server struct {
 	verSeq     atomic.Uint64
 	mu         sync.RWMutex // guards buckets and versioning
 	reqSeq     atomic.Uint64
+	// etags holds the ETags given with PutAs ("bucket/key" → ETag): an
+	// object uploaded in parts has an ETag that is not its MD5.
+	etags sync.Map
+}
+
+// etagOf is the object's ETag as COS reports it.
+func (s *Server) etagOf(bucket string, m meta) string {
+	if e, ok := s.etags.Load(bucket + "/" + m.key); ok {
+		return e.(string)
+	}
+	return m.etag
 }
 
 // New builds a Server. With Dir set it creates <Dir>/<bucket>/ for every
@@ -306,7 +317,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, t target) *Er
 	}
 	defer f.Close()
 	h := w.Header()
-	h.Set("ETag", `"`+m.etag+`"`)
+	h.Set("ETag", `"`+s.etagOf(t.bucket, m)+`"`)
 	h.Set("x-cos-hash-crc64ecma", m.crc64)
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("x-cos-storage-class", "STANDARD")
@@ -372,6 +383,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, t target) *Er
 		}
 	}
 	m, err := s.store.put(t.bucket, t.key, r.Body, forbid, s.o.Now())
+	if err == nil {
+		s.etags.Delete(t.bucket + "/" + t.key)
+	}
 	switch {
 	case errors.Is(err, errExists):
 		return exists(t)
@@ -441,7 +455,7 @@ func (s *Server) listBucket(w http.ResponseWriter, r *http.Request, bucket strin
 			break
 		}
 		res.Contents = append(res.Contents, listEntry{Key: m.key, LastModified: m.modTime.UTC().Format("2006-01-02T15:04:05.000Z"),
-			ETag: `"` + m.etag + `"`, Size: m.size, StorageClass: "STANDARD"})
+			ETag: `"` + s.etagOf(bucket, m) + `"`, Size: m.size, StorageClass: "STANDARD"})
 	}
 	if res.IsTruncated && len(res.Contents) > 0 {
 		res.NextMarker = res.Contents[len(res.Contents)-1].Key
@@ -467,6 +481,20 @@ func (s *Server) Put(bucket, key string, data []byte) error {
 	}
 	if _, err := s.store.put(bucket, key, bytes.NewReader(data), false, s.o.Now()); err != nil {
 		return fmt.Errorf("cosemu: put %s/%s: %w", bucket, key, err)
+	}
+	s.etags.Delete(bucket + "/" + key)
+	return nil
+}
+
+// PutAs stores an object as an upload that COS answered with etag (quotes
+// optional): what a test needs to seed the object an event describes, a
+// multipart upload's "<md5>-<parts>" included. Empty etag is Put.
+func (s *Server) PutAs(bucket, key string, data []byte, etag string) error {
+	if err := s.Put(bucket, key, data); err != nil {
+		return err
+	}
+	if etag = strings.Trim(etag, `"`); etag != "" {
+		s.etags.Store(bucket+"/"+key, etag)
 	}
 	return nil
 }
