@@ -55,22 +55,50 @@ func runBackup(ctx context.Context, env Env, args []string) int {
 }
 
 func runImport(ctx context.Context, env Env, args []string) int {
-	fs := newFlags(env, "import", "import --object cos://bucket/key --instance ID [--wait]",
+	fs := newFlags(env, "import", "import --object cos://bucket/key --instance ID [--wait] | import --rerun JOB [--wait]",
 		"Imports a native SQL Server backup file into a TencentDB for SQL Server instance (a full\n"+
-			"backup migration). The file is presigned for a short time; it is never logged.\n\n"+opsHelp)
+			"backup migration). The file is presigned for a short time; it is never logged.\n\n"+
+			"--rerun JOB imports an ended import job's object into its instance again, as a new job:\n"+
+			"uploading identical bytes again does not (same ETag, same job), by design.\n\n"+opsHelp)
 	object := fs.String("object", "", "the .bak: cos://bucket-appid/key, s3://bucket/key or bucket/key")
 	instance := fs.String("instance", "", "the SQL Server instance to import into (mssql-…)")
+	rerun := fs.String("rerun", "", "import the object of this ended import job again, as a new job")
 	wait := fs.Bool("wait", false, "run the job here and wait for its result, printing progress")
 	timeout := fs.Duration("timeout", 12*time.Hour, "with --wait, give up after this long")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
+	if *rerun != "" {
+		if *object != "" || *instance != "" {
+			return errorf(env, ExitUsage, "import: --rerun takes the object and instance from the job; give neither --object nor --instance")
+		}
+		return rerunImport(ctx, env, *rerun, *wait, *timeout)
+	}
 	if *object == "" || *instance == "" {
-		return errorf(env, ExitUsage, "import: --object and --instance are required")
+		return errorf(env, ExitUsage, "import: --object and --instance are required (or --rerun JOB)")
 	}
 	req := flow.Request{ID: []string{"cli", "import", *object, *instance, nonce()}, Op: provider.Import, Instance: *instance,
 		Object: *object, Origin: job.Origin{Source: "cli"}}
 	return runJob(ctx, env, req, *wait, *timeout)
+}
+
+// rerunImport reads the ended job from the ledger and imports its object
+// again as a new job (its own nonce: every --rerun is a new attempt).
+func rerunImport(ctx context.Context, env Env, jobID string, wait bool, timeout time.Duration) int {
+	a, code := openApp(ctx, env, nil)
+	if a == nil {
+		return code
+	}
+	req, err := a.Service.RerunImport(ctx, jobID)
+	if err != nil {
+		if errors.Is(err, apierr.ErrInvalidInput) {
+			return errorf(env, ExitUsage, "import: %v", err)
+		}
+		return errorf(env, ExitRuntime, "import: %v", err)
+	}
+	req.ID, req.Origin = []string{"cli", "rerun", jobID, nonce()}, job.Origin{Source: "cli"}
+	fmt.Fprintf(env.Stdout, "rerun of job %s: %s into %s\n", jobID, req.Object, req.Instance)
+	return runJob(ctx, env, req, wait, timeout)
 }
 
 func runStatus(ctx context.Context, env Env, args []string) int {

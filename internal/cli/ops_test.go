@@ -141,3 +141,53 @@ func TestOpsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRerun: an import that failed (its file was not there yet) is
+// run again on purpose with --rerun, as a new job that imports the file now
+// in place; a job that is unknown or not an import is refused.
+func TestImportRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in real time")
+	}
+	emu := emulatorEnv(t)
+	code, out, errs := run(t, getenvOS, "import", "--object", "cos://backups-1250000000/manual/late.bak",
+		"--instance", "mssql-rdc0gajn", "--wait", "--timeout", "1m")
+	if code != ExitFailed {
+		t.Fatalf("import of a missing file = %d; want %d (failed)\nstdout:\n%s\nstderr:\n%s", code, ExitFailed, out, errs)
+	}
+	first := jobIDOf(t, out)
+	if err := emu.COS.Put("backups-1250000000", "manual/late.bak", append([]byte("MSSQLBAK"), make([]byte, 64)...)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = run(t, getenvOS, "import", "--rerun", first, "--wait", "--timeout", "1m")
+	if code != ExitOK || !strings.Contains(out, "rerun of job "+first) {
+		t.Fatalf("import --rerun %s = %d\nstdout:\n%s\nstderr:\n%s", first, code, out, errs)
+	}
+	if second := jobIDOf(t, out); second == first {
+		t.Errorf("the rerun reused job %s; want a new job", first)
+	}
+	code, out, errs = run(t, getenvOS, "backup", "--instance", "cdb-c1nl9rpv", "--wait", "--timeout", "1m")
+	if code != ExitOK {
+		t.Fatalf("backup = %d\n%s%s", code, out, errs)
+	}
+	for _, tc := range []struct{ job, want string }{
+		{"jdoesnotexist", "no job jdoesnotexist"},
+		{jobIDOf(t, out), "not an import"},
+	} {
+		if code, out, errs := run(t, getenvOS, "import", "--rerun", tc.job); code != ExitUsage || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("import --rerun %s = %d, %q; want %d with %q", tc.job, code, out+errs, ExitUsage, tc.want)
+		}
+	}
+}
+
+// jobIDOf reads the id from "job <id>: <op> <instance> queued".
+func jobIDOf(t *testing.T, out string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if id, rest, ok := strings.Cut(strings.TrimPrefix(line, "job "), ": "); ok && strings.HasPrefix(line, "job ") && strings.HasSuffix(rest, "queued") {
+			return id
+		}
+	}
+	t.Fatalf("no job id in:\n%s", out)
+	return ""
+}

@@ -126,3 +126,30 @@ func (s *Service) checkPinned(ctx context.Context, m job.Message) error {
 	}
 	return nil
 }
+
+// RerunImport is the request that imports an ended import job's object
+// again, on purpose: an upload of identical bytes keeps its ETag and so its
+// job id, and is dropped as a duplicate, which is right for a redelivered
+// event and wrong for a user who wants the import done again. The new job
+// imports what the key holds now (it is not pinned); the caller gives it
+// its own cause (ID or JobID) and origin. A job that has not ended is
+// refused: its own run may still succeed.
+func (s *Service) RerunImport(ctx context.Context, jobID string) (Request, error) {
+	st, out, err := s.State(ctx, jobID)
+	if errors.Is(err, ErrUnknownJob) {
+		return Request{}, apierr.Invalid("rerun: no job %s is known", jobID)
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	if st.Spec.Op != provider.Import {
+		return Request{}, apierr.Invalid("rerun: job %s is a %s, not an import; start a new backup instead", jobID, st.Spec.Op)
+	}
+	if out == nil {
+		return Request{}, apierr.Invalid("rerun: job %s has not ended (%s); wait for its outcome", jobID, st.State)
+	}
+	if out.Object == "" {
+		return Request{}, fmt.Errorf("rerun: job %s: its outcome names no object", jobID)
+	}
+	return Request{Op: provider.Import, Instance: out.Instance, Object: out.Object}, nil
+}
