@@ -103,7 +103,13 @@ func (s *Service) sweepOne(ctx context.Context, id string, now time.Time, rep *S
 			return wrapLedger(err)
 		}
 		// Ended: notify it if its notification was lost, then forget it.
-		if err := s.renotifyIfOrphaned(ctx, id); err != nil {
+		// Within the notify lease its claimant may still be sending: the
+		// next sweep looks again.
+		err := s.renotifyIfOrphaned(ctx, id)
+		if errors.Is(err, errNotifyPending) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		s.closeOpen(ctx, id)
