@@ -84,9 +84,23 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 	if err != nil {
 		return rep, wrapLedger(err)
 	}
+	// A sweep cut short by its budget (ctx) leaves the rest to the next
+	// one; starting at a random record keeps the listing's tail from
+	// waiting forever behind its head.
+	start := 0
+	if len(keys) > 0 {
+		s.mu.Lock()
+		start = s.rng.IntN(len(keys))
+		s.mu.Unlock()
+	}
 	var errs []error
-	for _, k := range keys {
+	for i := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: stopped after %d of %d open jobs: %w", rep.Open, len(keys), err))
+			break
+		}
 		rep.Open++
+		k := keys[(start+i)%len(keys)]
 		if err := s.sweepOne(ctx, strings.TrimPrefix(k, "open/"), now, &rep); err != nil {
 			errs = append(errs, err)
 		}

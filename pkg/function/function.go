@@ -73,6 +73,13 @@ type Report struct {
 // sweep runs the sweep for lost messages. Its failure never fails the
 // invocation's own work; it is logged, and the next sweep tries again.
 func sweep(ctx context.Context, svc *flow.Service, o Options, force bool) flow.SweepReport {
+	// At most half of what is left of the invocation (wall time, as the
+	// platform counts it): the drain needs the rest.
+	if dl, ok := invocationDeadline(ctx); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		defer cancel()
+	}
 	rep, err := svc.Sweep(ctx, force)
 	if err != nil {
 		o.Logger.Error("sweep for lost messages incomplete; the next one retries", "err", err)
@@ -247,10 +254,7 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 	if q == nil {
 		return nil, errors.New("drain: this function has no queue to drain")
 	}
-	deadline, ok := ctx.Deadline()
-	if m, mok := invoke.MetaFrom(ctx); mok && !m.Deadline.IsZero() && (!ok || m.Deadline.Before(deadline)) {
-		deadline, ok = m.Deadline, true
-	}
+	deadline, ok := invocationDeadline(ctx)
 	pace := newPacer(o.Now)
 	rep := Report{}
 	for {
@@ -285,6 +289,15 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 		}
 	}
 	return json.Marshal(rep)
+}
+
+// invocationDeadline is the earlier of ctx's deadline and the platform's.
+func invocationDeadline(ctx context.Context) (time.Time, bool) {
+	deadline, ok := ctx.Deadline()
+	if m, mok := invoke.MetaFrom(ctx); mok && !m.Deadline.IsZero() && (!ok || m.Deadline.Before(deadline)) {
+		deadline, ok = m.Deadline, true
+	}
+	return deadline, ok
 }
 
 // pacer spaces create steps per product at the product's published create
