@@ -6,6 +6,7 @@
 package clocktest
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -51,4 +52,17 @@ func (c *Clock) Set(t time.Time) {
 	if t.After(c.now) {
 		c.now = t
 	}
+}
+
+// Sleep serves a waiting seam (function.Options.Sleep, app.Options.Sleep):
+// it moves the clock forward by d at once instead of waiting, so a paced
+// drain on this clock costs no wall time. A done ctx wins, as with a timer.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		c.Advance(d)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package clocktest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -32,5 +33,23 @@ func TestClock(t *testing.T) {
 	wg.Wait()
 	if got := n.Now().Sub(start); got != 8*time.Second {
 		t.Errorf("8 concurrent Advance(1s): +%v", got)
+	}
+}
+
+func TestSleepAdvancesInsteadOfWaiting(t *testing.T) {
+	c := New(Epoch)
+	if err := c.Sleep(context.Background(), 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Now().Sub(Epoch); got != 3*time.Second {
+		t.Errorf("after Sleep(3s): +%v", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Sleep(ctx, time.Second); err == nil {
+		t.Error("Sleep with a done context returned nil")
+	}
+	if got := c.Now().Sub(Epoch); got != 3*time.Second {
+		t.Errorf("a cancelled Sleep moved the clock to +%v", got)
 	}
 }

@@ -29,9 +29,12 @@ import (
 type Options struct {
 	Function string           // logged on every line
 	Now      func() time.Time // default time.Now
-	Getenv   func(string) string
-	Stdout   io.Writer // logs and print: notifications; default os.Stdout
-	Logger   *slog.Logger
+	// Sleep is how a paced drain waits (default a real timer); a
+	// simulation on a virtual clock passes the clock's.
+	Sleep  func(context.Context, time.Duration) error
+	Getenv func(string) string
+	Stdout io.Writer // logs and print: notifications; default os.Stdout
+	Logger *slog.Logger
 	// HTTPClient carries every cloud call (tests inject transports).
 	HTTPClient *http.Client
 	// Seed makes retry jitter reproducible.
@@ -48,6 +51,7 @@ type App struct {
 	Log              *slog.Logger
 	Tencent          *tencent.Client // nil when no Tencent product is enabled
 	Now              func() time.Time
+	Sleep            func(context.Context, time.Duration) error // nil: a real timer
 	notifier         *notifier
 }
 
@@ -70,7 +74,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if o.Function != "" {
 		log = log.With("function", o.Function)
 	}
-	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now}
+	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now, Sleep: o.Sleep}
 	enabled := map[provider.Product]bool{}
 	for i, p := range cfg.Products {
 		p = strings.TrimSpace(p)

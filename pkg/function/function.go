@@ -73,11 +73,12 @@ type Report struct {
 // sweep runs the sweep for lost messages. Its failure never fails the
 // invocation's own work; it is logged, and the next sweep tries again.
 func sweep(ctx context.Context, svc *flow.Service, o Options, force bool) flow.SweepReport {
-	// At most half of what is left of the invocation (wall time, as the
-	// platform counts it): the drain needs the rest.
+	// At most half of what is left of the invocation, by the handler's
+	// clock (the platform's in production, a simulation's virtual one): the
+	// drain needs the rest.
 	if dl, ok := invocationDeadline(ctx); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		ctx, cancel = context.WithTimeout(ctx, dl.Sub(o.Now())/2)
 		defer cancel()
 	}
 	rep, err := svc.Sweep(ctx, force)
@@ -97,8 +98,11 @@ type Options struct {
 	// dead-lettered with its reason. Default DefaultMaxReceives.
 	MaxReceives int
 	// Pace, when set, spaces create steps of a product at its published
-	// rate while draining (a real-time wait, only on the drain path).
+	// rate while draining (a wait, only on the drain path).
 	Pace bool
+	// Sleep is how the pacer waits: a real timer by default; a simulation
+	// passes its virtual clock's, so pacing costs no wall time.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o *Options) defaults() {
@@ -113,6 +117,21 @@ func (o *Options) defaults() {
 	}
 	if o.MaxReceives == 0 {
 		o.MaxReceives = DefaultMaxReceives
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+}
+
+// sleep waits d in real time, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -255,7 +274,7 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 		return nil, errors.New("drain: this function has no queue to drain")
 	}
 	deadline, ok := invocationDeadline(ctx)
-	pace := newPacer(o.Now)
+	pace := newPacer(o.Now, o.Sleep)
 	rep := Report{}
 	for {
 		if ok && o.Now().Add(o.Headroom).After(deadline) {
@@ -303,13 +322,14 @@ func invocationDeadline(ctx context.Context) (time.Time, bool) {
 // pacer spaces create steps per product at the product's published create
 // rate, so a drain of a minute's backlog does not burst past the limit.
 type pacer struct {
-	now  func() time.Time
-	mu   sync.Mutex
-	next map[provider.Product]time.Time
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	mu    sync.Mutex
+	next  map[provider.Product]time.Time
 }
 
-func newPacer(now func() time.Time) *pacer {
-	return &pacer{now: now, next: map[provider.Product]time.Time{}}
+func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{now: now, sleep: sleep, next: map[provider.Product]time.Time{}}
 }
 
 func (p *pacer) wait(ctx context.Context, body []byte) error {
@@ -328,13 +348,7 @@ func (p *pacer) wait(ctx context.Context, body []byte) error {
 	p.next[m.Spec.Product] = at.Add(gap)
 	p.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+		return p.sleep(ctx, d)
 	}
 	return nil
 }

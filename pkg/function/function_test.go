@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -155,7 +156,7 @@ func TestDrainKeepsHeadroomBeforeTheDeadline(t *testing.T) {
 
 func TestPacerSpacesCreatesAtTheRate(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	p := newPacer(func() time.Time { return now })
+	p := newPacer(func() time.Time { return now }, sleep)
 	m := job.Message{JobID: "jx", Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv"}}
 	body, _ := m.Encode()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,6 +169,39 @@ func TestPacerSpacesCreatesAtTheRate(t *testing.T) {
 	}
 	if got := p.next[provider.MySQL].Sub(now); got != 400*time.Millisecond {
 		t.Errorf("next slot after two creates = +%s; want +400ms", got)
+	}
+}
+
+// TestDrainPacesThroughItsSleep: the pacer waits through Options.Sleep, so
+// a virtual clock's sleep paces a drain without real waiting: three MySQL
+// creates (5/s) are spaced 200 ms apart on the clock.
+func TestDrainPacesThroughItsSleep(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	svc, work, _, _ := newService(t)
+	for _, id := range []string{"j1", "j2", "j3"} {
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-" + id}}
+		body, _ := m.Encode()
+		if _, err := work.Send(context.Background(), body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slept []time.Duration
+	o := quiet()
+	o.Now, o.Pace = clk.Now, true
+	o.Sleep = func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return clk.Sleep(ctx, d)
+	}
+	start := clk.Now()
+	out, err := CreateBackup(svc, work, o)(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{200 * time.Millisecond, 200 * time.Millisecond}; !slices.Equal(slept, want) {
+		t.Errorf("pacer slept %v; want %v (%s)", slept, want, out)
+	}
+	if got := clk.Now().Sub(start); got != 400*time.Millisecond {
+		t.Errorf("virtual clock moved %s; want 400ms", got)
 	}
 }
 
