@@ -393,3 +393,36 @@ func TestNothingElseWiresAHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBenchmarksRunTheTable: the simulator and the footprint benchmark run
+// the deployed functions, so neither calls the flow's steps around the
+// handlers (its own receive→handle→delete loop would skip the drain's
+// pacer and headroom), and both take their handlers from app.Lookup.
+func TestBenchmarksRunTheTable(t *testing.T) {
+	bypass := []string{".Handle(", ".HandleSafely(", ".Nightly(", ".GiveUp(", ".Sweep(", "flow.Service)"}
+	for _, dir := range []string{"../internal/simulate", "../internal/footprint"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: no sources (%v)", dir, err)
+		}
+		table := false
+		for _, p := range files {
+			if strings.HasSuffix(p, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range bypass {
+				if strings.Contains(string(src), b) {
+					t.Errorf("%s calls %s: deliver through the table's handlers (app.Lookup(name).Handler)", p, b)
+				}
+			}
+			table = table || strings.Contains(string(src), "app.Lookup(") || strings.Contains(string(src), "app.Functions")
+		}
+		if !table {
+			t.Errorf("%s does not read the function table (app.Lookup / app.Functions)", dir)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 )
 
@@ -38,17 +39,29 @@ type Function struct {
 // Hello is the baseline: the minimal function on the same runtime code.
 var Hello = Function{Name: "hello", Pkg: "./cmd/hello", Events: map[string]string{SCF: "{}", AWS: "{}"}}
 
-// Functions are the deployed functions with an event that reaches the
-// handler but makes no cloud call: an empty drain, a nightly run with no
-// targets, a malformed record, or an event the handler rejects after
-// wiring itself.
-var Functions = []Function{
-	{Name: "create-backup", Pkg: "./functions/create-backup", Events: map[string]string{
-		SCF: "events/create-backup/scf-timer.json", AWS: "events/create-backup/aws-schedule.json"}},
-	{Name: "start-migration", Pkg: "./functions/start-migration", Events: map[string]string{SCF: "{}", AWS: "{}"}},
-	{Name: "poll-status", Pkg: "./functions/poll-status", Events: map[string]string{
-		SCF: "events/poll-status/scf-timer-drain.json", AWS: "events/poll-status/aws-sqs-malformed-record.json"}},
-	{Name: "chatops", Pkg: "./functions/chatops", Web: true, Events: map[string]string{SCF: "{}", AWS: "{}"}},
+// Functions are the function table's entries (app.Functions), each with
+// an event that reaches the handler but makes no cloud call: an empty
+// drain, a nightly run with no targets, a malformed record, or an event
+// the handler rejects after wiring itself ("{}", for an entry events does
+// not name).
+var Functions = fromTable()
+
+// events are the typical invocations per function and platform.
+var events = map[string]map[string]string{
+	app.CreateBackup: {SCF: "events/create-backup/scf-timer.json", AWS: "events/create-backup/aws-schedule.json"},
+	app.PollStatus:   {SCF: "events/poll-status/scf-timer-drain.json", AWS: "events/poll-status/aws-sqs-malformed-record.json"},
+}
+
+func fromTable() []Function {
+	var out []Function
+	for _, f := range app.Functions {
+		ev := events[f.Name]
+		if ev == nil {
+			ev = map[string]string{SCF: "{}", AWS: "{}"}
+		}
+		out = append(out, Function{Name: f.Name, Pkg: "./functions/" + f.Name, Web: f.Web, Events: ev})
+	}
+	return out
 }
 
 // Options configure Run.

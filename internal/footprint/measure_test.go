@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backupflow/backupflow/pkg/app"
 )
 
 func TestParseVmHWM(t *testing.T) {
@@ -103,5 +106,35 @@ func TestRatioAndMB(t *testing.T) {
 	}
 	if mb(3<<20) != "3.0 MB" {
 		t.Errorf("mb = %q", mb(3<<20))
+	}
+}
+
+// TestFunctionsAreTheTable: the benchmark measures every entry of the
+// function table and nothing else, each from its deployed main, with
+// events that exist.
+func TestFunctionsAreTheTable(t *testing.T) {
+	if len(Functions) != len(app.Functions) {
+		t.Fatalf("measuring %d functions; the table has %d", len(Functions), len(app.Functions))
+	}
+	for i, f := range Functions {
+		e := app.Functions[i]
+		if f.Name != e.Name || f.Web != e.Web || f.Pkg != "./functions/"+e.Name {
+			t.Errorf("measured %+v; table entry %s (web %v)", f, e.Name, e.Web)
+		}
+		if _, err := os.Stat(filepath.Join("../..", f.Pkg, "main.go")); err != nil {
+			t.Errorf("%s: %v", f.Name, err)
+		}
+		for plat, ev := range f.Events {
+			if !strings.HasPrefix(ev, "{") {
+				if _, err := os.Stat(filepath.Join("../..", ev)); err != nil {
+					t.Errorf("%s on %s: %v", f.Name, plat, err)
+				}
+			}
+		}
+	}
+	for name := range events {
+		if _, ok := app.Lookup(name); !ok {
+			t.Errorf("events name %s, which is not in the function table", name)
+		}
 	}
 }

@@ -158,7 +158,7 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			}
 			running = still
 		}
-		n := measure(Fixed, night, recs, w, fl, at, o, invocations)
+		n := measure(Fixed, night, recs, w, fl, at, o, invocations, 0)
 		n.Wall = time.Since(wallStart)
 		w.close()
 		out = append(out, n)
@@ -242,7 +242,7 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		ev.at(at.Add(rescanInterval), func() { scan(at.Add(rescanInterval)) })
 		ev.run(clk, at.Add(baselineHorizon+time.Hour))
-		n := measure(Rescan, night, recs, w, fl, at, o, invocations)
+		n := measure(Rescan, night, recs, w, fl, at, o, invocations, 0)
 		n.Wall = time.Since(wallStart)
 		w.close()
 		out = append(out, n)

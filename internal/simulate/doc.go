@@ -6,8 +6,12 @@
 // (a fixed-interval poller and a periodic re-scan) over the same model, so
 // the figures compare like for like.
 //
-// Nothing waits in real time: a discrete-event loop advances the clock to
-// the next due queue message (or baseline timer) and delivers it. HTTP
+// Ours runs the deployed functions: create-backup and poll-status come
+// from the function table and are invoked with their timer events, so the
+// drain (pacer, headroom, batch size) is the deployed one. Nothing waits in
+// real time: a discrete-event loop advances the clock to the next due
+// queue message (or baseline timer) and invokes the drain; the pacer's
+// waits move the clock. HTTP
 // calls go through an in-process http.RoundTripper straight into the
 // emulator's handler, so the SDK code path (signing, encoding, decoding,
 // error classification) is the one production runs; only the socket is

@@ -16,10 +16,12 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
 )
 
@@ -175,8 +177,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 
 var ledgerSeq atomic.Int64
 
-// runFlow drives the real flow.Service: the nightly fan-out, then every
-// queue message, in due order, on the virtual clock.
+// runFlow runs the deployed functions: create-backup and poll-status are
+// built from the function table (app.Functions) over the real flow.Service,
+// and invoked as SCF invokes them — the nightly timer, then the drain
+// timers — so the drain loop, its pacer, headroom and batch size are the
+// deployed ones. Virtual time: the pacer's waits move the clock (see
+// deliverer.sleep), nothing sleeps.
 func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
 	name := fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1))
@@ -189,6 +195,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt}
 	}
 	work, poll, dead := memqueue.New("work", qo(1)), memqueue.New("poll", qo(2)), memqueue.New("dead", qo(3))
+	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
 	var w *world
 	cfg := o.Flow
 	cfg.Targets = nil
@@ -198,12 +205,21 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	cfg.MaxTargets = max(cfg.MaxTargets, len(cfg.Targets))
 	cfg.QuietSuccess = true
 	notes := newOutcomes()
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := flow.New(cfg, flow.Deps{
 		Providers: func(p provider.Product) (provider.Provider, error) { return w.provider(p) },
-		Work:      work, Poll: poll, Dead: dead, Ledger: led, Notifier: notes, Now: clk.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seed: o.Seed | 1,
+		Work:      wq, Poll: pq, Dead: dq, Ledger: led, Notifier: notes, Now: clk.Now,
+		Logger: discard, Seed: o.Seed | 1,
 	})
 	if err != nil {
+		return nil, err
+	}
+	d := &deliverer{clk: clk, work: work, poll: poll}
+	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
+	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
+		return nil, err
+	}
+	if d.drainPoll, err = tableHandler(a, app.PollStatus); err != nil {
 		return nil, err
 	}
 	var out []Night
@@ -214,39 +230,18 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
 			return nil, err
 		}
-		rep, err := svc.Nightly(ctx, at, flow.Selection{})
+		d.invocations, d.waited = 0, 0
+		jobs, err := d.nightly(ctx, at)
 		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("simulate: nightly fan-out: %w", err)
 		}
-		invocations := 1
-		horizon := at.Add(20 * time.Hour)
-		for {
-			for _, q := range []*memqueue.Queue{work, poll} {
-				for {
-					msgs, err := q.Receive(ctx, q.MaxBatch(), 0)
-					if err != nil {
-						return nil, err
-					}
-					if len(msgs) == 0 {
-						break
-					}
-					for _, m := range msgs {
-						invocations++
-						if err := svc.Handle(ctx, m.Body); err == nil {
-							_ = q.Delete(ctx, m.Receipt)
-						}
-					}
-				}
-			}
-			next, ok := earliest(work, poll)
-			if !ok || next.After(horizon) {
-				break
-			}
-			clk.Set(next)
+		if err := d.run(ctx, at.Add(20*time.Hour)); err != nil {
+			w.close()
+			return nil, err
 		}
-		recs := make([]jobRec, 0, len(rep.Jobs))
-		for _, id := range rep.Jobs {
+		recs := make([]jobRec, 0, len(jobs))
+		for _, id := range jobs {
 			r := jobRec{name: job.Name(id)}
 			if oc, ok := readOutcome(ctx, led, id); ok {
 				r.done, r.noticed, r.result = true, oc.Finished, string(oc.Result)
@@ -258,7 +253,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			}
 			recs = append(recs, r)
 		}
-		n := measure(Flow, night, recs, w, fl, at, o, invocations)
+		n := measure(Flow, night, recs, w, fl, at, o, d.invocations, d.waited)
 		n.Wall = time.Since(wallStart)
 		w.close()
 		out = append(out, n)
@@ -323,7 +318,7 @@ func readOutcome(ctx context.Context, l flow.Ledger, id string) (flow.Outcome, b
 }
 
 // measure turns the strategy's view and the emulator's truth into figures.
-func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, invocations int) Night {
+func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, invocations int, waited time.Duration) Night {
 	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations}
 	truth := emuJobs(w.emu)
 	var statusCalls []float64
@@ -379,7 +374,7 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 	if len(recs) > 0 {
 		n.CallsMean = float64(st+other) / float64(len(recs))
 		n.InvocationsPerJob = float64(invocations) / float64(len(recs))
-		billed := float64(invocations)*o.InvocationOverhead.Seconds() + float64(st+other)*o.CallLatency.Seconds()
+		billed := float64(invocations)*o.InvocationOverhead.Seconds() + float64(st+other)*o.CallLatency.Seconds() + waited.Seconds()
 		n.GBsPerJob = billed * float64(o.MemoryMB) / 1024 / float64(len(recs))
 	}
 	lf := make([]float64, len(lat))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/descriptor"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -154,5 +155,23 @@ func TestMeanP95(t *testing.T) {
 	}
 	if m, p := meanP95(nil); m != 0 || p != 0 {
 		t.Errorf("empty: %v %v", m, p)
+	}
+}
+
+// TestTimeoutsAreTheDeployedOnes: the deadline the simulator gives each
+// drain invocation is the function's timeout in serverless.yml.
+func TestTimeoutsAreTheDeployedOnes(t *testing.T) {
+	s, err := descriptor.LoadServerless("../../serverless.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range Timeouts {
+		want := s.Inputs.Functions[name].Timeout
+		if want == 0 {
+			want = s.Inputs.Timeout
+		}
+		if got != time.Duration(want)*time.Second {
+			t.Errorf("%s: simulated timeout %s; serverless.yml says %d s", name, got, want)
+		}
 	}
 }

@@ -1,0 +1,128 @@
+package simulate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/function"
+	"github.com/backupflow/backupflow/pkg/invoke"
+	"github.com/backupflow/backupflow/pkg/queue/memqueue"
+)
+
+// Timeouts are the deployed functions' (serverless.yml; a test keeps them
+// equal): the drain's deadline, less the table's headroom, is where an
+// invocation stops and leaves the rest to the next one.
+var Timeouts = map[string]time.Duration{
+	app.CreateBackup: 900 * time.Second,
+	app.PollStatus:   120 * time.Second,
+}
+
+// tableHandler is the one way the simulator gets a handler: the function
+// table's entry, built over a (a test forbids any other).
+func tableHandler(a *app.App, name string) (invoke.Handler, error) {
+	f, ok := app.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("simulate: %s is not in the function table", name)
+	}
+	return f.Handler(a, nil)
+}
+
+// deliverer invokes the deployed handlers as SCF's timers would, but at the
+// instant a message becomes due rather than on the next minute's tick (the
+// delivery an SQS trigger gives; see docs/benchmarks.md).
+type deliverer struct {
+	clk               *clocktest.Clock
+	work, poll        *memqueue.Queue
+	create, drainPoll invoke.Handler
+
+	invocations int
+	// waited is the pacer's virtual waiting: billed time on the platform.
+	waited  time.Duration
+	polling bool
+}
+
+func timerEvent(name, message string, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]string{"Type": "Timer", "TriggerName": name, "Time": at.UTC().Format(time.RFC3339), "Message": message})
+	return b
+}
+
+func (d *deliverer) invoke(ctx context.Context, name string, h invoke.Handler, payload []byte) ([]byte, error) {
+	d.invocations++
+	ctx = invoke.WithMeta(ctx, invoke.Meta{Platform: "scf", FunctionName: name, Deadline: d.clk.Now().Add(Timeouts[name])})
+	return h(ctx, payload)
+}
+
+// nightly runs the nightly timer through create-backup and returns the
+// run's job ids.
+func (d *deliverer) nightly(ctx context.Context, at time.Time) ([]string, error) {
+	out, err := d.invoke(ctx, app.CreateBackup, d.create, timerEvent("nightly-backup", "", at))
+	if err != nil {
+		return nil, err
+	}
+	var rep function.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("nightly report %s: %w", out, err)
+	}
+	return rep.Jobs, nil
+}
+
+func (d *deliverer) due(q *memqueue.Queue) bool {
+	t, ok := q.NextDue()
+	return ok && !t.After(d.clk.Now())
+}
+
+// drainPolls invokes poll-status's drain while poll messages are due.
+func (d *deliverer) drainPolls(ctx context.Context) error {
+	d.polling = true
+	defer func() { d.polling = false }()
+	for d.due(d.poll) {
+		if _, err := d.invoke(ctx, app.PollStatus, d.drainPoll, timerEvent("poll-status-drain", function.DrainMessage, d.clk.Now())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run delivers until both queues are empty or the next message is due
+// after horizon.
+func (d *deliverer) run(ctx context.Context, horizon time.Time) error {
+	for {
+		for d.due(d.work) {
+			if _, err := d.invoke(ctx, app.CreateBackup, d.create, timerEvent("create-backup-drain", function.DrainMessage, d.clk.Now())); err != nil {
+				return err
+			}
+		}
+		if err := d.drainPolls(ctx); err != nil {
+			return err
+		}
+		next, ok := earliest(d.work, d.poll)
+		if !ok || next.After(horizon) {
+			return nil
+		}
+		d.clk.Set(next)
+	}
+}
+
+// sleep serves the pacer of create-backup's drain. poll-status is another
+// function, running beside it on the platform: status checks that come due
+// while the pacer waits are delivered at their time, then the clock moves
+// to the pacer's wake-up.
+func (d *deliverer) sleep(ctx context.Context, wait time.Duration) error {
+	d.waited += wait
+	wake := d.clk.Now().Add(wait)
+	for !d.polling {
+		t, ok := d.poll.NextDue()
+		if !ok || t.After(wake) {
+			break
+		}
+		d.clk.Set(t)
+		if err := d.drainPolls(ctx); err != nil {
+			return err
+		}
+	}
+	return d.clk.Sleep(ctx, wake.Sub(d.clk.Now()))
+}
