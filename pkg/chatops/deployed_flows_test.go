@@ -1,12 +1,19 @@
 package chatops_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
@@ -62,5 +69,105 @@ func TestDeployed_importThenConfirmQueuesTheImport(t *testing.T) {
 	}
 	if strings.Contains(d.logs.String(), "control character") {
 		t.Errorf("the ledger refused a key: %s", d.logs)
+	}
+}
+
+// cmqSend reports whether r sends a CMQ message (API 3.0 or data plane).
+func cmqSend(r *http.Request) bool {
+	if r.Header.Get("X-TC-Action") == "SendCmqMsg" {
+		return true
+	}
+	if r.Method != http.MethodPost || r.Body == nil {
+		return false
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	q, _ := url.ParseQuery(string(b))
+	return q.Get("Action") == "SendMessage"
+}
+
+// breakSends fails the first n queue sends with a 502; when land is set the
+// send reaches the queue first (a timeout after the message landed).
+func breakSends(n int, land bool) func(http.Handler) http.Handler {
+	var mu sync.Mutex
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			broken := n > 0 && cmqSend(r)
+			if broken {
+				n--
+			}
+			mu.Unlock()
+			if !broken {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if land {
+				next.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		})
+	}
+}
+
+// Issue 13 item 5: the first delivery claimed the message and its Enqueue
+// failed; the platform's resend must queue the job, not answer "queued"
+// over nothing.
+func TestDeployed_resendAfterFailedEnqueueQueuesTheJob(t *testing.T) {
+	d := newDeployedBehind(t, clocktest.New(now), slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User), breakSends(1, false))
+	m := chatopstest.Message{ID: "lost-1", Text: "backup cdb-c1nl9rpv"}
+	first := d.slack(m)
+	if strings.Contains(first, "queued as job") {
+		t.Fatalf("first answer %q claims a job although its send failed", first)
+	}
+	ack := d.slack(m)
+	if _, spec := d.queued(ack); spec.InstanceID != "cdb-c1nl9rpv" {
+		t.Errorf("resend queued %+v; want the backup of cdb-c1nl9rpv", spec)
+	}
+}
+
+// Issue 13 item 5: an Enqueue that failed after its message landed must not
+// lead the user into a second job: the answer names the job to check, and
+// that job is known.
+func TestDeployed_enqueueThatLandedNamesItsJob(t *testing.T) {
+	d := newDeployedBehind(t, clocktest.New(now), slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User), breakSends(1, true))
+	first := d.slack(chatopstest.Message{ID: "late-1", Text: "backup cdb-c1nl9rpv"})
+	m := regexp.MustCompile("`status ([a-z0-9-]+)`").FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("answer %q names no job to check", first)
+	}
+	if strings.Contains(first, "send the command again in a minute") {
+		t.Errorf("answer %q tells the user to start a second job", first)
+	}
+	// A minute later the deployed drain has taken the message that landed.
+	f, _ := app.Lookup(app.CreateBackup)
+	drain, err := f.Handler(d.app, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drain(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`)); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	st := d.slack(chatopstest.Message{ID: "late-2", Text: "status " + m[1]})
+	if strings.Contains(st, "No job") || !strings.Contains(st, m[1]) {
+		t.Errorf("status of the landed job = %q; want it known", st)
+	}
+}
+
+// Issue 14 item 5: a message id reused with another command is refused; it
+// never answers with a job line naming the new text's instance.
+func TestDeployed_reusedMessageIDIsRefused(t *testing.T) {
+	d := newDeployed(t, clocktest.New(now), slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User))
+	ack := d.slack(chatopstest.Message{ID: "same", Text: "backup cdb-c1nl9rpv"})
+	job, _ := d.queued(ack)
+	again := d.slack(chatopstest.Message{ID: "same", Text: "backup mssql-njj2mtpl"})
+	if strings.Contains(again, "mssql-njj2mtpl queued") || !strings.Contains(again, "cdb-c1nl9rpv") {
+		t.Errorf("reused id answered %q; want a refusal naming the first command (job %s)", again, job)
+	}
+	if _, _, err := d.app.Service.State(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if same := d.slack(chatopstest.Message{ID: "same", Text: "backup cdb-c1nl9rpv"}); same != ack {
+		t.Errorf("identical resend answered %q; want %q", same, ack)
 	}
 }

@@ -50,11 +50,22 @@ func (s *syncBuf) String() string {
 // the same Store).
 func newDeployed(t *testing.T, clock *clocktest.Clock, env map[string]string) *deployed {
 	t.Helper()
+	return newDeployedBehind(t, clock, env, nil)
+}
+
+// newDeployedBehind is newDeployed with front, when set, standing between
+// the function and the emulator (to break the network where a test says).
+func newDeployedBehind(t *testing.T, clock *clocktest.Clock, env map[string]string, front func(http.Handler) http.Handler) *deployed {
+	t.Helper()
 	emu, err := emulator.New(emulator.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(emu)
+	var h http.Handler = emu
+	if front != nil {
+		h = front(emu)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	vars := emu.Env(srv.URL)
 	maps.Copy(vars, emulator.CloudQueues("ledger-"+strings.ReplaceAll(t.Name(), "/", "-")))

@@ -8,10 +8,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
 )
 
 // dedupeTTL outlives every replay window (DingTalk: ±1 h, so a request can
@@ -22,6 +25,7 @@ const (
 	keyJob     = "chatops:job:"     // claimed before Enqueue: one job per request id
 	keyPending = "chatops:pending:" // claimed before Put: one prompt per import message
 	keyConfirm = "chatops:confirm:" // the pending import itself
+	keyTaken   = "chatops:taken:"   // what a claimed request id was taken for
 )
 
 // pending is what an import waiting for confirmation keeps in the Store.
@@ -87,24 +91,76 @@ func (h *handler) run(ctx context.Context, in inbound) string {
 	return HelpText
 }
 
+// enqueue queues req once per request id. The claim alone cannot be the
+// guard: a process that dies (or an Enqueue that fails) after the claim and
+// before the message lands would leave every resend answered "queued" with
+// nothing queued. So a resend whose command matches what the first delivery
+// recorded enqueues again — Enqueue is idempotent per job id, and a job that
+// already ran ends on its recorded outcome — and one that does not match is
+// refused, since the job id names the first command.
 func (h *handler) enqueue(ctx context.Context, cmd Command, req Request) string {
 	first, err := h.deps.Store.Claim(ctx, keyJob+req.ID, dedupeTTL)
 	if err != nil {
 		h.decision(ctx, req.Origin, cmd, "error", "request_id", req.ID, "err", err.Error())
 		return "Sorry, I cannot take commands right now; try again in a minute."
 	}
+	rec := taken{Digest: commandDigest(req), What: describe(req)}
 	if !first {
-		// A platform resend of a message already acted on: same answer, no job.
+		b, found, err := h.deps.Store.Get(ctx, keyTaken+req.ID)
+		if err != nil {
+			h.decision(ctx, req.Origin, cmd, "error", "request_id", req.ID, "err", err.Error())
+			return "Sorry, I cannot take commands right now; try again in a minute."
+		}
+		var was taken
+		if found && json.Unmarshal(b, &was) == nil && was.Digest != "" && was.Digest != rec.Digest {
+			h.decision(ctx, req.Origin, cmd, "deny", "reason", "message id reused for another command", "request_id", req.ID)
+			return "Sorry, this message id was already used for " + was.What + " (job " + req.ID +
+				"); the different command in it was not queued. Send it as a new message."
+		}
+		// A resend of the same command: enqueue again in case the first
+		// delivery never got that far.
 		h.decision(ctx, req.Origin, cmd, "replay", "request_id", req.ID)
-		return queuedText(req, req.ID)
+		first = !found
+	}
+	if first {
+		// Recorded before Enqueue, so a resend can always tell a reused id.
+		b, _ := json.Marshal(rec)
+		if err := h.deps.Store.Put(ctx, keyTaken+req.ID, b, dedupeTTL); err != nil {
+			h.decision(ctx, req.Origin, cmd, "error", "request_id", req.ID, "err", err.Error())
+			return "Sorry, I cannot take commands right now; try again in a minute."
+		}
 	}
 	jobID, err := h.deps.Jobs.Enqueue(ctx, req)
 	if err != nil {
 		h.decision(ctx, req.Origin, cmd, "error", "request_id", req.ID, "err", err.Error())
-		return "Sorry, the " + req.Op + " could not be queued; send the command again in a minute."
+		if errors.Is(err, apierr.ErrInvalidInput) {
+			return "Sorry, the " + req.Op + " was not queued: " + strings.TrimPrefix(err.Error(), apierr.ErrInvalidInput.Error()+": ") + "."
+		}
+		// The send may have landed before it failed (a timeout): a new
+		// command would start a second job, so name this one instead.
+		return "The " + req.Op + " of " + req.Instance + " may not have been queued (job " + req.ID +
+			"). Ask `status " + req.ID + "` in a minute; send the command again only if that job is unknown."
 	}
 	h.decision(ctx, req.Origin, cmd, "queued", "request_id", req.ID, "job_id", jobID)
 	return queuedText(req, jobID)
+}
+
+// taken is what a claimed request id was taken for.
+type taken struct {
+	Digest string `json:"digest"`
+	What   string `json:"what"`
+}
+
+// commandDigest covers what decides the job: who asked and for what.
+func commandDigest(r Request) string {
+	return digest(r.Op, r.Instance, r.Method, r.Object, r.Origin.Platform, r.Origin.User)
+}
+
+func describe(r Request) string {
+	if r.Op == VerbImport {
+		return "an import of " + r.Object + " into " + r.Instance
+	}
+	return "a backup of " + r.Instance
 }
 
 func queuedText(req Request, jobID string) string {

@@ -16,10 +16,13 @@ import (
 	"github.com/backupflow/backupflow/pkg/chatops"
 )
 
-// fakeJobs is a Jobs that records what it was given.
+// fakeJobs is a Jobs that records what it was given. Like the deployed one
+// it is idempotent per request id: calls counts every Enqueue, requests
+// holds one entry per job.
 type fakeJobs struct {
 	mu       sync.Mutex
 	requests []chatops.Request
+	calls    int
 	queries  []string
 	fail     error
 }
@@ -27,8 +30,14 @@ type fakeJobs struct {
 func (j *fakeJobs) Enqueue(_ context.Context, r chatops.Request) (string, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.calls++
 	if j.fail != nil {
 		return "", j.fail
+	}
+	for _, had := range j.requests {
+		if had.ID == r.ID {
+			return r.ID, nil
+		}
 	}
 	j.requests = append(j.requests, r)
 	return r.ID, nil

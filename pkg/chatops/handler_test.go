@@ -455,8 +455,8 @@ func TestHandler_downstreamFailures(t *testing.T) {
 		f := newFixture(t, chatopstest.Config(), now)
 		f.jobs.fail = errStoreDown
 		rec := f.serve(chatopstest.Slack(chatopstest.Message{Text: "backup cdb-c1nl9rpv"}, now))
-		if rec.Code != http.StatusOK || !strings.Contains(jsonText("text")(f, rec), "could not be queued") {
-			t.Errorf("= %d %q; want 200 with an apology", rec.Code, rec.Body)
+		if rec.Code != http.StatusOK || !strings.Contains(jsonText("text")(f, rec), "may not have been queued (job slack-") {
+			t.Errorf("= %d %q; want 200 naming the job to check", rec.Code, rec.Body)
 		}
 		if strings.Contains(rec.Body.String(), errStoreDown.Error()) {
 			t.Errorf("reply leaks the internal error: %q", rec.Body)
