@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -493,3 +494,33 @@ func TestHandler_downstreamFailures(t *testing.T) {
 type panicJobs struct{ *fakeJobs }
 
 func (panicJobs) Enqueue(context.Context, chatops.Request) (string, error) { panic("boom") }
+
+// Issue 14 item 6: a captured POST's signature and ciphertext, replayed as
+// a URL check, must not be decrypted back to the caller — for the robot the
+// plaintext holds response_url, a bearer credential.
+func TestHandler_weComURLCheckEchoesOnlyAnEchostr(t *testing.T) {
+	f := newFixture(t, chatopstest.Config(), now)
+	for name, build := range map[string]func(chatopstest.Message, time.Time) *http.Request{
+		"app": chatopstest.WeComApp, "robot": chatopstest.WeComRobot,
+	} {
+		t.Run(name, func(t *testing.T) {
+			post := build(chatopstest.Message{Text: "backup cdb-c1nl9rpv"}, now)
+			b := body(post)
+			m := regexp.MustCompile(`(?:<Encrypt><!\[CDATA\[|"encrypt":")([A-Za-z0-9+/=]+)`).FindSubmatch(b)
+			if m == nil {
+				t.Fatalf("no ciphertext in %s", b)
+			}
+			q := post.URL.Query()
+			q.Set("echostr", string(m[1]))
+			get := httptest.NewRequest(http.MethodGet, "/wecom?"+q.Encode(), nil)
+			rec := f.serve(get)
+			if rec.Code == http.StatusOK || strings.Contains(rec.Body.String(), "cdb-c1nl9rpv") ||
+				strings.Contains(rec.Body.String(), "response_url") {
+				t.Errorf("GET with a message's ciphertext = %d %q; want a refusal that decrypts nothing", rec.Code, rec.Body)
+			}
+			if n := len(f.jobs.enqueued()); n != 0 {
+				t.Errorf("enqueued %d; want 0", n)
+			}
+		})
+	}
+}

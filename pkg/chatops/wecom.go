@@ -85,6 +85,12 @@ func (h *handler) wecom(w http.ResponseWriter, r *http.Request, body []byte) {
 					h.reject(w, r, "wecom", errors.Join(ErrSignature, errors.New("receiveid does not match")))
 					return
 				}
+				if !isEchostr(msg) {
+					// A message's signature and ciphertext replayed as a URL
+					// check: echoing would decrypt it for the caller.
+					h.reject(w, r, "wecom", errors.Join(ErrSignature, errors.New("echostr plaintext is not a verification token")))
+					return
+				}
 				h.log.InfoContext(r.Context(), "chatops: wecom url verified", "kind", k.name)
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.WriteHeader(http.StatusOK)
@@ -98,6 +104,21 @@ func (h *handler) wecom(w http.ResponseWriter, r *http.Request, body []byte) {
 	default:
 		methodNotAllowed(w, "GET, POST")
 	}
+}
+
+// isEchostr reports whether a decrypted echostr is what WeCom's URL check
+// sends: a short random token (digits in the documented sample). Message
+// plaintexts are XML or JSON and never pass.
+func isEchostr(msg []byte) bool {
+	if len(msg) == 0 || len(msg) > 64 {
+		return false
+	}
+	for _, c := range msg {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // plusVariants returns v and, when it holds spaces, v with them turned back
