@@ -524,3 +524,34 @@ func TestHandler_weComURLCheckEchoesOnlyAnEchostr(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14 item 7: Slack's Events API URL check is answered with its
+// challenge; any other Events API payload is refused with the reason,
+// since commands come only as slash commands.
+func TestHandler_slackEventsAPI(t *testing.T) {
+	f := newFixture(t, chatopstest.Config(), now)
+	signed := func(body string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/slack", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		chatopstest.SignSlack(r, chatopstest.SlackSigningSecret, now)
+		return r
+	}
+	rec := f.serve(signed(`{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`))
+	var got struct {
+		Challenge string `json:"challenge"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Errorf("url_verification = %d %q; want 200 with the challenge", rec.Code, rec.Body)
+	}
+	rec = f.serve(signed(`{"type":"event_callback","event":{"type":"message","text":"backup cdb-c1nl9rpv"}}`))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "slash command") {
+		t.Errorf("event_callback = %d %q; want 400 naming slash commands", rec.Code, rec.Body)
+	}
+	unsigned := httptest.NewRequest(http.MethodPost, "/slack", strings.NewReader(`{"type":"url_verification","challenge":"c"}`))
+	if rec := f.serve(unsigned); rec.Code != http.StatusUnauthorized {
+		t.Errorf("unsigned url_verification = %d; want 401", rec.Code)
+	}
+	if n := len(f.jobs.enqueued()); n != 0 {
+		t.Errorf("enqueued %d; want 0", n)
+	}
+}

@@ -1,6 +1,8 @@
 package chatops
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +23,10 @@ func (h *handler) slack(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		h.reject(w, r, "slack", err)
+		return
+	}
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '{' {
+		h.slackEvents(w, r, b)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
@@ -50,6 +56,24 @@ func (h *handler) slack(w http.ResponseWriter, r *http.Request, body []byte) {
 		text: form.Get("text"),
 	}
 	writeJSON(w, slackReply(h.run(r.Context(), in)))
+}
+
+// slackEvents answers the Events API, which posts JSON signed like a slash
+// command. Its URL check is answered so that the app can be saved; its
+// events are refused, because commands are taken only as slash commands
+// (an event would need a bot token to answer, and would run twice beside a
+// slash command pointed here too).
+func (h *handler) slackEvents(w http.ResponseWriter, r *http.Request, body []byte) {
+	var ev struct {
+		Type      string `json:"type"`
+		Challenge string `json:"challenge"`
+	}
+	if err := json.Unmarshal(body, &ev); err == nil && ev.Type == "url_verification" && ev.Challenge != "" {
+		writeJSON(w, map[string]string{"challenge": ev.Challenge})
+		return
+	}
+	h.log.WarnContext(r.Context(), "chatops: slack events api payload refused: only slash commands are taken", "type", ev.Type)
+	http.Error(w, "backupflow takes Slack commands as slash commands only; point a slash command at this URL, not event subscriptions", http.StatusBadRequest)
 }
 
 func isSSLCheck(body []byte) bool {
