@@ -39,8 +39,6 @@ var (
 var xfail = map[string]string{
 	// No replier wired / no passive reply: WeCom users get no text answer.
 	"silenceper/wechat/app callback answer in the conversation (encrypted passive reply)": "14",
-	// The sign covers only the timestamp; a pair is not claimed once.
-	"dingtalk (documented scheme)/a captured (timestamp, sign) pair with a new body → no job": "14",
 }
 
 // R collects a case's failures instead of stopping the test, so that an

@@ -2,6 +2,8 @@ package descriptor
 
 import (
 	"context"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -9,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatapp"
-	"github.com/backupflow/backupflow/pkg/chatops"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
+	"github.com/backupflow/backupflow/pkg/config"
 )
 
 // platformSamples holds a valid value for every setting a chat platform
@@ -35,17 +39,6 @@ var platformSamples = map[string]string{
 }
 
 var platformPrefixes = []string{"BACKUPFLOW_SLACK_", "BACKUPFLOW_WECOM_", "BACKUPFLOW_DINGTALK_", "BACKUPFLOW_FEISHU_", "BACKUPFLOW_HOOK_"}
-
-type noJobs struct{}
-
-func (noJobs) Enqueue(context.Context, chatops.Request) (string, error) { return "", nil }
-func (noJobs) Status(context.Context, string) (string, error)           { return "", nil }
-
-type noStore struct{}
-
-func (noStore) Claim(context.Context, string, time.Duration) (bool, error) { return false, nil }
-func (noStore) Put(context.Context, string, []byte, time.Duration) error   { return nil }
-func (noStore) Get(context.Context, string) ([]byte, bool, error)          { return nil, false, nil }
 
 // TestChatPlatformsEnableAsDeployed (issue 14 item 3): with a value for
 // every platform variable the chatops function is given in a descriptor —
@@ -80,11 +73,28 @@ func TestChatPlatformsEnableAsDeployed(t *testing.T) {
 				}
 			}
 			sort.Strings(passed)
-			cc, err := chatapp.LoadChatConfig(func(k string) string { return env[k] })
+			emu, err := emulator.New(emulator.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := chatops.New(cc.Chatops(), chatops.Deps{Jobs: noJobs{}, Store: noStore{}, Now: time.Now})
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			vars := emu.Env(srv.URL)
+			maps.Copy(vars, env)
+			getenv := func(k string) string { return vars[k] }
+			cfg, err := config.LoadFrom(getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.Open(context.Background(), cfg, app.Options{Function: app.Chatops, Getenv: getenv, Stdout: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := chatapp.LoadChatConfig(getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := chatapp.New(a, cc.Chatops(), time.Now)
 			if err != nil {
 				t.Fatalf("chatops with every platform variable %s passes (%v) does not start: %v", name, passed, err)
 			}

@@ -1,6 +1,8 @@
 package chatops
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -47,6 +49,15 @@ func (h *handler) dingtalk(w http.ResponseWriter, r *http.Request, body []byte) 
 		h.reject(w, r, "dingtalk", err)
 		return
 	}
+	if err := h.claimDingTalkSign(r, body); err != nil {
+		if errors.Is(err, ErrReplay) {
+			h.reject(w, r, "dingtalk", err)
+			return
+		}
+		h.log.ErrorContext(r.Context(), "chatops: dingtalk sign claim", "err", err.Error())
+		writeJSON(w, dingTalkText("Sorry, I cannot take commands right now; try again in a minute."))
+		return
+	}
 	var m dingTalkMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		h.reject(w, r, "dingtalk", errors.Join(ErrSignature, errors.New("body is not a robot message")))
@@ -83,6 +94,36 @@ func (h *handler) dingtalk(w http.ResponseWriter, r *http.Request, body []byte) 
 		return
 	}
 	writeJSON(w, dingTalkText(h.run(r.Context(), inbound{origin: o, text: m.Text.Content})))
+}
+
+// claimDingTalkSign binds a (timestamp, sign) pair to the first body seen
+// under it. The sign covers only the timestamp, so without this one captured
+// header pair would admit any body for the hour DingTalk's window lasts. A
+// resend of the same body passes (its msgId claim answers it); another body
+// is a replay. What remains possible: a captured pair used before DingTalk's
+// own delivery arrives, or a process that dies between the claim and the
+// record, which lets the next body under that pair through once.
+func (h *handler) claimDingTalkSign(r *http.Request, body []byte) error {
+	ctx := r.Context()
+	key := keyDingTalkSign + digest(r.Header.Get("timestamp"), r.Header.Get("sign"))
+	sum := sha256.Sum256(body)
+	first, err := h.deps.Store.Claim(ctx, key, dedupeTTL)
+	if err != nil {
+		return err
+	}
+	if !first {
+		was, found, err := h.deps.Store.Get(ctx, key+":body")
+		if err != nil {
+			return err
+		}
+		if found {
+			if !bytes.Equal(was, sum[:]) {
+				return errors.Join(ErrReplay, errors.New("this timestamp and sign already came with another body"))
+			}
+			return nil
+		}
+	}
+	return h.deps.Store.Put(ctx, key+":body", sum[:], dedupeTTL)
 }
 
 func contains(list []string, s string) bool {

@@ -26,6 +26,8 @@ const (
 	keyPending = "chatops:pending:" // claimed before Put: one prompt per import message
 	keyConfirm = "chatops:confirm:" // the pending import itself
 	keyTaken   = "chatops:taken:"   // what a claimed request id was taken for
+
+	keyDingTalkSign = "chatops:dingtalk-sign:" // the body a DingTalk header pair came with
 )
 
 // pending is what an import waiting for confirmation keeps in the Store.

@@ -201,7 +201,7 @@ func TestHandler_signedBackupEnqueuesOnce(t *testing.T) {
 			}
 
 			// A new message is a new job with a new id.
-			f.serve(p.build(chatopstest.Message{ID: "m-2", Text: "backup cdb-c1nl9rpv"}, now))
+			f.serve(p.build(chatopstest.Message{ID: "m-2", Text: "backup cdb-c1nl9rpv"}, now.Add(2*time.Second)))
 			if got := f.jobs.enqueued(); len(got) != 2 || got[1].ID == r.ID {
 				t.Errorf("second message: %d enqueued (ids %v); want 2 distinct", len(got), got)
 			}
@@ -553,5 +553,33 @@ func TestHandler_slackEventsAPI(t *testing.T) {
 	}
 	if n := len(f.jobs.enqueued()); n != 0 {
 		t.Errorf("enqueued %d; want 0", n)
+	}
+}
+
+// Issue 14 item 4: DingTalk's sign covers only the timestamp, so a
+// captured (timestamp, sign) pair is claimed once: a new body under it is
+// refused, while a resend of the same message is answered as before.
+func TestHandler_dingTalkSignClaimedOnce(t *testing.T) {
+	cfg := chatopstest.Config()
+	cfg.DingTalk.Senders = []string{"*"}
+	f := newFixture(t, cfg, now)
+	first := chatopstest.DingTalk(chatopstest.Message{ID: "dt-1", Text: "backup cdb-c1nl9rpv"}, now)
+	captured := first.Header.Clone()
+	firstBody := body(first)
+	if rec := f.serve(first); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "queued") {
+		t.Fatalf("first message = %d %q; want it queued", rec.Code, rec.Body)
+	}
+	forged := chatopstest.DingTalk(chatopstest.Message{ID: "dt-2", User: "boss", Text: "backup mssql-njj2mtpl"}, now.Add(time.Second))
+	forged.Header = captured.Clone()
+	if rec := f.serve(forged); rec.Code != http.StatusUnauthorized {
+		t.Errorf("new body under a captured header pair = %d %q; want 401", rec.Code, rec.Body)
+	}
+	resend := httptest.NewRequest(http.MethodPost, "/dingtalk", bytes.NewReader(firstBody))
+	resend.Header = captured.Clone()
+	if rec := f.serve(resend); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "queued") {
+		t.Errorf("resend of the same message = %d %q; want the first answer", rec.Code, rec.Body)
+	}
+	if got := f.jobs.enqueued(); len(got) != 1 || got[0].Instance != "cdb-c1nl9rpv" {
+		t.Errorf("jobs %+v; want only the first message's", got)
 	}
 }

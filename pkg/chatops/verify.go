@@ -22,6 +22,7 @@ var (
 	ErrSignature = errors.New("chatops: signature does not match")
 	ErrStale     = errors.New("chatops: timestamp outside the accepted window")
 	ErrDecrypt   = errors.New("chatops: cannot decrypt payload")
+	ErrReplay    = errors.New("chatops: signature already used for another request")
 )
 
 // Replay windows. Slack and DingTalk document theirs; WeCom, Feishu and the
