@@ -50,7 +50,13 @@ func TestHandler_authorization(t *testing.T) {
 		{"chat restriction met", func(p *chatops.Policy) {
 			p.Backup = chatops.Rule{Anyone: true, Chats: []string{"slack:" + chatopstest.Chat}}
 		}, chatopstest.Message{Text: "backup cdb-c1nl9rpv"}, true, "queued"},
-		{"status open by default", nil, chatopstest.Message{Text: "status"}, false, "2 jobs running"},
+		{"status closed by default, as backup is", nil, chatopstest.Message{Text: "status cdb-c1nl9rpv"}, false, "not allowed"},
+		{"status follows the backup allowlist", func(p *chatops.Policy) { p.Backup.Users = []string{"slack:" + chatopstest.User} },
+			chatopstest.Message{Text: "status cdb-c1nl9rpv"}, false, "2 jobs running"},
+		{"status follows backup for anyone", func(p *chatops.Policy) { p.Backup.Anyone = true },
+			chatopstest.Message{Text: "status"}, false, "2 jobs running"},
+		{"status opened on its own", func(p *chatops.Policy) { p.Status.Anyone = true },
+			chatopstest.Message{Text: "status"}, false, "2 jobs running"},
 		{"status restricted", func(p *chatops.Policy) { p.Status.Users = []string{"slack:alice"} },
 			chatopstest.Message{Text: "status"}, false, "not allowed"},
 		{"import denied by default", nil, chatopstest.Message{Text: "import cos://b-1/k.bak to cdb-c1nl9rpv"}, false, "not allowed"},

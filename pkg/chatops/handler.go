@@ -43,7 +43,9 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		cfg.AckBudget = DefaultAckBudget
 	}
 	if cfg.Policy.Status.zero() {
-		cfg.Policy.Status.Anyone = true
+		// Status names instances, job ids and cloud errors: by default it is
+		// open to whoever may run backups, not to everyone in the workspace.
+		cfg.Policy.Status = cfg.Policy.Backup
 	}
 	if cfg.Policy.Import.Anyone {
 		return nil, errors.New("chatops: new: Policy.Import.Anyone is not allowed: imports overwrite data")

@@ -3,11 +3,12 @@ package flow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -133,28 +134,39 @@ var ErrUnknownJob = fmt.Errorf("unknown job")
 // first (at most limit). It lists the ledger's job records, so it suits an
 // operator's question, not a hot path.
 func (s *Service) InstanceJobs(ctx context.Context, instance string, limit int) ([]JobState, error) {
-	keys, err := s.d.Ledger.List(ctx, "jobs/")
+	// The index, not a scan: a status question must not cost a listing of
+	// every job the ledger holds. Keys sort newest first.
+	keys, err := s.d.Ledger.List(ctx, "instances/"+instance+"/")
 	if err != nil {
 		return nil, wrapLedger(err)
 	}
 	var out []JobState
 	for _, k := range keys {
-		if !strings.HasSuffix(k, "/state") {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		_, id, ok := strings.Cut(strings.TrimPrefix(k, "instances/"+instance+"/"), "-")
+		if !ok {
 			continue
 		}
-		b, ok, err := s.d.Ledger.Get(ctx, k)
+		st, _, err := s.State(ctx, id)
+		if errors.Is(err, ErrUnknownJob) {
+			continue
+		}
 		if err != nil {
-			return nil, wrapLedger(err)
-		}
-		var st JobState
-		if !ok || json.Unmarshal(b, &st) != nil || st.Spec.InstanceID != instance {
-			continue
+			return nil, err
 		}
 		out = append(out, st)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
 	return out, nil
+}
+
+// keyInstanceJob indexes a job under its instance, newest first: the
+// seconds before year 2286 that the job was created, then its id.
+func keyInstanceJob(instance string, created time.Time, id string) string {
+	var rev int64 = 9999999999
+	if !created.IsZero() && created.Unix() > 0 && created.Unix() < rev {
+		rev -= created.Unix()
+	}
+	return fmt.Sprintf("instances/%s/%010d-%s", instance, rev, id)
 }

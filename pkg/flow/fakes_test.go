@@ -88,8 +88,9 @@ func (q *fakeQueue) peek() (time.Time, bool) {
 }
 
 type fakeLedger struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu    sync.Mutex
+	m     map[string][]byte
+	lists []string // the prefixes List was asked for
 }
 
 func newLedger() *fakeLedger { return &fakeLedger{m: map[string][]byte{}} }
@@ -123,6 +124,7 @@ func (l *fakeLedger) Delete(_ context.Context, k string) error {
 func (l *fakeLedger) List(_ context.Context, p string) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.lists = append(l.lists, p)
 	var out []string
 	for k := range l.m {
 		if strings.HasPrefix(k, p) {

@@ -573,6 +573,12 @@ func (s *Service) putState(ctx context.Context, m job.Message, state string) {
 	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
 		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
 	}
+	if m.Step == job.StepCreate && m.Spec.InstanceID != "" {
+		// Create-if-absent: written once per job, read by `status <instance>`.
+		if _, err := s.d.Ledger.Claim(ctx, keyInstanceJob(m.Spec.InstanceID, m.Created, m.JobID), []byte("{}")); err != nil {
+			loggerFrom(ctx, s.log).Warn("instance index not written", "err", err)
+		}
+	}
 }
 
 // JobState is the last known state of a job, for status queries.
