@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if r, ok := n.replies[o.Origin.Platform]; ok && o.Origin.Platform != "" {
 		msg.Mention = o.Origin.User
 		if rerr := r.Send(ctx, msg); rerr != nil {
-			err = fmt.Errorf("%w; reply to %s: %v", err, o.Origin.Platform, rerr)
+			err = errors.Join(err, fmt.Errorf("reply to %s: %w", o.Origin.Platform, rerr))
 		}
 	}
 	return err

@@ -23,10 +23,12 @@ func (s mdStyle) render(m Message, max int) string {
 		parts = append(parts, m.Text)
 	}
 	var lines []string
+	hasJob := false
 	for _, f := range m.Fields {
 		lines = append(lines, s.field(f.Name, f.Value))
+		hasJob = hasJob || f.Name == "Job"
 	}
-	if m.JobID != "" {
+	if m.JobID != "" && !hasJob {
 		lines = append(lines, s.field("Job", m.JobID))
 	}
 	if len(lines) > 0 {

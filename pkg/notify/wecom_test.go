@@ -120,3 +120,15 @@ func TestWeCom_Failures(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14 item 9: a message whose fields already hold the job (as every
+// outcome's do) shows the Job line once on the markdown platforms.
+func TestMarkdown_jobLineOnce(t *testing.T) {
+	m := Message{Level: Failure, Title: "Backup of cdb-1 failed", JobID: "j-42",
+		Fields: []Field{{"Instance", "cdb-1"}, {"Job", "j-42"}}}
+	for name, style := range map[string]mdStyle{"wecom": wecomStyle, "dingtalk": dingtalkStyle, "feishu": feishuStyle} {
+		if n := strings.Count(style.render(m, 4096), "j-42"); n != 1 {
+			t.Errorf("%s shows the job %d times:\n%s", name, n, style.render(m, 4096))
+		}
+	}
+}
