@@ -41,7 +41,7 @@ type Options struct {
 	Seed       uint64
 	Nights     int // default 2: the second night shows the effect of duration history
 	MemoryMB   int // function memory for the GB-s estimate; default 64
-	// Strategies to run; default all three.
+	// Strategies to run; default all four.
 	Strategies []string
 	// Flow tunes the flow under test (zero: the production defaults).
 	Flow flow.Config
@@ -62,7 +62,7 @@ func (o Options) withDefaults() Options {
 		o.MemoryMB = 64
 	}
 	if len(o.Strategies) == 0 {
-		o.Strategies = []string{Flow, Fixed, Rescan}
+		o.Strategies = []string{Flow, Oracle, Fixed, Rescan}
 	}
 	if o.CallLatency == 0 {
 		o.CallLatency = 100 * time.Millisecond
@@ -92,6 +92,9 @@ type Night struct {
 
 	Makespan   time.Duration `json:"makespanNs"`   // t0 → the last create accepted, in 1-s windows
 	LowerBound time.Duration `json:"lowerBoundNs"` // what the create rate limits allow at best
+	// FaultBound is LowerBound over the share of calls not lost to faults:
+	// a failed call still counts against the limit.
+	FaultBound time.Duration `json:"faultAdjustedBoundNs"`
 
 	StatusMean float64 `json:"statusCallsMean"`
 	StatusP95  float64 `json:"statusCallsP95"`
@@ -163,6 +166,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			nights, err = runFixed(ctx, o, fl)
 		case Rescan:
 			nights, err = runRescan(ctx, o, fl)
+		case Oracle:
+			nights, err = runOracle(ctx, o, fl)
 		default:
 			err = fmt.Errorf("simulate: unknown strategy %q", s)
 		}
@@ -320,6 +325,7 @@ func readOutcome(ctx context.Context, l flow.Ledger, id string) (flow.Outcome, b
 // measure turns the strategy's view and the emulator's truth into figures.
 func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, invocations int, waited time.Duration) Night {
 	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations}
+	n.FaultBound = time.Duration(float64(n.LowerBound) / (1 - min(o.Faults, 0.99)))
 	truth := emuJobs(w.emu)
 	var statusCalls []float64
 	var lat []time.Duration

@@ -175,3 +175,24 @@ func TestTimeoutsAreTheDeployedOnes(t *testing.T) {
 		}
 	}
 }
+
+// TestOracle_IsTheFloor: the oracle, checking each job at its true end in
+// a free slot of the status limit, ends every job once, detects within a
+// slot of the end and never later than ours.
+func TestOracle_IsTheFloor(t *testing.T) {
+	rep := run(t, Options{Instances: small, Faults: 0.1, Duplicates: 0.1, Seed: 3, Nights: 1, Strategies: []string{Flow, Oracle}})
+	ours, _ := rep.Find(Flow, 1)
+	or, ok := rep.Find(Oracle, 1)
+	if !ok {
+		t.Fatal("no oracle figures")
+	}
+	if or.Succeeded != small || or.Lost != 0 || or.Duplicates != 0 {
+		t.Errorf("oracle: succeeded %d, lost %d, duplicates %d (%v); want %d, 0, 0", or.Succeeded, or.Lost, or.Duplicates, or.FailReasons, small)
+	}
+	if or.LatencyP95 > 2*time.Second || or.LatencyP95 > ours.LatencyP95 {
+		t.Errorf("oracle p95 detection %s (ours %s); want within 2 s and no later than ours", or.LatencyP95, ours.LatencyP95)
+	}
+	if or.StatusMean < 1 || or.StatusMean > ours.StatusMean {
+		t.Errorf("oracle status calls/job %.2f (ours %.2f); want at least one and no more than ours", or.StatusMean, ours.StatusMean)
+	}
+}
