@@ -43,6 +43,9 @@ type deliverer struct {
 	// waited is the pacer's virtual waiting: billed time on the platform.
 	waited  time.Duration
 	polling bool
+	// requeued counts the sweep's re-sends of overdue steps (a drain that
+	// falls behind makes its own backlog look lost).
+	requeued int
 }
 
 func timerEvent(name, message string, at time.Time) []byte {
@@ -53,7 +56,12 @@ func timerEvent(name, message string, at time.Time) []byte {
 func (d *deliverer) invoke(ctx context.Context, name string, h invoke.Handler, payload []byte) ([]byte, error) {
 	d.invocations++
 	ctx = invoke.WithMeta(ctx, invoke.Meta{Platform: "scf", FunctionName: name, Deadline: d.clk.Now().Add(Timeouts[name])})
-	return h(ctx, payload)
+	out, err := h(ctx, payload)
+	var rep function.Report
+	if err == nil && json.Unmarshal(out, &rep) == nil {
+		d.requeued += rep.Requeued
+	}
+	return out, err
 }
 
 // nightly runs the nightly timer through create-backup and returns the

@@ -88,6 +88,8 @@ func (r Report) Print(w io.Writer) {
 		row("latency/job duration p95", func(n Night) float64 { return n.LatencyShareP95 }, pct)
 		row("throttled calls", func(n Night) float64 { return float64(n.Throttled) }, num)
 		row("  of which injected", func(n Night) float64 { return float64(n.InjectedThrottles) }, num)
+		row("drain pacer waits", func(n Night) float64 { return float64(n.PacerWait) }, dur)
+		row("sweep re-sends (overdue)", func(n Night) float64 { return float64(n.SweepRequeued) }, num)
 		row("invocations/job", func(n Night) float64 { return n.InvocationsPerJob }, dec)
 		row("GB-s/job (model)", func(n Night) float64 { return n.GBsPerJob }, gbs)
 		row("simulator wall time", func(n Night) float64 { return float64(n.Wall.Round(time.Millisecond)) },

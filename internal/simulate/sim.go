@@ -105,11 +105,13 @@ type Night struct {
 	LatencyShareMean float64       `json:"detectionShareMean"` // latency / the job's duration
 	LatencyShareP95  float64       `json:"detectionShareP95"`
 
-	Throttled         int     `json:"throttledCalls"`
-	InjectedThrottles int     `json:"injectedThrottles"` // of which the fault injector's
-	Invocations       int     `json:"invocations"`
-	InvocationsPerJob float64 `json:"invocationsPerJob"`
-	GBsPerJob         float64 `json:"gbSecondsPerJob"`
+	Throttled         int           `json:"throttledCalls"`
+	InjectedThrottles int           `json:"injectedThrottles"` // of which the fault injector's
+	Invocations       int           `json:"invocations"`
+	PacerWait         time.Duration `json:"pacerWaitNs"`   // the drain pacer's waits, billed
+	SweepRequeued     int           `json:"sweepRequeued"` // steps the sweep sent again as overdue
+	InvocationsPerJob float64       `json:"invocationsPerJob"`
+	GBsPerJob         float64       `json:"gbSecondsPerJob"`
 
 	Wall time.Duration `json:"wallNs"`
 }
@@ -235,7 +237,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
 			return nil, err
 		}
-		d.invocations, d.waited = 0, 0
+		d.invocations, d.waited, d.requeued = 0, 0, 0
 		jobs, err := d.nightly(ctx, at)
 		if err != nil {
 			w.close()
@@ -259,6 +261,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			recs = append(recs, r)
 		}
 		n := measure(Flow, night, recs, w, fl, at, o, d.invocations, d.waited)
+		n.PacerWait, n.SweepRequeued = d.waited, d.requeued
 		n.Wall = time.Since(wallStart)
 		w.close()
 		out = append(out, n)

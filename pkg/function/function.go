@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -288,9 +289,30 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 		if len(msgs) == 0 {
 			break
 		}
-		for _, m := range msgs {
+		// Each create is booked its product's next slot, and the batch runs
+		// in slot order: a product at its limit waits alone, the others'
+		// creates go in between (in arrival order, one product at 5/s held
+		// up every other: the 10,000-instance fan-out took 4.3× its bound).
+		at := make([]time.Time, len(msgs))
+		if o.Pace {
+			for i, m := range msgs {
+				at[i] = pace.book(m.Body)
+			}
+			order := make([]int, len(msgs))
+			for i := range order {
+				order[i] = i
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
+			sorted := make([]queue.Message, len(msgs))
+			sortedAt := make([]time.Time, len(msgs))
+			for i, j := range order {
+				sorted[i], sortedAt[i] = msgs[j], at[j]
+			}
+			msgs, at = sorted, sortedAt
+		}
+		for i, m := range msgs {
 			if o.Pace {
-				if err := pace.wait(ctx, m.Body); err != nil {
+				if err := pace.until(ctx, at[i]); err != nil {
 					return nil, err
 				}
 			}
@@ -332,25 +354,35 @@ func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) e
 	return &pacer{now: now, sleep: sleep, next: map[provider.Product]time.Time{}}
 }
 
-func (p *pacer) wait(ctx context.Context, body []byte) error {
+// book reserves the next slot of body's product for a create step and
+// returns it; other steps are not paced (zero time).
+func (p *pacer) book(body []byte) time.Time {
 	m, err := job.Decode(body)
 	if err != nil || m.Step != job.StepCreate {
-		return nil
+		return time.Time{}
 	}
 	rate := provider.LimitsOf(m.Spec.Product, m.Spec.Op).CreatePerSecond
 	gap := time.Duration(float64(time.Second) / rate)
 	p.mu.Lock()
-	now := p.now()
+	defer p.mu.Unlock()
 	at := p.next[m.Spec.Product]
-	if at.Before(now) {
+	if now := p.now(); at.Before(now) {
 		at = now
 	}
 	p.next[m.Spec.Product] = at.Add(gap)
-	p.mu.Unlock()
-	if d := at.Sub(now); d > 0 {
+	return at
+}
+
+// until waits for a booked slot.
+func (p *pacer) until(ctx context.Context, at time.Time) error {
+	if d := at.Sub(p.now()); d > 0 {
 		return p.sleep(ctx, d)
 	}
 	return nil
+}
+
+func (p *pacer) wait(ctx context.Context, body []byte) error {
+	return p.until(ctx, p.book(body))
 }
 
 // DefaultMaxReceives is how many times a message may be received before

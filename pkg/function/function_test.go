@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -202,6 +203,41 @@ func TestDrainPacesThroughItsSleep(t *testing.T) {
 	}
 	if got := clk.Now().Sub(start); got != 400*time.Millisecond {
 		t.Errorf("virtual clock moved %s; want 400ms", got)
+	}
+}
+
+// TestDrainPacesEachProductApart: a product at its create limit does not
+// hold up another's creates in the same batch. Two MySQL creates (5/s)
+// ahead of eight MongoDB ones (20/s) take as long as the longer of the two
+// chains, not their sum.
+func TestDrainPacesEachProductApart(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	svc, work, _, _ := newService(t)
+	send := func(p provider.Product, id string) {
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id}}
+		body, _ := m.Encode()
+		if _, err := work.Send(context.Background(), body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		send(provider.MySQL, fmt.Sprintf("cdb-%d", i))
+	}
+	for i := range 8 {
+		send(provider.MongoDB, fmt.Sprintf("cmgo-%d", i))
+	}
+	o := quiet()
+	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	start := clk.Now()
+	if _, err := CreateBackup(svc, work, o)(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`)); err != nil {
+		t.Fatal(err)
+	}
+	gap := func(p provider.Product) time.Duration {
+		return time.Duration(float64(time.Second) / provider.LimitsOf(p, provider.Backup).CreatePerSecond)
+	}
+	want := max(1*gap(provider.MySQL), 7*gap(provider.MongoDB))
+	if got := clk.Now().Sub(start); got != want {
+		t.Errorf("drain took %s of the clock; want %s (the longer product chain)", got, want)
 	}
 }
 
