@@ -37,8 +37,6 @@ var (
 // case that passes prints XPASS (and does not fail the run) so that the list
 // is pruned when the fix lands.
 var xfail = map[string]string{
-	// No replier wired / no passive reply: WeCom users get no text answer.
-	"silenceper/wechat/app callback answer in the conversation (encrypted passive reply)": "14",
 }
 
 // R collects a case's failures instead of stopping the test, so that an

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/xml"
 	"github.com/backupflow/backupflow/internal/local"
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatapp"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/chatops"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
@@ -126,8 +128,8 @@ func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
 
 // TestDeployedChatAnswersInTheConversation: the deployed chatops
 // constructor, configured only from the environment, and the local stack's
-// chat handler wire the same replier, so a WeCom or Feishu user (whose
-// platform's HTTP answer carries no text) gets the immediate answer on the
+// chat handler answer alike: a WeCom user in the callback's encrypted
+// passive reply, a Feishu user (whose HTTP answer carries no text) on the
 // platform's reply channel.
 func TestDeployedChatAnswersInTheConversation(t *testing.T) {
 	for _, p := range []struct {
@@ -168,6 +170,20 @@ func TestDeployedChatAnswersInTheConversation(t *testing.T) {
 				h.ServeHTTP(rec, p.req(chatopstest.Message{ID: "answer-" + via, Text: "help"}, now))
 				if rec.Code != http.StatusOK {
 					t.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				if p.platform == "wecom" {
+					var env struct{ Encrypt string }
+					if err := xml.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+						t.Fatalf("no passive reply in %q: %v", rec.Body, err)
+					}
+					plain, _, err := chatops.DecryptWeCom(chatopstest.WeComEncodingAESKey, env.Encrypt)
+					if err != nil || !strings.Contains(string(plain), "backup") {
+						t.Errorf("passive reply %q (%v) is not the help text", plain, err)
+					}
+					if got := sk.count(p.platform); got != 0 {
+						t.Errorf("%d more answers on the reply channel; want the passive reply only", got)
+					}
+					return
 				}
 				if got := sk.count(p.platform); got != 1 {
 					t.Fatalf("%d answers reached the %s conversation; want 1 (the help text)", got, p.platform)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +110,69 @@ func jsonText(path ...string) func(*fixture, *httptest.ResponseRecorder) string 
 
 func replied(f *fixture, _ *httptest.ResponseRecorder) string { return f.replies.last().text }
 
+// wecomPassive reads the encrypted passive reply of a WeCom callback as
+// WeCom does: check its signature, decrypt it, take the text.
+func wecomPassive(robot bool) func(*fixture, *httptest.ResponseRecorder) string {
+	return func(f *fixture, rec *httptest.ResponseRecorder) string {
+		f.t.Helper()
+		token, aesKey, rid := chatopstest.WeComToken, chatopstest.WeComEncodingAESKey, chatopstest.WeComCorpID
+		var enc, sig, ts, nonce string
+		if robot {
+			token, aesKey, rid = chatopstest.WeComRobotToken, chatopstest.WeComRobotEncodingAESKey, ""
+			var r struct {
+				Encrypt   string `json:"encrypt"`
+				Signature string `json:"msgsignature"`
+				Timestamp int64  `json:"timestamp"`
+				Nonce     string `json:"nonce"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+				f.t.Fatalf("robot passive reply %q: %v", rec.Body, err)
+			}
+			enc, sig, ts, nonce = r.Encrypt, r.Signature, strconv.FormatInt(r.Timestamp, 10), r.Nonce
+		} else {
+			var r struct {
+				Encrypt   string `xml:"Encrypt"`
+				Signature string `xml:"MsgSignature"`
+				Timestamp string `xml:"TimeStamp"`
+				Nonce     string `xml:"Nonce"`
+			}
+			if err := xml.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+				f.t.Fatalf("app passive reply %q: %v", rec.Body, err)
+			}
+			enc, sig, ts, nonce = r.Encrypt, r.Signature, r.Timestamp, r.Nonce
+		}
+		if want := chatops.WeComSignature(token, ts, nonce, enc); sig != want {
+			f.t.Fatalf("passive reply signature %q; want %q", sig, want)
+		}
+		plain, gotRID, err := chatops.DecryptWeCom(aesKey, enc)
+		if err != nil || gotRID != rid {
+			f.t.Fatalf("passive reply does not decrypt for receive id %q: %v (got %q)", rid, err, gotRID)
+		}
+		if robot {
+			var m struct {
+				MsgType string `json:"msgtype"`
+				Stream  struct {
+					Finish  bool   `json:"finish"`
+					Content string `json:"content"`
+				} `json:"stream"`
+			}
+			if json.Unmarshal(plain, &m) != nil || m.MsgType != "stream" || !m.Stream.Finish {
+				f.t.Fatalf("robot passive reply %s; want a finished stream message", plain)
+			}
+			return m.Stream.Content
+		}
+		var m struct {
+			ToUserName string `xml:"ToUserName"`
+			MsgType    string `xml:"MsgType"`
+			Content    string `xml:"Content"`
+		}
+		if xml.Unmarshal(plain, &m) != nil || m.MsgType != "text" || m.ToUserName != chatopstest.User {
+			f.t.Fatalf("app passive reply %s; want a text message to %s", plain, chatopstest.User)
+		}
+		return m.Content
+	}
+}
+
 var platforms = []platform{
 	{
 		name: "slack", build: chatopstest.Slack,
@@ -121,14 +186,14 @@ var platforms = []platform{
 		unsign: queryEdit(func(q map[string][]string) { delete(q, "msg_signature") }),
 		forge:  queryEdit(func(q map[string][]string) { q["msg_signature"] = []string{flipHex(q["msg_signature"][0])} }),
 		tamper: flipEncrypted,
-		read:   replied, stale: 301 * time.Second,
+		read:   wecomPassive(false), stale: 301 * time.Second,
 	},
 	{
 		name: "wecom-robot", build: chatopstest.WeComRobot,
 		unsign: queryEdit(func(q map[string][]string) { delete(q, "msg_signature") }),
 		forge:  queryEdit(func(q map[string][]string) { q["msg_signature"] = []string{flipHex(q["msg_signature"][0])} }),
 		tamper: flipEncrypted,
-		read:   replied, stale: 301 * time.Second, chat: true, reply: true,
+		read:   wecomPassive(true), stale: 301 * time.Second, chat: true, reply: true,
 	},
 	{
 		name: "dingtalk", build: chatopstest.DingTalk,

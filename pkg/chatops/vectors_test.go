@@ -1,6 +1,7 @@
 package chatops_test
 
 import (
+	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -266,8 +267,23 @@ func TestHandler_weComOfficialVectors(t *testing.T) {
 			t.Errorf("POST /wecom = %d, %d enqueued; want 200, 0", rec.Code, len(f.jobs.enqueued()))
 		}
 		// "hello" is not a command: the sender gets the help text.
-		if r := f.replies.last(); r.origin.User != "mycreate" || !strings.Contains(r.text, "unknown command") {
-			t.Errorf("reply = %+v; want usage help to mycreate", r)
+		var env struct {
+			Encrypt   string `xml:"Encrypt"`
+			Signature string `xml:"MsgSignature"`
+			Timestamp string `xml:"TimeStamp"`
+			Nonce     string `xml:"Nonce"`
+		}
+		if err := xml.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Nonce != wecomPostNo ||
+			env.Signature != chatops.WeComSignature(wecomToken, env.Timestamp, env.Nonce, env.Encrypt) {
+			t.Fatalf("passive reply %q is not signed for the callback's nonce (%v)", rec.Body, err)
+		}
+		plain, rid, err := chatops.DecryptWeCom(wecomAESKey, env.Encrypt)
+		var m struct {
+			ToUserName, Content string
+		}
+		if err != nil || rid != wecomCorpID || xml.Unmarshal(plain, &m) != nil || m.ToUserName != "mycreate" ||
+			!strings.Contains(m.Content, "unknown command") {
+			t.Errorf("passive reply %s (%v, receive id %q); want usage help to mycreate", plain, err, rid)
 		}
 	})
 }

@@ -170,26 +170,48 @@ func (h *handler) wecomPost(w http.ResponseWriter, r *http.Request, body []byte,
 		h.reject(w, r, "wecom", errors.Join(ErrSignature, errors.New("receiveid does not match")))
 		return
 	}
-	// From here on the request is authentic: answer 200 whatever it holds.
-	w.WriteHeader(http.StatusOK)
+	// From here on the request is authentic: answer 200 whatever it holds,
+	// the text (if any) as the encrypted passive reply the callback allows,
+	// so it reaches the conversation it came from.
 	var in inbound
+	var answer string
 	var ok bool
 	if k.name == "app" {
-		in, ok = h.wecomApp1(r.Context(), plain, nonce)
+		in, answer, ok = h.wecomApp1(r.Context(), plain, nonce)
 	} else {
-		in, ok = h.wecomRobot1(r.Context(), plain, nonce)
+		in, answer, ok = h.wecomRobot1(r.Context(), plain, nonce)
 	}
-	if !ok {
+	if ok {
+		answer = h.run(r.Context(), in)
+	}
+	if answer == "" {
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	h.reply(r.Context(), in.origin, h.run(r.Context(), in))
+	var out []byte
+	if k.name == "app" {
+		out, err = wecomAppPassive(k, in.origin.User, answer, nonce, h.now())
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	} else {
+		out, err = wecomRobotPassive(k, "bf-"+digest(in.origin.MessageID)[:16], answer, nonce, h.now())
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "chatops: wecom passive reply", "err", err.Error())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
 }
 
-func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (inbound, bool) {
+// wecomApp1 reads an app message: a command to run, or an answer to give
+// at once (answer "" means an empty 200).
+func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (inbound, string, bool) {
 	var m wecomAppMessage
 	if err := xml.Unmarshal(plain, &m); err != nil {
 		h.log.WarnContext(ctx, "chatops: wecom app message is not XML", "err", err.Error())
-		return inbound{}, false
+		return inbound{}, "", false
 	}
 	o := Origin{Platform: "wecom", User: m.FromUserName, Team: m.ToUserName, MessageID: m.MsgID}
 	if o.MessageID == "" {
@@ -197,19 +219,18 @@ func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (in
 	}
 	switch m.MsgType {
 	case "text":
-		return inbound{origin: o, text: m.Content}, true
+		return inbound{origin: o, text: m.Content}, "", true
 	case "event":
-		return inbound{}, false // entering the app, menu clicks: nothing to say
+		return inbound{}, "", false // entering the app, menu clicks: nothing to say
 	}
-	h.reply(ctx, o, "Sorry, I only understand text commands.\n\n"+HelpText)
-	return inbound{}, false
+	return inbound{origin: o}, "Sorry, I only understand text commands.\n\n" + HelpText, false
 }
 
-func (h *handler) wecomRobot1(ctx context.Context, plain []byte, nonce string) (inbound, bool) {
+func (h *handler) wecomRobot1(ctx context.Context, plain []byte, nonce string) (inbound, string, bool) {
 	var m wecomRobotMessage
 	if err := json.Unmarshal(plain, &m); err != nil {
 		h.log.WarnContext(ctx, "chatops: wecom robot message is not JSON", "err", err.Error())
-		return inbound{}, false
+		return inbound{}, "", false
 	}
 	o := Origin{Platform: "wecom", User: m.From.UserID, Team: h.cfg.WeCom.CorpID, Chat: m.ChatID,
 		MessageID: m.MsgID, ReplyURL: m.ResponseURL}
@@ -218,12 +239,11 @@ func (h *handler) wecomRobot1(ctx context.Context, plain []byte, nonce string) (
 	}
 	switch m.MsgType {
 	case "text":
-		return inbound{origin: o, text: m.Text.Content}, true
+		return inbound{origin: o, text: m.Text.Content}, "", true
 	case "stream", "event":
-		return inbound{}, false // stream refreshes and events carry no command
+		return inbound{}, "", false // stream refreshes and events carry no command
 	}
-	h.reply(ctx, o, "Sorry, I only understand text commands.\n\n"+HelpText)
-	return inbound{}, false
+	return inbound{origin: o}, "Sorry, I only understand text commands.\n\n" + HelpText, false
 }
 
 // reply hands text to Deps.Replies, when wired, for platforms whose HTTP
