@@ -36,8 +36,7 @@ var (
 // xfail names, per case, the issue whose fix the case waits for. A listed
 // case that passes prints XPASS (and does not fail the run) so that the list
 // is pruned when the fix lands.
-var xfail = map[string]string{
-}
+var xfail = map[string]string{}
 
 // R collects a case's failures instead of stopping the test, so that an
 // expected failure can be told from an unexpected one.
