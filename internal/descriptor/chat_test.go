@@ -35,6 +35,8 @@ var platformSamples = map[string]string{
 	"BACKUPFLOW_FEISHU_ENCRYPT_KEY":        chatopstest.FeishuEncryptKey,
 	"BACKUPFLOW_FEISHU_VERIFICATION_TOKEN": chatopstest.FeishuVerificationToken,
 	"BACKUPFLOW_FEISHU_APP_ID":             chatopstest.FeishuAppID,
+	"BACKUPFLOW_FEISHU_APP_SECRET":         "feishu-app-secret",
+	"BACKUPFLOW_FEISHU_API":                "https://open.feishu.cn",
 	"BACKUPFLOW_HOOK_SECRET":               chatopstest.HookSecret,
 }
 

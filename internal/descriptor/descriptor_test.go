@@ -22,6 +22,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
+	"github.com/backupflow/backupflow/pkg/feishu"
 )
 
 // repoRoot is where the descriptors, functions/ and events/ live.
@@ -270,7 +271,7 @@ func readVariables(t *testing.T, fn string) map[string]bool {
 	out := map[string]bool{}
 	types := []reflect.Type{reflect.TypeOf(config.Config{})}
 	if fn == "chatops" {
-		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}))
+		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}), reflect.TypeOf(feishu.Settings{}))
 	}
 	for _, typ := range types {
 		for i := range typ.NumField() {

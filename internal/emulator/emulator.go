@@ -17,6 +17,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
 	"github.com/backupflow/backupflow/internal/emulator/cosemu"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/internal/emulator/feishuemu"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/internal/emulator/huaweiemu"
 	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
@@ -60,6 +61,7 @@ type Emulator struct {
 	CMQ     *cmqemu.Broker
 	SQS     *sqsemu.Server
 	COS     *cosemu.Server
+	Feishu  *feishuemu.Server
 	Faults  *fault.Injector
 	Fleet   *fixture.Set
 	opts    Options
@@ -89,7 +91,7 @@ func New(o Options) (*Emulator, error) {
 	if faults == nil && o.FaultRate > 0 {
 		faults = fault.New(o.FaultRate, o.Seed)
 	}
-	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o}
+	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now)}
 	e.CMQ = cmqemu.New(cmqemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Now: o.Now,
 		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
 	for _, q := range o.Queues {
@@ -128,6 +130,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.SQS.ServeHTTP(w, r)
 	case "cmq":
 		e.CMQ.ServeHTTP(w, r)
+	case "feishu":
+		e.Feishu.ServeHTTP(w, r)
 	case "health":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -151,6 +155,8 @@ func (e *Emulator) route(r *http.Request) string {
 		return "sqs"
 	case strings.HasPrefix(r.URL.Path, "/v3/"):
 		return "huawei"
+	case strings.HasPrefix(r.URL.Path, "/open-apis/"):
+		return "feishu"
 	case r.URL.Path == "/v2/index.php":
 		return "cmq"
 	case r.URL.Path == "/healthz":

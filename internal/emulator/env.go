@@ -25,6 +25,7 @@ func (e *Emulator) Env(url string) map[string]string {
 		"BACKUPFLOW_HUAWEI_ENDPOINT":  url,
 		"BACKUPFLOW_CMQ_ENDPOINT":     url,
 		"BACKUPFLOW_AWS_ENDPOINT":     url,
+		"BACKUPFLOW_FEISHU_API":       url,
 	}
 }
 

@@ -52,7 +52,10 @@ type App struct {
 	Tencent          *tencent.Client // nil when no Tencent product is enabled
 	Now              func() time.Time
 	Sleep            func(context.Context, time.Duration) error // nil: a real timer
-	notifier         *notifier
+	// Getenv is the environment the App was opened from, for the parts
+	// composed on top of it (the chat handler's reply clients).
+	Getenv   func(string) string
+	notifier *notifier
 }
 
 // Open builds every part from cfg. It fails fast, naming the variables to
@@ -74,7 +77,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if o.Function != "" {
 		log = log.With("function", o.Function)
 	}
-	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now, Sleep: o.Sleep}
+	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now, Sleep: o.Sleep, Getenv: o.Getenv}
 	enabled := map[provider.Product]bool{}
 	for i, p := range cfg.Products {
 		p = strings.TrimSpace(p)

@@ -11,6 +11,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatops"
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/feishu"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
@@ -111,8 +112,12 @@ func New(a *app.App, cfg chatops.Config, now func() time.Time) (http.Handler, er
 	if now == nil {
 		now = a.Now
 	}
+	rep, err := Replier(a)
+	if err != nil {
+		return nil, err
+	}
 	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: Store(a, now),
-		Replies: Replier(a), Logger: a.Log, Now: now})
+		Replies: rep, Logger: a.Log, Now: now})
 }
 
 // Store is the chat handler's replay guard and pending confirmations, kept
@@ -123,19 +128,39 @@ func Store(a *app.App, now func() time.Time) chatops.Store {
 }
 
 // Replier is the one place that decides how a text answer reaches a
-// conversation whose platform cannot carry it in its HTTP answer (WeCom
-// callbacks, Feishu events): through the App's reply channel for that
-// platform (BACKUPFLOW_REPLY_<PLATFORM>). Nil when none is configured.
-func Replier(a *app.App) chatops.Replier {
-	if !a.HasReplies() {
-		return nil
+// conversation whose platform cannot carry it in its HTTP answer (Feishu
+// events): as a reply to the command's message through Feishu's IM API when
+// the app's id and secret are set (BACKUPFLOW_FEISHU_APP_ID,
+// BACKUPFLOW_FEISHU_APP_SECRET), else through the App's reply channel for
+// the platform (BACKUPFLOW_REPLY_<PLATFORM>). Nil when there is neither.
+func Replier(a *app.App) (chatops.Replier, error) {
+	getenv := a.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
 	}
-	return replier{a}
+	var fs feishu.Settings
+	if err := config.ProcessFrom(getenv, &fs); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	r := replier{a: a}
+	if fs.Enabled() {
+		r.feishu = feishu.New(fs, nil, a.Now)
+	}
+	if r.feishu == nil && !a.HasReplies() {
+		return nil, nil
+	}
+	return r, nil
 }
 
-type replier struct{ a *app.App }
+type replier struct {
+	a      *app.App
+	feishu *feishu.Client
+}
 
 func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error {
+	if o.Platform == "feishu" && r.feishu != nil && o.Thread != "" {
+		return r.feishu.Reply(ctx, o.Thread, text)
+	}
 	return r.a.Reply(ctx, o.Platform, o.User, text)
 }
 

@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/internal/emulator/feishuemu"
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -169,5 +171,58 @@ func TestDeployed_reusedMessageIDIsRefused(t *testing.T) {
 	}
 	if same := d.slack(chatopstest.Message{ID: "same", Text: "backup cdb-c1nl9rpv"}); same != ack {
 		t.Errorf("identical resend answered %q; want %q", same, ack)
+	}
+}
+
+func feishuEnv(secret string) map[string]string {
+	return map[string]string{
+		"BACKUPFLOW_FEISHU_ENCRYPT_KEY":        chatopstest.FeishuEncryptKey,
+		"BACKUPFLOW_FEISHU_VERIFICATION_TOKEN": chatopstest.FeishuVerificationToken,
+		"BACKUPFLOW_FEISHU_APP_ID":             chatopstest.FeishuAppID,
+		"BACKUPFLOW_FEISHU_APP_SECRET":         secret,
+		"BACKUPFLOW_CHAT_BACKUP_USERS":         "feishu:" + chatopstest.User,
+	}
+}
+
+// Issue 14 item 2 (Feishu): the deployed handler answers a Feishu user as a
+// reply to the command's message through the IM API, with one tenant token
+// fetched from the app's id and secret and reused.
+func TestDeployed_feishuAnswersByReplyAPI(t *testing.T) {
+	clock := clocktest.New(now)
+	d := newDeployed(t, clock, feishuEnv(feishuemu.DefaultAppSecret))
+	for i, text := range []string{"help", "backup cdb-c1nl9rpv"} {
+		id := "fs-" + strconv.Itoa(i)
+		if rec := d.serve(chatopstest.Feishu(chatopstest.Message{ID: id, Text: text}, clock.Now())); rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d %s", text, rec.Code, rec.Body)
+		}
+		got := d.emu.Feishu.Replies()
+		if len(got) != i+1 || got[i].MessageID != "om_"+id {
+			t.Fatalf("replies %+v; want one to om_%s", got, id)
+		}
+	}
+	got := d.emu.Feishu.Replies()
+	if !strings.Contains(got[0].Text, "Commands:") {
+		t.Errorf("help answered %q", got[0].Text)
+	}
+	if _, spec := d.queued(got[1].Text); spec.InstanceID != "cdb-c1nl9rpv" {
+		t.Errorf("backup answered %q; want the job", got[1].Text)
+	}
+	if n := d.emu.Feishu.TokensIssued(); n != 1 {
+		t.Errorf("%d tenant tokens fetched for two answers; want 1, cached", n)
+	}
+}
+
+// A wrong app secret gets no token, so nothing is posted, and the failure
+// is logged without the secret.
+func TestDeployed_feishuWrongSecretIsLogged(t *testing.T) {
+	d := newDeployed(t, clocktest.New(now), feishuEnv("not-the-secret"))
+	if rec := d.serve(chatopstest.Feishu(chatopstest.Message{ID: "fs-x", Text: "help"}, now)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if n := len(d.emu.Feishu.Replies()); n != 0 {
+		t.Errorf("%d replies with a wrong secret", n)
+	}
+	if !strings.Contains(d.logs.String(), "10014") || strings.Contains(d.logs.String(), "not-the-secret") {
+		t.Errorf("log does not name the refusal, or leaks the secret: %s", d.logs)
 	}
 }
