@@ -231,7 +231,15 @@ func (s *Server) Close(ctx context.Context) error {
 	s.emu.CMQ.Shutdown()
 	s.cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
-		return err
+		// Every handler has been told to end. What Shutdown still counts
+		// as active past the budget is a connection that never sent a
+		// request: net/http treats a new connection as active for 5 s,
+		// which on a loaded machine outlasts a 5 s budget (it made
+		// TestDroppedBackupIsImported/cmq flaky). Close those.
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		_ = s.srv.Close()
 	}
 	return <-s.done
 }
