@@ -87,6 +87,7 @@ func (r Report) Print(w io.Writer) {
 		row("latency/job duration mean", func(n Night) float64 { return n.LatencyShareMean }, pct)
 		row("latency/job duration p95", func(n Night) float64 { return n.LatencyShareP95 }, pct)
 		row("throttled calls", func(n Night) float64 { return float64(n.Throttled) }, num)
+		row("  of which status reads", func(n Night) float64 { return float64(n.ThrottledStatus) }, num)
 		row("  of which injected", func(n Night) float64 { return float64(n.InjectedThrottles) }, num)
 		row("drain pacer waits", func(n Night) float64 { return float64(n.PacerWait) }, dur)
 		row("sweep re-sends (overdue)", func(n Night) float64 { return float64(n.SweepRequeued) }, num)

@@ -106,7 +106,8 @@ type Night struct {
 	LatencyShareP95  float64       `json:"detectionShareP95"`
 
 	Throttled         int           `json:"throttledCalls"`
-	InjectedThrottles int           `json:"injectedThrottles"` // of which the fault injector's
+	InjectedThrottles int           `json:"injectedThrottles"`    // of which the fault injector's
+	ThrottledStatus   int           `json:"throttledStatusCalls"` // of which status reads
 	Invocations       int           `json:"invocations"`
 	PacerWait         time.Duration `json:"pacerWaitNs"`   // the drain pacer's waits, billed
 	SweepRequeued     int           `json:"sweepRequeued"` // steps the sweep sent again as overdue
@@ -393,7 +394,7 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 	m, p := meanP95(lf)
 	n.LatencyMean, n.LatencyP95 = time.Duration(m), time.Duration(p)
 	n.LatencyShareMean, n.LatencyShareP95 = meanP95(share)
-	n.Throttled = w.calls.throttled
+	n.Throttled, n.ThrottledStatus = w.calls.throttled, w.calls.throttledStatus
 	if w.emu.Faults != nil {
 		n.InjectedThrottles = w.emu.Faults.Counts()[fault.Throttle]
 	}

@@ -112,6 +112,9 @@ type callCounter struct {
 	status    map[string]int
 	other     map[string]int // creates and lookups
 	throttled int
+	// throttledStatus is the share of throttled answers that were status
+	// reads (the rest: creates and lookups).
+	throttledStatus int
 }
 
 func (c *callCounter) add(name string, status bool, err error) {
@@ -127,6 +130,9 @@ func (c *callCounter) add(name string, status bool, err error) {
 	}
 	if isThrottle(err) {
 		c.throttled++
+		if status {
+			c.throttledStatus++
+		}
 	}
 }
 
