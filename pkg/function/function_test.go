@@ -241,6 +241,36 @@ func TestDrainPacesEachProductApart(t *testing.T) {
 	}
 }
 
+// TestDrainReceivesAheadWhileWaiting: while a batch waits for a product's
+// slot, the drain takes the next batch, so sixteen MySQL creates ahead of
+// sixteen MongoDB ones take as long as the MySQL chain alone.
+func TestDrainReceivesAheadWhileWaiting(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	svc, work, _, _ := newService(t)
+	for i := range 32 {
+		p, id := provider.MySQL, fmt.Sprintf("cdb-%d", i)
+		if i >= 16 {
+			p, id = provider.MongoDB, fmt.Sprintf("cmgo-%d", i)
+		}
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id}}
+		body, _ := m.Encode()
+		if _, err := work.Send(context.Background(), body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := quiet()
+	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	start := clk.Now()
+	out, err := CreateBackup(svc, work, o)(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 15 * time.Duration(float64(time.Second)/provider.LimitsOf(provider.MySQL, provider.Backup).CreatePerSecond)
+	if got := clk.Now().Sub(start); got != want {
+		t.Errorf("drain took %s of the clock; want %s (the MySQL chain alone) — %s", got, want, out)
+	}
+}
+
 // TestSelectionKeysMatchTheSelection keeps the keys pkg/event recognises as
 // a schedule's Input equal to the fields flow.ParseSelection reads.
 func TestSelectionKeysMatchTheSelection(t *testing.T) {
