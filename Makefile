@@ -7,6 +7,8 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # Reproducible builds: no VCS stamp, no build id, trimmed paths, stripped.
 BUILDFLAGS := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
+# The operator CLI is not deployed: it carries its commit for --version.
+CLIFLAGS := -trimpath -buildvcs=auto
 FUZZTIME ?= 60s
 
 .PHONY: help run demo test test-short lint vet fmt-check build package bench fuzz soak emulator clean cli interop
@@ -14,8 +16,10 @@ FUZZTIME ?= 60s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## run the whole system locally (emulator + all functions), Ctrl-C to stop
-	$(GO) run ./cmd/backupflow local
+# run and demo start the built CLI, not go run: go run exits 1 when
+# interrupted whatever the program returns, so Ctrl-C would read "Error 1".
+run: cli ## run the whole system locally (emulator + all functions), Ctrl-C to stop
+	bin/backupflow local
 
 demo: ## run the scripted local demo; exits non-zero unless every job ends as expected
 	$(GO) run ./cmd/backupflow local --demo
@@ -55,14 +59,14 @@ build: ## build every function for SCF (linux/amd64, main) and Lambda (linux/arm
 	  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(BUILDFLAGS) -tags scf -o dist/scf/$$f/main ./functions/$$f || exit 1; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILDFLAGS) -tags lambda.norpc -o dist/aws/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
-	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o bin/backupflow ./cmd/backupflow
+	CGO_ENABLED=0 $(GO) build $(CLIFLAGS) -o bin/backupflow ./cmd/backupflow
 	@ls -l dist/scf/*/main dist/aws/*/bootstrap
 
 package: build ## one zip per function per platform, binary at the zip root
 	$(GO) run ./cmd/backupflow package --dist dist
 
 cli: ## build the operator CLI into bin/
-	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o bin/backupflow ./cmd/backupflow
+	CGO_ENABLED=0 $(GO) build $(CLIFLAGS) -o bin/backupflow ./cmd/backupflow
 
 bench: ## the fleet simulation and per-function footprint, with baselines
 	$(GO) run ./cmd/backupflow simulate --instances 10000 --faults 0.1 --duplicates 0.1 --strategies backupflow,oracle,fixed-30s,rescan-10m

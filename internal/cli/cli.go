@@ -52,12 +52,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	global.SetOutput(stderr)
 	logFormat := global.String("log-format", "text", "log format: text or json")
 	logLevel := global.String("log-level", "info", "log level: debug, info, warn or error")
+	showVersion := global.Bool("version", false, "print the version and exit")
 	global.Usage = func() { usage(stderr) }
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
 		return ExitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, Version())
+		return ExitOK
 	}
 	rest := global.Args()
 	if len(rest) == 0 || rest[0] == "help" {
@@ -98,7 +103,7 @@ func envWithLog(env Env, format, level string) Env {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: backupflow [--log-format text|json] [--log-level LEVEL] <command> [flags]")
+	fmt.Fprintln(w, "usage: backupflow [--log-format text|json] [--log-level LEVEL] [--version] <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

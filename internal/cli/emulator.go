@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,9 +54,11 @@ func runEmulator(ctx context.Context, env Env, args []string) int {
 		return errorf(env, ExitRuntime, "%v", err)
 	}
 	fmt.Fprintf(env.Stdout, "backupflow emulator listening on %s\n", srv.URL)
-	fmt.Fprintf(env.Stdout, "  BACKUPFLOW_TENCENT_ENDPOINT=%s BACKUPFLOW_HUAWEI_ENDPOINT=%s BACKUPFLOW_CMQ_ENDPOINT=%s BACKUPFLOW_COS_ENDPOINT=%s\n",
-		srv.Addr, srv.URL, srv.URL, srv.Addr)
 	fmt.Fprintf(env.Stdout, "  fleet: %d instances; jobs take %s; fault rate %.2f\n", len(e.Fleet.Instances), *duration, *faultRate)
+	fmt.Fprintln(env.Stdout, "# Paste into another shell to point backupflow backup, import and status at this emulator:")
+	for _, l := range emulatorExports(e, srv.URL) {
+		fmt.Fprintln(env.Stdout, l)
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
@@ -63,4 +68,47 @@ func runEmulator(ctx context.Context, env Env, args []string) int {
 		return errorf(env, ExitRuntime, "shutdown: %v", err)
 	}
 	return ExitOK
+}
+
+// emulatorLedger is where the CLI records jobs against an emulator: a
+// folder of its bucket, so `status` in another process reads what
+// `backup --wait` wrote (a mem:// ledger dies with its process).
+const emulatorLedger = "cos://backups-1250000000/backupflow"
+
+// emulatorExports is the paste-ready block of export lines the emulator
+// prints: its credentials under the names every product reads, every
+// endpoint override, a ledger in its COS, and status checks quick enough
+// for its short jobs. AWS key variables are left out so a paste does not
+// replace the shell's own AWS credentials.
+func emulatorExports(e *emulator.Emulator, url string) []string {
+	vars := e.Env(url)
+	for k := range vars {
+		if strings.HasPrefix(k, "AWS_") {
+			delete(vars, k)
+		}
+	}
+	vars["BACKUPFLOW_LEDGER"] = emulatorLedger
+	vars["BACKUPFLOW_FIRST_POLL"] = "2s"
+	vars["BACKUPFLOW_POLL_MIN"] = "1s"
+	keys := slices.Sorted(maps.Keys(vars))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, "export "+k+"="+shellQuote(vars[k]))
+	}
+	return out
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	safe := v != ""
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }

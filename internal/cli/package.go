@@ -37,7 +37,7 @@ func runPackage(_ context.Context, env Env, args []string) int {
 			"It also copies scf_bootstrap next to the web function's binary in <dist>/scf/<fn>, which\n"+
 			"`sls deploy` zips itself. Entries are sorted, dated 1980-01-01 (or SOURCE_DATE_EPOCH)\n"+
 			"and mode 0755, so the same binaries always give byte-identical zips.")
-	dist := fs.String("dist", "dist", "the directory `make build` wrote (scf/<fn>/main, aws/<fn>/bootstrap)")
+	dist := fs.String("dist", "dist", "the directory make build wrote (scf/<fn>/main, aws/<fn>/bootstrap)")
 	out := fs.String("out", "", "where to write the zips (default <dist>/package)")
 	sls := fs.String("serverless", "serverless.yml", "the descriptor naming the functions and which are web functions")
 	fnDir := fs.String("functions", "functions", "the source tree holding each web function's scf_bootstrap")
