@@ -74,6 +74,16 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 		return "", err
 	}
 	m.Spec.SourceURL = ""
+	// Idempotent per job id: a state record is written only after the
+	// first send succeeded, so a job that has one is already on its way (or
+	// done). Sending again would reset its status to "queued"; a send that
+	// failed after landing left no record and is sent again, which the
+	// steps' claims make harmless.
+	if _, known, err := s.d.Ledger.Get(ctx, keyState(id)); err != nil {
+		return "", wrapLedger(err)
+	} else if known {
+		return id, nil
+	}
 	if err := s.send(ctx, m, 0); err != nil {
 		return "", err
 	}

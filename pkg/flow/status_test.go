@@ -46,3 +46,30 @@ func TestInstanceJobs_readsTheIndex(t *testing.T) {
 		}
 	}
 }
+
+// A chat resend enqueues its job again (Enqueue is idempotent per job id).
+// For a job already known, that must neither send another create nor reset
+// its recorded state to "queued".
+func TestEnqueue_knownJobIsLeftAlone(t *testing.T) {
+	h := newHarness(t, Config{})
+	ctx := context.Background()
+	req := Request{JobID: "chat-resend-0001", Op: provider.Backup, Instance: "cdb-c1nl9rpv"}
+	if _, err := h.svc.Enqueue(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	before, out, err := h.svc.State(ctx, req.JobID)
+	if err != nil || out == nil {
+		t.Fatalf("first run: state %+v outcome %v err %v", before, out, err)
+	}
+	if _, err := h.svc.Enqueue(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.work.peek(); ok {
+		t.Errorf("a second Enqueue of a known job sent another create")
+	}
+	after, _, _ := h.svc.State(ctx, req.JobID)
+	if after.State != before.State {
+		t.Errorf("state %q became %q", before.State, after.State)
+	}
+}
