@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -112,7 +113,8 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 	if (*instance == "") == (fs.NArg() != 1) {
 		return errorf(env, ExitUsage, "status: give one job id, or --instance ID")
 	}
-	a, code := openApp(ctx, env, nil)
+	// status reads the ledger only: no product, so no cloud credentials.
+	a, code := openApp(ctx, env, func(c *config.Config) { c.Products = nil })
 	if a == nil {
 		return code
 	}
@@ -145,7 +147,9 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 // openApp loads the configuration and wires the system; with private set,
 // the queues are private in-memory ones so the job runs in this process.
 func openApp(ctx context.Context, env Env, private func(*config.Config)) (*app.App, int) {
-	cfg, err := config.Load()
+	// The command's environment, not the process's: the one loader, so an
+	// in-process caller (tests, the local stack) configures what it runs.
+	cfg, err := config.LoadFrom(env.Getenv)
 	if err != nil {
 		return nil, errorf(env, ExitConfig, "%v", err)
 	}
@@ -170,7 +174,17 @@ func runJob(ctx context.Context, env Env, req flow.Request, wait bool, timeout t
 			c.Notify = "print:"
 		}
 	}
-	a, code := openApp(ctx, env, private)
+	// One instance, one product: only its credentials are needed, so a
+	// MySQL backup does not fail for want of Huawei keys.
+	product := func(c *config.Config) {
+		if p, ok := provider.ProductOf(req.Instance); ok && slices.Contains(c.Products, string(p)) {
+			c.Products = []string{string(p)}
+		}
+		if private != nil {
+			private(c)
+		}
+	}
+	a, code := openApp(ctx, env, product)
 	if a == nil {
 		return code
 	}
