@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +80,7 @@ func (c *Client) Reply(ctx context.Context, messageID, text string) error {
 		Code int    `json:"code"`
 		Msg  string `json:"msg"`
 	}
-	err = c.post(ctx, "reply", "/open-apis/im/v1/messages/"+messageID+"/reply", tok, body, &out)
+	err = c.post(ctx, "reply", "/open-apis/im/v1/messages/"+url.PathEscape(messageID)+"/reply", tok, body, &out)
 	if err == nil && out.Code != 0 {
 		err = &Error{Op: "reply", Status: http.StatusOK, Code: out.Code, Msg: out.Msg}
 	}
@@ -134,7 +136,7 @@ func (c *Client) post(ctx context.Context, op, path, token string, body []byte, 
 		Code int    `json:"code"`
 		Msg  string `json:"msg"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20))
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
 		_ = dec.Decode(&e)
 		return &Error{Op: op, Status: resp.StatusCode, Code: e.Code, Msg: e.Msg}
