@@ -23,6 +23,8 @@ import (
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/feishu"
+	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
+	"github.com/backupflow/backupflow/pkg/queue/sqsqueue"
 )
 
 // repoRoot is where the descriptors, functions/ and events/ live.
@@ -264,12 +266,13 @@ func secretVariables() map[string]bool {
 }
 
 // readVariables returns every variable a function reads: the env tags
-// of config.Config (all functions) and chatapp.ChatConfig (chatops), the reply
+// of config.Config and the drivers' Settings (all functions) and
+// chatapp.ChatConfig (chatops), the reply
 // channels, and every getenv("NAME") in the adapters the functions link.
 func readVariables(t *testing.T, fn string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	types := []reflect.Type{reflect.TypeOf(config.Config{})}
+	types := []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(cmqqueue.Settings{}), reflect.TypeOf(sqsqueue.Settings{})}
 	if fn == "chatops" {
 		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}), reflect.TypeOf(feishu.Settings{}))
 	}

@@ -87,7 +87,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		enabled[provider.Product(p)] = true
 	}
 	var tcreds tencent.Credentials
-	if enabled[provider.MySQL] || enabled[provider.SQLServer] || enabled[provider.MongoDB] || strings.HasPrefix(cfg.WorkQueue, "cmq:") {
+	if enabled[provider.MySQL] || enabled[provider.SQLServer] || enabled[provider.MongoDB] {
 		var err error
 		if tcreds, err = tencent.CredentialsFromEnv(o.Getenv); err != nil {
 			return nil, err
@@ -135,17 +135,17 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		a.Providers[provider.HuaweiRDS], discover[provider.HuaweiRDS] = p, p
 	}
 
-	qopts := &queue.Options{Now: o.Now, HTTPClient: o.HTTPClient, Tencent: a.Tencent, TencentCredentials: tcreds,
-		Getenv: o.Getenv, AWSRegion: cfg.AWSRegion}
+	// Each queue driver reads its own settings from the environment.
+	qopts := &queue.Options{Now: o.Now, HTTPClient: o.HTTPClient, Getenv: o.Getenv}
 	var err error
-	if a.Work, err = openQueue(ctx, cfg.WorkQueue, cfg, qopts); err != nil {
-		return nil, err
+	if a.Work, err = queue.Open(ctx, cfg.WorkQueue, qopts); err != nil {
+		return nil, fmt.Errorf("BACKUPFLOW_WORK_QUEUE: %w", err)
 	}
-	if a.Poll, err = openQueue(ctx, cfg.PollQueue, cfg, qopts); err != nil {
-		return nil, err
+	if a.Poll, err = queue.Open(ctx, cfg.PollQueue, qopts); err != nil {
+		return nil, fmt.Errorf("BACKUPFLOW_POLL_QUEUE: %w", err)
 	}
-	if a.Dead, err = openQueue(ctx, cfg.DeadQueue, cfg, qopts); err != nil {
-		return nil, err
+	if a.Dead, err = queue.Open(ctx, cfg.DeadQueue, qopts); err != nil {
+		return nil, fmt.Errorf("BACKUPFLOW_DEAD_QUEUE: %w", err)
 	}
 	objects, err := newObjects(cfg, tcreds, o)
 	if err != nil {
@@ -174,29 +174,6 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// openQueue fills a cmq:// URL's data-plane endpoint from config.
-func openQueue(ctx context.Context, raw string, cfg config.Config, o *queue.Options) (*queue.Queue, error) {
-	if strings.HasPrefix(raw, "cmq://") && cfg.CMQEndpoint != "" && !strings.Contains(raw, "endpoint=") {
-		sep := "?"
-		if strings.Contains(raw, "?") {
-			sep = "&"
-		}
-		raw += sep + "endpoint=" + cfg.CMQEndpoint
-	}
-	if strings.HasPrefix(raw, "sqs://") && cfg.AWSEndpoint != "" && !strings.Contains(raw, "endpoint=") {
-		sep := "?"
-		if strings.Contains(raw, "?") {
-			sep = "&"
-		}
-		raw += sep + "endpoint=" + cfg.AWSEndpoint
-	}
-	q, err := queue.Open(ctx, raw, o)
-	if err != nil {
-		return nil, err
-	}
-	return q, nil
 }
 
 func newNotifier(cfg config.Config, o Options) (*notifier, error) {

@@ -19,9 +19,8 @@ type Config struct {
 	PollQueue string `env:"BACKUPFLOW_POLL_QUEUE" default:"mem://backupflow-poll"`
 	DeadQueue string `env:"BACKUPFLOW_DEAD_QUEUE" default:"mem://backupflow-dead"`
 	Ledger    string `env:"BACKUPFLOW_LEDGER" default:"mem://backupflow"`
-	// CMQEndpoint is the TDMQ-for-CMQ data-plane address for receive/delete
-	// (console: "API request address"), e.g. https://cmq-gz.public.tencenttdmq.com.
-	CMQEndpoint string `env:"BACKUPFLOW_CMQ_ENDPOINT"`
+	// Each queue driver reads its own settings (cmqqueue.Settings,
+	// sqsqueue.Settings) through ProcessFrom.
 
 	// Tencent: region (SCF sets TENCENTCLOUD_REGION) and an emulator endpoint.
 	TencentRegion   string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`

@@ -14,7 +14,6 @@ import (
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
-	"github.com/backupflow/backupflow/pkg/tencent"
 )
 
 // MaxBodySize is the largest message body any driver accepts: 1 MiB, the
@@ -160,30 +159,20 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// Options configure Open. Each driver reads the fields it needs; a nil
-// *Options means defaults everywhere.
+// Options are what Open hands every driver besides the URL: the process
+// inputs that are not configuration. Each driver owns its settings and
+// reads them from Getenv through config.ProcessFrom (cmqqueue.Settings,
+// sqsqueue.Settings), so this package names no cloud. A nil *Options means
+// defaults everywhere.
 type Options struct {
 	// Now is the clock: memqueue computes due times from it and cmqqueue
 	// stamps signatures with it. Default time.Now.
 	Now func() time.Time
-	// HTTPClient carries cmq data-plane and sqs requests. Default: a client
-	// with a timeout above the longest long poll.
+	// HTTPClient carries cloud requests. Default: each driver's client, with
+	// a timeout above its longest long poll.
 	HTTPClient *http.Client
-
-	// Tencent, when set, sends cmq messages with API 3.0 SendCmqMsg; nil
-	// sends with the data-plane SendMessage.
-	Tencent *tencent.Client
-	// TencentCredentials sign cmq data-plane requests.
-	TencentCredentials tencent.Credentials
-
-	// AWS credentials and region for sqs. Empty fields fall back to Getenv
-	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-	// AWS_REGION: what Lambda provides) and then to the URL's region.
-	AWSAccessKeyID     string
-	AWSSecretAccessKey string
-	AWSSessionToken    string
-	AWSRegion          string
-	// Getenv reads the environment for the fallbacks above; nil reads nothing.
+	// Getenv is the environment the drivers read their settings from; nil
+	// reads nothing.
 	Getenv func(string) string
 }
 

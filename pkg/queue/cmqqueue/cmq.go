@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue/cmqsign"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
@@ -74,14 +75,73 @@ func init() {
 	queue.Register("cmq", openURL)
 }
 
-// openURL serves cmq://name?region=ap-guangzhou&endpoint=<url>&signature=HmacSHA1.
+// Settings are the variables the cmq:// opener reads, through
+// config.ProcessFrom like every other setting (empty means unset).
+// Credentials come from tencent.CredentialsFromEnv. A URL's endpoint= and
+// region= win over Endpoint and Region.
+type Settings struct {
+	// Endpoint is the data-plane address for receive/delete (console: "API
+	// request address"), e.g. https://cmq-gz.public.tencenttdmq.com.
+	Endpoint string `env:"BACKUPFLOW_CMQ_ENDPOINT"`
+	// Region is the API 3.0 region (SCF sets TENCENTCLOUD_REGION).
+	Region string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
+	// APIEndpoint, RootDomain and Endpoints reach API 3.0 (SendCmqMsg) as
+	// the providers do: an emulator, or the international site.
+	APIEndpoint string `env:"BACKUPFLOW_TENCENT_ENDPOINT"`
+	RootDomain  string `env:"BACKUPFLOW_TENCENT_ROOT_DOMAIN"`
+	Endpoints   string `env:"BACKUPFLOW_TENCENT_ENDPOINTS"`
+}
+
+// SettingsFrom reads Settings through getenv.
+func SettingsFrom(getenv func(string) string) (Settings, error) {
+	var s Settings
+	if err := config.ProcessFrom(getenv, &s); err != nil {
+		return s, fmt.Errorf("cmq settings: %w", err)
+	}
+	return s, nil
+}
+
+// openURL serves cmq://name?region=ap-guangzhou&endpoint=<url>&signature=HmacSHA1
+// as deployed: settings and credentials from po.Getenv, sends through API
+// 3.0 SendCmqMsg (the data plane takes receive and delete).
 func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, error) {
+	name := u.Host + strings.TrimPrefix(u.Path, "/")
+	getenv := po.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	st, err := SettingsFrom(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("cmq queue %s: %w", name, err)
+	}
 	q := u.Query()
-	return Open(u.Host+strings.TrimPrefix(u.Path, "/"), &Options{
-		Endpoint:        q.Get("endpoint"),
-		Region:          q.Get("region"),
-		Credentials:     po.TencentCredentials,
-		API:             po.Tencent,
+	if v := q.Get("endpoint"); v != "" {
+		st.Endpoint = v
+	}
+	if v := q.Get("region"); v != "" {
+		st.Region = v
+	}
+	creds, err := tencent.CredentialsFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("cmq queue %s: %w", name, err)
+	}
+	eps, err := tencent.ParseEndpoints(st.Endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("cmq queue %s: BACKUPFLOW_TENCENT_ENDPOINTS: %w", name, err)
+	}
+	tc := tencent.Config{Credentials: creds, Region: st.Region, Endpoint: st.APIEndpoint, RootDomain: st.RootDomain, Endpoints: eps}
+	if po.HTTPClient != nil {
+		tc.Transport = po.HTTPClient.Transport
+	}
+	api, err := tencent.New(tc)
+	if err != nil {
+		return nil, fmt.Errorf("cmq queue %s: %w", name, err)
+	}
+	return Open(name, &Options{
+		Endpoint:        st.Endpoint,
+		Region:          st.Region,
+		Credentials:     creds,
+		API:             api,
 		HTTPClient:      po.HTTPClient,
 		Now:             po.Now,
 		SignatureMethod: q.Get("signature"),

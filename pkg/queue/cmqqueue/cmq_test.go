@@ -226,21 +226,39 @@ func TestOpenOptions(t *testing.T) {
 	}
 }
 
+// TestOpenURL opens cmq:// as a function does: settings and credentials
+// from the environment (BACKUPFLOW_CMQ_ENDPOINT, BACKUPFLOW_TENCENT_ENDPOINT,
+// the SCF role's variables), sending through API 3.0.
 func TestOpenURL(t *testing.T) {
 	s := newStack(t, cmqemu.Options{AutoCreate: true})
-	q, err := queue.Open(context.Background(), "cmq://jobs?region=ap-guangzhou&signature=HmacSHA1&endpoint="+url.QueryEscape(s.plane.URL),
-		&queue.Options{TencentCredentials: creds, Tencent: s.api, Now: s.clock.Now})
-	if err != nil {
-		t.Fatalf("Open = %v", err)
+	env := map[string]string{
+		"TENCENTCLOUD_SECRETID": testID, "TENCENTCLOUD_SECRETKEY": testKey,
+		"BACKUPFLOW_CMQ_ENDPOINT": s.plane.URL, "BACKUPFLOW_TENCENT_ENDPOINT": s.apiURL,
 	}
-	if q.Name() != "jobs" || q.MaxDelay() != time.Hour || q.MaxBatch() != 16 {
-		t.Errorf("Name, MaxDelay, MaxBatch = %s, %v, %d", q.Name(), q.MaxDelay(), q.MaxBatch())
+	for _, raw := range []string{"cmq://jobs", "cmq://jobs?region=ap-guangzhou&signature=HmacSHA1&endpoint=" + url.QueryEscape(s.plane.URL)} {
+		q, err := queue.Open(context.Background(), raw, &queue.Options{Getenv: func(k string) string { return env[k] }, Now: s.clock.Now})
+		if err != nil {
+			t.Fatalf("Open(%s) = %v", raw, err)
+		}
+		if q.Name() != "jobs" || q.MaxDelay() != time.Hour || q.MaxBatch() != 16 {
+			t.Errorf("Name, MaxDelay, MaxBatch = %s, %v, %d", q.Name(), q.MaxDelay(), q.MaxBatch())
+		}
+		if _, err := q.Send(context.Background(), []byte("hi"), time.Second); err != nil {
+			t.Fatalf("Send = %v", err)
+		}
+		s.clock.Advance(time.Second)
+		ms, err := q.Receive(context.Background(), 16, 0)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("Receive = %d messages, %v; want the one sent", len(ms), err)
+		}
+		if err := q.Delete(context.Background(), ms[0].Receipt); err != nil {
+			t.Fatalf("Delete = %v", err)
+		}
 	}
-	if _, err := q.Send(context.Background(), []byte("hi"), time.Second); err != nil {
-		t.Fatalf("Send = %v", err)
-	}
-	if v, _, d := s.broker.Stats("jobs"); v+d != 1 {
-		t.Errorf("broker holds %d messages; want 1", v+d)
+	if _, err := queue.Open(context.Background(), "cmq://jobs", &queue.Options{Getenv: func(k string) string {
+		return map[string]string{"BACKUPFLOW_CMQ_ENDPOINT": s.plane.URL}[k]
+	}}); err == nil || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRET_ID") {
+		t.Errorf("Open without credentials = %v; want an error naming the variables", err)
 	}
 }
 

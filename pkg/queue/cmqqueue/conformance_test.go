@@ -32,6 +32,7 @@ type stack struct {
 	broker *cmqemu.Broker
 	plane  *httptest.Server
 	api    *tencent.Client
+	apiURL string
 }
 
 // senderAdapter maps cmqemu's missing-queue error onto the sentinel the
@@ -62,7 +63,7 @@ func newStack(t *testing.T, o cmqemu.Options) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.api = cl
+	s.api, s.apiURL = cl, api.URL
 	return s
 }
 

@@ -19,8 +19,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // Limits of SQS standard queues.
@@ -70,37 +72,57 @@ func init() {
 	queue.Register("sqs", openURL)
 }
 
+// Settings are the variables the sqs:// opener reads, through
+// config.ProcessFrom like every other setting (empty means unset). On
+// Lambda the keys are the execution role's. A URL's region= and endpoint=
+// win over Region and Endpoint.
+type Settings struct {
+	Region        string `env:"AWS_REGION"`
+	DefaultRegion string `env:"AWS_DEFAULT_REGION" default:"us-east-1"`
+	// Endpoint overrides the SQS endpoint (the emulator).
+	Endpoint        string        `env:"BACKUPFLOW_AWS_ENDPOINT"`
+	AccessKeyID     string        `env:"AWS_ACCESS_KEY_ID"`
+	SecretAccessKey secret.String `env:"AWS_SECRET_ACCESS_KEY"`
+	SessionToken    secret.String `env:"AWS_SESSION_TOKEN"`
+}
+
+// SettingsFrom reads Settings through getenv.
+func SettingsFrom(getenv func(string) string) (Settings, error) {
+	var s Settings
+	if err := config.ProcessFrom(getenv, &s); err != nil {
+		return s, fmt.Errorf("sqs settings: %w", err)
+	}
+	return s, nil
+}
+
 // openURL serves sqs://name?region=..&endpoint=.. and
 // sqs://host/account/name?region=..&endpoint=.. (queue URL https://host/account/name,
-// or endpoint + /account/name when endpoint is given).
+// or endpoint + /account/name when endpoint is given), with Settings from
+// po.Getenv.
 func openURL(ctx context.Context, u *url.URL, po *queue.Options) (*queue.Queue, error) {
-	q := u.Query()
 	getenv := po.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	pick := func(vals ...string) string {
-		for _, v := range vals {
-			if v != "" {
-				return v
-			}
-		}
-		return ""
+	st, err := SettingsFrom(getenv)
+	if err != nil {
+		return nil, err
 	}
-	o := Options{
-		Region:     pick(po.AWSRegion, q.Get("region"), getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION")),
-		Endpoint:   q.Get("endpoint"),
-		HTTPClient: po.HTTPClient,
+	q := u.Query()
+	o := Options{Region: st.Region, Endpoint: st.Endpoint, HTTPClient: po.HTTPClient}
+	if o.Region == "" {
+		o.Region = st.DefaultRegion
 	}
-	id := pick(po.AWSAccessKeyID, getenv("AWS_ACCESS_KEY_ID"))
-	key := pick(po.AWSSecretAccessKey, getenv("AWS_SECRET_ACCESS_KEY"))
-	token := pick(po.AWSSessionToken, getenv("AWS_SESSION_TOKEN"))
-	if po.AWSAccessKeyID == "" && po.AWSSecretAccessKey != "" {
-		token = po.AWSSessionToken // do not mix a given key with an env token
+	if v := q.Get("region"); v != "" {
+		o.Region = v
 	}
-	if id == "" || key == "" {
-		return nil, apierr.Invalid("sqs needs AWS credentials: set Options.AWSAccessKeyID/AWSSecretAccessKey or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	if v := q.Get("endpoint"); v != "" {
+		o.Endpoint = v
 	}
+	if st.AccessKeyID == "" || !st.SecretAccessKey.IsSet() {
+		return nil, apierr.Invalid("sqs needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Lambda the execution role provides them)")
+	}
+	id, key, token := st.AccessKeyID, st.SecretAccessKey.Reveal(), st.SessionToken.Reveal()
 	o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: token, Source: "backupflow"}, nil
 	})

@@ -109,7 +109,7 @@ func TestOpenURL(t *testing.T) {
 	s := newStack(t, sqsemu.Options{})
 	s.emu.CreateQueue("jobs")
 	env := map[string]string{"AWS_ACCESS_KEY_ID": testKeyID, "AWS_SECRET_ACCESS_KEY": testSecret, "AWS_REGION": "us-east-1"}
-	o := &queue.Options{Getenv: func(k string) string { return env[k] }}
+	o := &queue.Options{Getenv: func(k string) string { return env[k] }} // as on Lambda
 	for _, raw := range []string{"sqs://jobs?endpoint=" + s.srv.URL, "sqs://ignored/000000000000/jobs?endpoint=" + s.srv.URL} {
 		q, err := queue.Open(context.Background(), raw, o)
 		if err != nil {
