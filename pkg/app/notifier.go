@@ -101,6 +101,10 @@ func SummaryMessage(s flow.Summary) notify.Message {
 		}
 		m.Fields = append(m.Fields, notify.Field{Name: "Skipped", Value: strings.Join(names, ", ")})
 	}
+	if s.DeadWaiting > 0 {
+		m.Fields = append(m.Fields, notify.Field{Name: "Dead letters",
+			Value: fmt.Sprintf("%d waiting: backupflow dead list, then dead replay or dead drop", s.DeadWaiting)})
+	}
 	return m
 }
 

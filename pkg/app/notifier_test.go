@@ -27,3 +27,25 @@ func TestNotifier_onlyTheReplyFails(t *testing.T) {
 		t.Errorf("Notify = %v; want exactly the reply's failure", err)
 	}
 }
+
+// Issue 19 item 3: the nightly summary says how many dead letters wait.
+func TestSummaryMessage_countsWaitingDeadLetters(t *testing.T) {
+	for _, tc := range []struct {
+		waiting int
+		want    string
+	}{{0, ""}, {-1, ""}, {2, "2 waiting: backupflow dead list"}} {
+		m := SummaryMessage(flow.Summary{Run: "nightly-x", Outcomes: []flow.Outcome{{JobID: "j1", Result: flow.DeadLettered}}, DeadWaiting: tc.waiting})
+		got := ""
+		for _, f := range m.Fields {
+			if f.Name == "Dead letters" {
+				got = f.Value
+			}
+		}
+		if !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
+			t.Errorf("DeadWaiting %d: field %q; want %q…", tc.waiting, got, tc.want)
+		}
+		if !strings.Contains(m.Text, "1 dead-lettered") {
+			t.Errorf("summary text %q does not count the dead-lettered job", m.Text)
+		}
+	}
+}

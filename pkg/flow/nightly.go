@@ -365,7 +365,7 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	if !won {
 		return
 	}
-	sum := Summary{Run: run, Skipped: manifest.Skipped}
+	sum := Summary{Run: run, Skipped: manifest.Skipped, DeadWaiting: s.deadWaiting(ctx)}
 	for _, k := range keys {
 		b, ok, err := s.d.Ledger.Get(ctx, k)
 		if err != nil || !ok {

@@ -58,6 +58,9 @@ type Summary struct {
 	Run      string
 	Outcomes []Outcome
 	Skipped  []provider.Instance // discovered but not eligible
+	// DeadWaiting counts the ledger's dead letters neither replayed nor
+	// dropped, this run's and earlier ones (-1: the ledger could not say).
+	DeadWaiting int
 }
 
 // Counts tallies the outcomes by result.

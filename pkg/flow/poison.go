@@ -65,7 +65,7 @@ func (s *Service) GiveUp(ctx context.Context, body []byte, receives int) (err er
 	}
 	cause := fmt.Errorf("the message was received %d times without being handled; last failure: %w", receives, errors.New(last))
 	loggerFrom(ctx, s.log).Error("poison message dead-lettered", "receives", receives, "reason", last)
-	return s.deadLetter(ctx, m, cause)
+	return s.deadLetter(ctx, m, cause, receives)
 }
 
 func keyFailure(id string) string { return "jobs/" + id + "/failure" }

@@ -76,6 +76,9 @@ func (s *Service) Handle(ctx context.Context, body []byte) error {
 	m, err := job.Decode(body)
 	if err != nil {
 		s.log.Error("undecodable message dead-lettered", "err", err, "bytes", len(body))
+		if rerr := s.recordUndecodable(ctx, body, err); rerr != nil {
+			return fmt.Errorf("dead-letter undecodable message: %w", rerr)
+		}
 		if _, serr := s.d.Dead.Send(ctx, body, 0); serr != nil {
 			return fmt.Errorf("dead-letter undecodable message: %w", serr)
 		}
@@ -165,7 +168,8 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	// A create that wins a fresh start claim on its first try is the first
 	// to touch this job: nothing can exist yet, so the lookup (which costs a
 	// call against the product's read limit) is skipped. Every other case —
-	// a retry, a redelivery, a claim taken over — looks first.
+	// a retry, a redelivery, a claim taken over, a replay of a dead letter
+	// (which keeps the given-up job's name) — looks first.
 	fresh, held, handedOff, err := s.claimStart(ctx, m)
 	if err != nil {
 		return err
@@ -180,7 +184,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	}
 	var ref provider.Ref
 	found := false
-	if !fresh || m.Attempt > 0 || m.Lookups > 0 {
+	if !fresh || m.Attempt > 0 || m.Lookups > 0 || m.Origin.ReplayOf != "" {
 		if ref, found, err = pr.Find(ctx, spec); err != nil {
 			if !held {
 				if perr := s.releaseStart(ctx, m); perr != nil {
@@ -377,7 +381,7 @@ func (s *Service) retryOrFail(ctx context.Context, m job.Message, cause error) e
 		log.Warn("retry budget spent", "kind", kind.String(), "tries", tries,
 			"retrying", now.Sub(next.Retrying).Round(time.Second), "err", cause)
 		return s.deadLetter(ctx, m, fmt.Errorf("still failing after %s of retries (%d tries): %w",
-			now.Sub(next.Retrying).Round(time.Second), tries, cause))
+			now.Sub(next.Retrying).Round(time.Second), tries, cause), tries)
 	}
 	// The last try lands on the budget's end, so the whole budget is used.
 	delay = min(delay, end.Sub(now))
@@ -441,10 +445,14 @@ func (s *Service) send(ctx context.Context, m job.Message, delay time.Duration) 
 	return s.recordOpen(ctx, m, body, delay)
 }
 
-// deadLetter parks the message and ends the job.
-func (s *Service) deadLetter(ctx context.Context, m job.Message, cause error) error {
+// deadLetter records the message for `backupflow dead`, parks it and ends
+// the job. tries is how many times it was tried.
+func (s *Service) deadLetter(ctx context.Context, m job.Message, cause error, tries int) error {
 	body, err := m.Encode()
 	if err != nil {
+		return err
+	}
+	if err := s.recordDead(ctx, m, body, cause, tries); err != nil {
 		return err
 	}
 	if _, err := s.d.Dead.Send(ctx, body, 0); err != nil {

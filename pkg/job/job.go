@@ -48,6 +48,8 @@ type Origin struct {
 	Chat      string `json:"chat,omitempty"`
 	Thread    string `json:"thread,omitempty"`
 	MessageID string `json:"message,omitempty"`
+	// ReplayOf is the dead-lettered job this one replays (backupflow dead replay).
+	ReplayOf string `json:"replayOf,omitempty"`
 }
 
 // Message is the envelope. State travels in it; functions keep none.
