@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/backupflow/backupflow/pkg/queue"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
 	_ "github.com/backupflow/backupflow/pkg/queue/sqsqueue" // the sqs:// driver
 )
@@ -31,7 +31,7 @@ func TestSQSConformanceOverHTTP(t *testing.T) {
 			}
 			return "sqs://" + name + "?region=us-east-1&endpoint=" + e.URL
 		},
-		Options: &queue.Options{Getenv: func(k string) string { return e.env[k] }}, // as on Lambda
+		Env: openurl.Env{Getenv: func(k string) string { return e.env[k] }}, // as on Lambda
 		// The emulator's default visibility timeout (sqsemu: 30 s).
 		Visibility: 30 * time.Second,
 	}

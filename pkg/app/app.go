@@ -15,6 +15,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/notify"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/provider/huaweirds"
 	"github.com/backupflow/backupflow/pkg/provider/tcmongodb"
@@ -136,15 +137,15 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	}
 
 	// Each queue driver reads its own settings from the environment.
-	qopts := &queue.Options{Now: o.Now, HTTPClient: o.HTTPClient, Getenv: o.Getenv}
+	qenv := openurl.Env{Now: o.Now, HTTPClient: o.HTTPClient, Getenv: o.Getenv}
 	var err error
-	if a.Work, err = queue.Open(ctx, cfg.WorkQueue, qopts); err != nil {
+	if a.Work, err = queue.Open(ctx, cfg.WorkQueue, qenv); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_WORK_QUEUE: %w", err)
 	}
-	if a.Poll, err = queue.Open(ctx, cfg.PollQueue, qopts); err != nil {
+	if a.Poll, err = queue.Open(ctx, cfg.PollQueue, qenv); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_POLL_QUEUE: %w", err)
 	}
-	if a.Dead, err = queue.Open(ctx, cfg.DeadQueue, qopts); err != nil {
+	if a.Dead, err = queue.Open(ctx, cfg.DeadQueue, qenv); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_DEAD_QUEUE: %w", err)
 	}
 	objects, err := newObjects(cfg, tcreds, o)

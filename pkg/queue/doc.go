@@ -3,13 +3,15 @@
 //
 // # Opening
 //
-// Queues are opened by URL; each driver registers its scheme when imported:
+// Queues are opened by URL through the queue registry (pkg/openurl); each
+// driver registers its scheme when imported and reads its own settings
+// from the environment it is given:
 //
 //	import _ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem://name
 //	import _ "github.com/backupflow/backupflow/pkg/queue/cmqqueue" // cmq://name?region=ap-guangzhou
 //	import _ "github.com/backupflow/backupflow/pkg/queue/sqsqueue" // sqs://name-or-url?region=us-east-1
 //
-//	q, err := queue.Open(ctx, "mem://jobs", nil)
+//	q, err := queue.Open(ctx, "mem://jobs", openurl.Env{})
 //
 // # Delivery
 //

@@ -6,13 +6,14 @@ import (
 	"log"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	_ "github.com/backupflow/backupflow/pkg/queue/memqueue"
 )
 
 func ExampleOpen() {
 	ctx := context.Background()
-	q, err := queue.Open(ctx, "mem://example-jobs", nil)
+	q, err := queue.Open(ctx, "mem://example-jobs", openurl.Env{})
 	if err != nil {
 		log.Fatal(err)
 	}

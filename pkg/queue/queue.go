@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
 )
 
@@ -159,76 +156,14 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// Options are what Open hands every driver besides the URL: the process
-// inputs that are not configuration. Each driver owns its settings and
-// reads them from Getenv through config.ProcessFrom (cmqqueue.Settings,
-// sqsqueue.Settings), so this package names no cloud. A nil *Options means
-// defaults everywhere.
-type Options struct {
-	// Now is the clock: memqueue computes due times from it and cmqqueue
-	// stamps signatures with it. Default time.Now.
-	Now func() time.Time
-	// HTTPClient carries cloud requests. Default: each driver's client, with
-	// a timeout above its longest long poll.
-	HTTPClient *http.Client
-	// Getenv is the environment the drivers read their settings from; nil
-	// reads nothing.
-	Getenv func(string) string
-}
-
-// Opener opens a driver for a URL; drivers register one per scheme.
-type Opener func(ctx context.Context, u *url.URL, o *Options) (*Queue, error)
-
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Opener{}
-)
-
-// Register makes a scheme available to Open. Drivers call it from init; it
-// panics on a duplicate scheme because that is a programming error.
-func Register(scheme string, o Opener) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[scheme]; dup {
-		panic("queue: scheme registered twice: " + scheme)
-	}
-	registry[scheme] = o
-}
+// Openers is the queue registry: each driver registers its scheme here
+// when imported (memqueue mem://, cmqqueue cmq://, sqsqueue sqs://).
+var Openers = openurl.NewRegistry[*Queue]("queue")
 
 // Open opens a queue by URL: mem://name, cmq://name?region=..&endpoint=..,
 // sqs://name-or-host/path?region=..&endpoint=... The driver for the scheme
-// must be imported (see the package doc). o may be nil.
-func Open(ctx context.Context, rawURL string, o *Options) (*Queue, error) {
-	// Errors quote no part of the URL but the queue's name (drivers name
-	// it): a value set in the wrong variable may be a credential.
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, apierr.Invalid("open queue: not a URL (want mem://name, cmq://name?region=… or sqs://name?region=…)")
-	}
-	registryMu.RLock()
-	op, ok := registry[u.Scheme]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("open queue: %w",
-			apierr.Invalid("unknown scheme (known: %s; import the driver package)", strings.Join(schemes(), ", ")))
-	}
-	if o == nil {
-		o = &Options{}
-	}
-	q, err := op(ctx, u, o)
-	if err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
-	}
-	return q, nil
-}
-
-func schemes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for s := range registry {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+// must be imported (see the package doc); it reads its own settings from
+// env.
+func Open(ctx context.Context, rawURL string, env openurl.Env) (*Queue, error) {
+	return Openers.Open(ctx, rawURL, env)
 }

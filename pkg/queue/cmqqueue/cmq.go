@@ -15,6 +15,7 @@ import (
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue/cmqsign"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
@@ -72,7 +73,7 @@ func Open(name string, o *Options) (*queue.Queue, error) {
 }
 
 func init() {
-	queue.Register("cmq", openURL)
+	queue.Openers.Register("cmq", openURL)
 }
 
 // Settings are the variables the cmq:// opener reads, through
@@ -102,15 +103,11 @@ func SettingsFrom(getenv func(string) string) (Settings, error) {
 }
 
 // openURL serves cmq://name?region=ap-guangzhou&endpoint=<url>&signature=HmacSHA1
-// as deployed: settings and credentials from po.Getenv, sends through API
+// as deployed: settings and credentials from env.Getenv, sends through API
 // 3.0 SendCmqMsg (the data plane takes receive and delete).
-func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, error) {
+func openURL(_ context.Context, u *url.URL, env openurl.Env) (*queue.Queue, error) {
 	name := u.Host + strings.TrimPrefix(u.Path, "/")
-	getenv := po.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	st, err := SettingsFrom(getenv)
+	st, err := SettingsFrom(env.Lookup)
 	if err != nil {
 		return nil, fmt.Errorf("cmq queue %s: %w", name, err)
 	}
@@ -121,7 +118,7 @@ func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, er
 	if v := q.Get("region"); v != "" {
 		st.Region = v
 	}
-	creds, err := tencent.CredentialsFromEnv(getenv)
+	creds, err := tencent.CredentialsFromEnv(env.Lookup)
 	if err != nil {
 		return nil, fmt.Errorf("cmq queue %s: %w", name, err)
 	}
@@ -130,8 +127,8 @@ func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, er
 		return nil, fmt.Errorf("cmq queue %s: BACKUPFLOW_TENCENT_ENDPOINTS: %w", name, err)
 	}
 	tc := tencent.Config{Credentials: creds, Region: st.Region, Endpoint: st.APIEndpoint, RootDomain: st.RootDomain, Endpoints: eps}
-	if po.HTTPClient != nil {
-		tc.Transport = po.HTTPClient.Transport
+	if env.HTTPClient != nil {
+		tc.Transport = env.HTTPClient.Transport
 	}
 	api, err := tencent.New(tc)
 	if err != nil {
@@ -142,8 +139,8 @@ func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, er
 		Region:          st.Region,
 		Credentials:     creds,
 		API:             api,
-		HTTPClient:      po.HTTPClient,
-		Now:             po.Now,
+		HTTPClient:      env.HTTPClient,
+		Now:             env.Now,
 		SignatureMethod: q.Get("signature"),
 	})
 }

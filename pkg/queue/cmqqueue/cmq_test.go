@@ -15,6 +15,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue/cmqsign"
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -236,7 +237,7 @@ func TestOpenURL(t *testing.T) {
 		"BACKUPFLOW_CMQ_ENDPOINT": s.plane.URL, "BACKUPFLOW_TENCENT_ENDPOINT": s.apiURL,
 	}
 	for _, raw := range []string{"cmq://jobs", "cmq://jobs?region=ap-guangzhou&signature=HmacSHA1&endpoint=" + url.QueryEscape(s.plane.URL)} {
-		q, err := queue.Open(context.Background(), raw, &queue.Options{Getenv: func(k string) string { return env[k] }, Now: s.clock.Now})
+		q, err := queue.Open(context.Background(), raw, openurl.Env{Getenv: func(k string) string { return env[k] }, Now: s.clock.Now})
 		if err != nil {
 			t.Fatalf("Open(%s) = %v", raw, err)
 		}
@@ -255,7 +256,7 @@ func TestOpenURL(t *testing.T) {
 			t.Fatalf("Delete = %v", err)
 		}
 	}
-	if _, err := queue.Open(context.Background(), "cmq://jobs", &queue.Options{Getenv: func(k string) string {
+	if _, err := queue.Open(context.Background(), "cmq://jobs", openurl.Env{Getenv: func(k string) string {
 		return map[string]string{"BACKUPFLOW_CMQ_ENDPOINT": s.plane.URL}[k]
 	}}); err == nil || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRET_ID") {
 		t.Errorf("Open without credentials = %v; want an error naming the variables", err)

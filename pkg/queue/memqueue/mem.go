@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
 )
@@ -128,16 +129,16 @@ func Open(name string, o *Options) *queue.Queue {
 }
 
 func init() {
-	queue.Register("mem", openURL)
+	queue.Openers.Register("mem", openURL)
 }
 
 // openURL serves mem://name?visibility=30s&maxdelay=1h&duplicate=0.1&reorder=true&seed=7.
-func openURL(_ context.Context, u *url.URL, po *queue.Options) (*queue.Queue, error) {
+func openURL(_ context.Context, u *url.URL, env openurl.Env) (*queue.Queue, error) {
 	name := u.Host + u.Path
 	if name == "" {
 		return nil, apierr.Invalid("mem queue URL %q has no name", u.String())
 	}
-	o := Options{Now: po.Now}
+	o := Options{Now: env.Now}
 	q := u.Query()
 	var err error
 	if v := q.Get("visibility"); v != "" {

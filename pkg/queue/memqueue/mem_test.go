@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
@@ -89,7 +90,7 @@ func TestReorderIsSeeded(t *testing.T) {
 func TestNamedShared(t *testing.T) {
 	t.Cleanup(func() { Forget("shared") })
 	a := Open("shared", nil)
-	b, err := queue.Open(context.Background(), "mem://shared", nil)
+	b, err := queue.Open(context.Background(), "mem://shared", openurl.Env{})
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}
@@ -163,7 +164,7 @@ func TestReceiveWaitHonoursContext(t *testing.T) {
 
 func TestOpenURL(t *testing.T) {
 	t.Cleanup(func() { Forget("u") })
-	q, err := queue.Open(context.Background(), "mem://u?visibility=5s&maxdelay=15m&duplicate=0.5&reorder=true&seed=3", nil)
+	q, err := queue.Open(context.Background(), "mem://u?visibility=5s&maxdelay=15m&duplicate=0.5&reorder=true&seed=3", openurl.Env{})
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}
@@ -171,7 +172,7 @@ func TestOpenURL(t *testing.T) {
 		t.Errorf("options from the URL not applied: maxdelay %v visibility %v", q.MaxDelay(), Named("u", nil).VisibilityTimeout())
 	}
 	for _, bad := range []string{"mem://", "mem://x?visibility=soon", "mem://x?duplicate=2", "nope://x"} {
-		if _, err := queue.Open(context.Background(), bad, nil); err == nil {
+		if _, err := queue.Open(context.Background(), bad, openurl.Env{}); err == nil {
 			t.Errorf("Open(%q) = nil error", bad)
 		}
 	}

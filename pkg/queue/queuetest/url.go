@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
@@ -16,8 +17,9 @@ type URLHarness struct {
 	// NewQueue makes a fresh, empty queue on the endpoint and returns its
 	// URL (sqs://name?region=…&endpoint=…).
 	NewQueue func(ctx context.Context, t *testing.T) string
-	// Options are passed to queue.Open (credentials, HTTP client).
-	Options *queue.Options
+	// Env is passed to queue.Open: the environment the driver reads its
+	// settings (credentials, endpoints) from, as a deployed function's.
+	Env openurl.Env
 	// Visibility is the endpoint's visibility timeout for received messages.
 	Visibility time.Duration
 }
@@ -26,7 +28,7 @@ type URLHarness struct {
 func (h *URLHarness) MakeQueue(ctx context.Context, t *testing.T) *queue.Queue {
 	t.Helper()
 	u := h.NewQueue(ctx, t)
-	q, err := queue.Open(ctx, u, h.Options)
+	q, err := queue.Open(ctx, u, h.Env)
 	if err != nil {
 		t.Fatalf("queuetest: open %s: %v", u, err)
 	}

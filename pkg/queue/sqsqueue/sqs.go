@@ -20,6 +20,7 @@ import (
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -69,7 +70,7 @@ func Open(ctx context.Context, queueURL string, o *Options) (*queue.Queue, error
 }
 
 func init() {
-	queue.Register("sqs", openURL)
+	queue.Openers.Register("sqs", openURL)
 }
 
 // Settings are the variables the sqs:// opener reads, through
@@ -98,18 +99,14 @@ func SettingsFrom(getenv func(string) string) (Settings, error) {
 // openURL serves sqs://name?region=..&endpoint=.. and
 // sqs://host/account/name?region=..&endpoint=.. (queue URL https://host/account/name,
 // or endpoint + /account/name when endpoint is given), with Settings from
-// po.Getenv.
-func openURL(ctx context.Context, u *url.URL, po *queue.Options) (*queue.Queue, error) {
-	getenv := po.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	st, err := SettingsFrom(getenv)
+// env.Getenv.
+func openURL(ctx context.Context, u *url.URL, env openurl.Env) (*queue.Queue, error) {
+	st, err := SettingsFrom(env.Lookup)
 	if err != nil {
 		return nil, err
 	}
 	q := u.Query()
-	o := Options{Region: st.Region, Endpoint: st.Endpoint, HTTPClient: po.HTTPClient}
+	o := Options{Region: st.Region, Endpoint: st.Endpoint, HTTPClient: env.HTTPClient}
 	if o.Region == "" {
 		o.Region = st.DefaultRegion
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
@@ -109,7 +110,7 @@ func TestOpenURL(t *testing.T) {
 	s := newStack(t, sqsemu.Options{})
 	s.emu.CreateQueue("jobs")
 	env := map[string]string{"AWS_ACCESS_KEY_ID": testKeyID, "AWS_SECRET_ACCESS_KEY": testSecret, "AWS_REGION": "us-east-1"}
-	o := &queue.Options{Getenv: func(k string) string { return env[k] }} // as on Lambda
+	o := openurl.Env{Getenv: func(k string) string { return env[k] }} // as on Lambda
 	for _, raw := range []string{"sqs://jobs?endpoint=" + s.srv.URL, "sqs://ignored/000000000000/jobs?endpoint=" + s.srv.URL} {
 		q, err := queue.Open(context.Background(), raw, o)
 		if err != nil {
@@ -122,7 +123,7 @@ func TestOpenURL(t *testing.T) {
 			t.Errorf("Send via %s = %v", raw, err)
 		}
 	}
-	if _, err := queue.Open(context.Background(), "sqs://jobs?endpoint="+s.srv.URL, &queue.Options{}); !errors.Is(err, apierr.ErrInvalidInput) {
+	if _, err := queue.Open(context.Background(), "sqs://jobs?endpoint="+s.srv.URL, openurl.Env{}); !errors.Is(err, apierr.ErrInvalidInput) {
 		t.Errorf("Open without credentials = %v; want ErrInvalidInput", err)
 	}
 }
