@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 )
 
 const slackClient = "slack-go"
@@ -31,9 +32,35 @@ const slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 // accept it and SlashCommandParse must read it back, or the case fails
 // before the product sees it.
 func slackRequest(c *R, text, trigger string, ts time.Time) (http.Header, string) {
+	return slackRequestAs(c, "U0INTEROP", text, trigger, ts)
+}
+
+// slackSigned signs body as Slack signs every request to an app.
+func slackSigned(c *R, contentType, body string, ts time.Time) http.Header {
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(slackSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	h := http.Header{}
+	h.Set("Content-Type", contentType)
+	h.Set("X-Slack-Request-Timestamp", stamp)
+	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	if time.Since(ts) < time.Minute {
+		sv, err := slack.NewSecretsVerifier(h, slackSecret)
+		if err == nil {
+			_, _ = sv.Write([]byte(body))
+			err = sv.Ensure()
+		}
+		if err != nil {
+			c.Errorf("slack-go's verifier refuses the request built: %v", err)
+		}
+	}
+	return h
+}
+
+func slackRequestAs(c *R, user, text, trigger string, ts time.Time) (http.Header, string) {
 	form := url.Values{
 		"token": {"deprecated"}, "team_id": {"T0INTEROP"}, "team_domain": {"interop"},
-		"channel_id": {"C0INTEROP"}, "channel_name": {"ops"}, "user_id": {"U0INTEROP"}, "user_name": {"tester"},
+		"channel_id": {"C0INTEROP"}, "channel_name": {"ops"}, "user_id": {user}, "user_name": {"tester"},
 		"command": {"/backupflow"}, "text": {text}, "api_app_id": {"A0INTEROP"},
 		"response_url": {"https://hooks.slack.com/commands/T0INTEROP/1/" + trigger}, "trigger_id": {trigger},
 	}
@@ -57,7 +84,7 @@ func slackRequest(c *R, text, trigger string, ts time.Time) (http.Header, string
 	}
 	r, _ := http.NewRequest(http.MethodPost, "https://example.invalid/slack", strings.NewReader(body))
 	r.Header = h.Clone()
-	if sc, err := slack.SlashCommandParse(r); err != nil || sc.Text != text || sc.UserID != "U0INTEROP" {
+	if sc, err := slack.SlashCommandParse(r); err != nil || sc.Text != text || sc.UserID != user {
 		c.Errorf("slack-go's parser reads %+v, %v", sc, err)
 	}
 	return h, body
@@ -253,6 +280,66 @@ func TestSlackThroughChatopsLambda(t *testing.T) {
 		}
 		if got := jobs(ctx, c); len(got) != 1 || !strings.Contains(got[0].Body, "import") {
 			c.Errorf("confirm queued %d jobs; want the import", len(got))
+		}
+	})
+	check(t, slackClient, "resend → its job's work message is not sent again", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		jobs(ctx, c)
+		h, body := slackRequest(c, "backup cdb-k2m4p6r8", "trig-resend-2", time.Now())
+		slackAnswer(ctx, c, r, h, body)
+		if got := jobs(ctx, c); len(got) != 1 {
+			c.Errorf("the first request queued %d messages; want one", len(got))
+			return
+		}
+		// The job was handed off: a resend answers from its claim, and
+		// Enqueue neither sends it again nor resets it to queued.
+		slackAnswer(ctx, c, r, h, body)
+		if got := jobs(ctx, c); len(got) != 0 {
+			c.Errorf("the resend sent %d work messages again: %s", len(got), got[0].Body)
+		}
+	})
+	check(t, slackClient, "a reused message id with another command → not queued, and the answer says so", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		jobs(ctx, c)
+		h, body := slackRequest(c, "backup cdb-c1nl9rpv", "trig-reused", time.Now())
+		slackAnswer(ctx, c, r, h, body)
+		jobs(ctx, c)
+		h, body = slackRequest(c, "backup cdb-k2m4p6r8", "trig-reused", time.Now())
+		_, msg := slackAnswer(ctx, c, r, h, body)
+		for _, m := range jobs(ctx, c) {
+			if strings.Contains(m.Body, "cdb-k2m4p6r8") {
+				c.Errorf("the other command under a reused id was queued: %s", m.Body)
+			}
+		}
+		if strings.Contains(msg.Text, "queued") && strings.Contains(msg.Text, "cdb-k2m4p6r8") && !strings.Contains(msg.Text, "not queued") {
+			c.Errorf("the answer claims the other command was queued: %q", msg.Text)
+		}
+	})
+	check(t, slackClient, "status from a user on no list → refused (status defaults to the backup list)", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		h, body := slackRequestAs(c, "U0STRANGER", "status cdb-c1nl9rpv", "trig-status-stranger", time.Now())
+		if _, msg := slackAnswer(ctx, c, r, h, body); !strings.Contains(msg.Text, "not allowed") {
+			c.Errorf("a stranger's status was answered %q; want a refusal", msg.Text)
+		}
+	})
+	check(t, slackClient, "Events API url_verification (slackevents) → its challenge", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		b, _ := json.Marshal(slackevents.EventsAPIURLVerificationEvent{Token: "deprecated",
+			Challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", Type: slackevents.URLVerification})
+		if ev, err := slackevents.ParseEvent(b, slackevents.OptionNoVerifyToken()); err != nil || ev.Type != slackevents.URLVerification {
+			c.Errorf("slackevents does not read the request built as a URL check: %v %+v", err, ev)
+		}
+		h := slackSigned(c, "application/json", string(b), time.Now())
+		inv, err := r.invoke(ctx, functionURLEvent("/slack", h, string(b)))
+		var resp events.LambdaFunctionURLResponse
+		if err != nil || inv.err != nil || json.Unmarshal(inv.body, &resp) != nil {
+			c.Errorf("invoke: %v %s", err, inv)
+			return
+		}
+		var ch slackevents.ChallengeResponse
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(resp.Body), &ch) != nil ||
+			ch.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+			c.Errorf("answered %d %q; want slackevents.ChallengeResponse with the challenge", resp.StatusCode, resp.Body)
 		}
 	})
 }

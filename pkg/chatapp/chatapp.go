@@ -64,9 +64,10 @@ func (c ChatConfig) Chatops() chatops.Config {
 	}
 	cfg.Policy = chatops.Policy{Status: rule(c.StatusUsers), Backup: rule(c.BackupUsers), Import: rule(c.ImportUsers),
 		ImportUsers: c.ImportNoConfirmUsers, Instances: c.Instances}
-	if len(c.StatusUsers) == 0 {
-		cfg.Policy.Status.Anyone = true
-	}
+	// An empty BACKUPFLOW_CHAT_STATUS_USERS leaves Status zero, which
+	// chatops.New reads as "whoever may run backup": status names instances,
+	// job ids and cloud errors, so it is never open to a whole workspace by
+	// default.
 	cfg.Policy.Backup.Anyone = c.BackupAnyone
 	return cfg
 }
