@@ -29,6 +29,9 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if no.Summary != nil {
 		return n.team.Send(ctx, SummaryMessage(*no.Summary))
 	}
+	if no.Stale != nil {
+		return n.team.Send(ctx, StaleMessage(*no.Stale))
+	}
 	o := *no.Outcome
 	msg := OutcomeMessage(o)
 	err := n.team.Send(ctx, msg)
@@ -106,6 +109,32 @@ func SummaryMessage(s flow.Summary) notify.Message {
 			Value: fmt.Sprintf("%d waiting: backupflow dead list, then dead replay or dead drop", s.DeadWaiting)})
 	}
 	return m
+}
+
+// StaleMessage renders the staleness alarm of one target.
+func StaleMessage(st flow.Stale) notify.Message {
+	m := notify.Message{Level: notify.Failure, JobID: "stale-" + st.Instance,
+		Title: fmt.Sprintf("No successful backup of %s for %s", st.Instance, roughly(st.Age))}
+	last := "none recorded since it entered the nightly scope at " + st.Since.UTC().Format(time.RFC3339)
+	if !st.LastSuccess.IsZero() {
+		last = st.LastSuccess.UTC().Format(time.RFC3339)
+	}
+	m.Text = fmt.Sprintf("Its last successful backup is older than %s (BACKUPFLOW_STALE_AFTER): did the nightly run happen? "+
+		"Check the nightly timer and the create-backup logs. Said once; a successful backup clears it.", roughly(st.Limit))
+	m.Fields = []notify.Field{
+		{Name: "Instance", Value: st.Instance},
+		{Name: "Product", Value: string(st.Product)},
+		{Name: "Last success", Value: last},
+	}
+	return m
+}
+
+// roughly renders a duration of hours as "31h", shorter ones to the minute.
+func roughly(d time.Duration) string {
+	if d >= time.Hour {
+		return fmt.Sprintf("%dh", int(d.Round(time.Hour)/time.Hour))
+	}
+	return d.Round(time.Minute).String()
 }
 
 // HasReplies reports whether any chat platform has a reply channel.

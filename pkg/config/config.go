@@ -57,6 +57,9 @@ type Config struct {
 	// NotifyLease: how long a redelivery waits for an outcome's claimant to
 	// notify before sending the notification itself (docs/reliability.md).
 	NotifyLease time.Duration `env:"BACKUPFLOW_NOTIFY_LEASE" default:"30s"`
+	// StaleAfter: a target with no successful backup for longer is
+	// notified once, until it recovers (checked on the drain timer).
+	StaleAfter time.Duration `env:"BACKUPFLOW_STALE_AFTER" default:"36h"`
 
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
@@ -107,8 +110,8 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: BACKUPFLOW_DISCOVER_TAG: want key=value, or %s to turn discovery off", DiscoverOff)
 		}
 	}
-	if c.MaxTargets <= 0 || c.RetryBudget <= 0 {
-		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS and BACKUPFLOW_RETRY_BUDGET must be positive")
+	if c.MaxTargets <= 0 || c.RetryBudget <= 0 || c.StaleAfter <= 0 {
+		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS, BACKUPFLOW_RETRY_BUDGET and BACKUPFLOW_STALE_AFTER must be positive")
 	}
 	return nil
 }
@@ -123,7 +126,7 @@ func (c Config) Flow() flow.Config {
 		Targets: c.Targets, DiscoverTag: tag, ImportRules: c.ImportRules,
 		MaxTargets: c.MaxTargets, RetryBudget: c.RetryBudget,
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
-		PollMin: c.PollMin, FirstPoll: c.FirstPoll, NotifyLease: c.NotifyLease,
+		PollMin: c.PollMin, FirstPoll: c.FirstPoll, NotifyLease: c.NotifyLease, StaleAfter: c.StaleAfter,
 		QuietSuccess: true,
 	}
 }

@@ -110,6 +110,10 @@ type Config struct {
 	// SweepEvery spaces the sweeps for lost messages that the drain timer
 	// asks for every minute.
 	SweepEvery time.Duration
+	// StaleAfter: a target in scope with no successful backup for longer
+	// is notified once, until it recovers (stale.go). StaleEvery spaces
+	// the checks, which ride on the sweep.
+	StaleAfter, StaleEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -140,6 +144,8 @@ func (c Config) withDefaults() Config {
 	def(&c.NotifyLease, 30*time.Second)
 	def(&c.PresignTTL, time.Hour)
 	def(&c.SweepEvery, 10*time.Minute)
+	def(&c.StaleAfter, 36*time.Hour)
+	def(&c.StaleEvery, time.Hour)
 	return c
 }
 

@@ -81,6 +81,10 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		return RunReport{Run: run}, fmt.Errorf("nightly run %s: %d targets exceeds the limit of %d (BACKUPFLOW_MAX_TARGETS); nothing was started",
 			run, len(targets), s.cfg.MaxTargets)
 	}
+	if err := s.watchScopeUpdate(ctx, at, targets, len(sel.Targets) > 0); err != nil {
+		// Bookkeeping for the staleness alarm: the run goes on without it.
+		log.Error("staleness scope not recorded", "err", err)
+	}
 	report := RunReport{Run: run, Skipped: skipped}
 	for _, t := range targets {
 		report.Jobs = append(report.Jobs, job.NewID("nightly", slot, t.InstanceID))

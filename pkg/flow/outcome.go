@@ -51,6 +51,7 @@ func (o Outcome) Duration() time.Duration {
 type Notice struct {
 	Outcome *Outcome // set for a job
 	Summary *Summary // set for a run
+	Stale   *Stale   // set for a target with no recent successful backup
 }
 
 // Summary is the one message per nightly run.

@@ -508,6 +508,7 @@ func (s *Service) finish(ctx context.Context, m job.Message, o Outcome) error {
 		"code", o.Code, "requestId", o.RequestID, "detail", o.Detail, "duration", o.Duration().Round(time.Second).String(),
 		"polls", o.Polls, "attempts", o.Attempts)
 	s.putState(ctx, m, string(o.Result))
+	s.watchSuccess(ctx, o)
 	if o.Origin.Run != "" {
 		if err := s.recordRunOutcome(ctx, o); err != nil {
 			log.Error("run summary bookkeeping failed", "run", o.Origin.Run, "err", err)

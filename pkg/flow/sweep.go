@@ -38,6 +38,8 @@ type SweepReport struct {
 	Stuck    int // jobs recorded stuck by this sweep
 	Closed   int // records of notified jobs removed
 	Skipped  bool
+	// Stale is the staleness check that rides on the sweep.
+	Stale StaleReport
 }
 
 // recordOpen notes m as the job's latest hand-off. It is part of the
@@ -106,6 +108,13 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 		}
 	}
 	s.log.Info("sweep", "open", rep.Open, "requeued", rep.Requeued, "stuck", rep.Stuck, "closed", rep.Closed, "errors", len(errs))
+	// The drain timer fires whether or not the nightly timer does, so the
+	// check that notices a nightly run that never came rides here.
+	st, err := s.CheckStale(ctx, force)
+	rep.Stale = st
+	if err != nil {
+		errs = append(errs, err)
+	}
 	return rep, errors.Join(errs...)
 }
 
