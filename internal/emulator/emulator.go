@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/emulator/chatemu"
 	"github.com/backupflow/backupflow/internal/emulator/cmqemu"
 	"github.com/backupflow/backupflow/internal/emulator/cosemu"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
@@ -62,9 +63,12 @@ type Emulator struct {
 	SQS     *sqsemu.Server
 	COS     *cosemu.Server
 	Feishu  *feishuemu.Server
-	Faults  *fault.Injector
-	Fleet   *fixture.Set
-	opts    Options
+	// Chat receives what is posted to chat reply handles (Slack
+	// response_url, DingTalk sessionWebhook, WeCom robot response_url).
+	Chat   *chatemu.Server
+	Faults *fault.Injector
+	Fleet  *fixture.Set
+	opts   Options
 }
 
 // New builds the emulator.
@@ -91,7 +95,7 @@ func New(o Options) (*Emulator, error) {
 	if faults == nil && o.FaultRate > 0 {
 		faults = fault.New(o.FaultRate, o.Seed)
 	}
-	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now)}
+	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now), Chat: chatemu.New()}
 	e.CMQ = cmqemu.New(cmqemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Now: o.Now,
 		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
 	for _, q := range o.Queues {
@@ -132,6 +136,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.CMQ.ServeHTTP(w, r)
 	case "feishu":
 		e.Feishu.ServeHTTP(w, r)
+	case "chat":
+		e.Chat.ServeHTTP(w, r)
 	case "health":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -157,6 +163,8 @@ func (e *Emulator) route(r *http.Request) string {
 		return "huawei"
 	case strings.HasPrefix(r.URL.Path, "/open-apis/"):
 		return "feishu"
+	case chatemu.Match(r):
+		return "chat"
 	case r.URL.Path == "/v2/index.php":
 		return "cmq"
 	case r.URL.Path == "/healthz":

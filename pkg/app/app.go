@@ -159,6 +159,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.log = log
 	a.notifier = n
 	a.Service, err = flow.New(cfg.Flow(), flow.Deps{
 		Providers: func(p provider.Product) (provider.Provider, error) {
@@ -183,7 +184,17 @@ func newNotifier(cfg config.Config, o Options) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_NOTIFY: %w", err)
 	}
-	n := &notifier{team: team, replies: map[string]sender{}}
+	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now, log: o.Logger}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	hopts := &notify.Options{Now: o.Now, HTTPClient: o.HTTPClient}
+	if ep := o.Getenv(ChatReplyEndpoint); ep != "" {
+		hopts.Endpoints = map[string]string{"slack": ep, "dingtalk": ep, "wecom": ep}
+	}
+	n.handles = func(platform, handle string) (sender, error) {
+		return notify.ReplyHandle(platform, handle, hopts)
+	}
 	for platform, env := range ReplyVariables {
 		spec := o.Getenv(env)
 		if spec == "" {
@@ -198,6 +209,11 @@ func newNotifier(cfg config.Config, o Options) (*notifier, error) {
 	}
 	return n, nil
 }
+
+// ChatReplyEndpoint moves every chat reply handle (Slack response_url,
+// DingTalk sessionWebhook, WeCom robot response_url) onto another base URL,
+// keeping its path and query: the emulator's, for local runs and tests.
+const ChatReplyEndpoint = "BACKUPFLOW_CHAT_REPLY_ENDPOINT"
 
 // ReplyVariables name, per chat platform, the static channel that carries
 // results back to the conversation a command came from (reply URLs handed

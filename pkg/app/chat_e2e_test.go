@@ -96,11 +96,14 @@ func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
 					t.Fatalf("signed request %d: status %d body %q", i, rec.Code, rec.Body.String())
 				}
 			}
-			// WeCom and Feishu carry no text in their HTTP answer: their
-			// acknowledgements arrive on the reply channel first; the
-			// result is the one message after them.
-			acks := sk.count(p.platform)
-			s.runFor(2*time.Hour, func() bool { return sk.count(p.platform) > acks })
+			// Feishu carries no text in its HTTP answer: acknowledgements
+			// arrive on the reply channel first; the result is the one
+			// message after them, on the static channel or, for a platform
+			// that hands out a reply handle (Slack, DingTalk, WeCom robot),
+			// at that handle in the emulator.
+			results := func() int { return sk.count(p.platform) + len(s.emu.Chat.Posts()) }
+			acks, sinkAcks := results(), sk.count(p.platform)
+			s.runFor(2*time.Hour, func() bool { return results() > acks })
 			backups := 0
 			for _, j := range s.emu.Jobs() {
 				if j.InstanceID == p.instance {
@@ -113,12 +116,15 @@ func TestEndToEnd_ChatCommandPerPlatform(t *testing.T) {
 			if backups != 1 || len(s.emu.Jobs()) != 1 {
 				t.Errorf("emulator holds %d jobs, %d on %s; want exactly one backup of %s", len(s.emu.Jobs()), backups, p.instance, p.instance)
 			}
-			if got := sk.count(p.platform); got != acks+1 {
+			if got := results(); got != acks+1 {
 				t.Errorf("replies to %s = %d after %d acknowledgements; want exactly one result", p.platform, got, acks)
 			}
 			sk.mu.Lock()
-			reply := strings.Join(sk.got[p.platform][acks:], "")
+			reply := strings.Join(sk.got[p.platform][sinkAcks:], "")
 			sk.mu.Unlock()
+			for _, c := range s.emu.Chat.Posts() {
+				reply += c.Text
+			}
 			if !strings.Contains(reply, p.instance) || !strings.Contains(reply, chatopstest.User) {
 				t.Errorf("reply %q does not name the instance and mention the user", reply)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -23,7 +24,16 @@ type sender interface {
 type notifier struct {
 	team    sender
 	replies map[string]sender // by chat platform
+	// handles builds the sender for a job's reply handle (the platform's
+	// short-lived URL to the conversation); nil when none may be used.
+	handles func(platform, handle string) (sender, error)
+	now     func() time.Time
+	log     *slog.Logger
 }
+
+// handleMargin keeps a post off a handle about to expire: one that lapses
+// in flight is lost, while the static channel is not.
+const handleMargin = time.Minute
 
 func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if no.Summary != nil {
@@ -35,13 +45,58 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	o := *no.Outcome
 	msg := OutcomeMessage(o)
 	err := n.team.Send(ctx, msg)
-	if r, ok := n.replies[o.Origin.Platform]; ok && o.Origin.Platform != "" {
-		msg.Mention = o.Origin.User
-		if rerr := r.Send(ctx, msg); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("reply to %s: %w", o.Origin.Platform, rerr))
-		}
+	if o.Origin.Platform == "" {
+		return err
+	}
+	msg.Mention = o.Origin.User
+	if rerr := n.reply(ctx, o, msg); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("reply to %s: %w", o.Origin.Platform, rerr))
 	}
 	return err
+}
+
+// reply sends a chat job's result to the conversation the command came
+// from: through the command's reply handle while it lasts, else (expired,
+// refused, or failed) through the platform's static reply channel. With no
+// static channel, a handle's failure is returned only when a later try can
+// succeed (the redelivery re-sends the notice); a used-up or refused handle
+// is logged and dropped, since retrying it would only repeat the team's
+// notice. Neither the handle nor its errors' URLs reach the log.
+func (n *notifier) reply(ctx context.Context, o flow.Outcome, msg notify.Message) error {
+	static, hasStatic := n.replies[o.Origin.Platform]
+	if h := o.Origin.Reply; h != "" && n.handles != nil {
+		herr := n.viaHandle(ctx, o, msg)
+		if herr == nil {
+			return nil
+		}
+		if !hasStatic {
+			if _, retry := notify.RetryAfter(herr); retry {
+				return herr
+			}
+			n.log.WarnContext(ctx, "chat result not delivered to the conversation; no static reply channel to fall back on",
+				"job", o.JobID, "platform", o.Origin.Platform, "err", herr.Error())
+			return nil
+		}
+		n.log.InfoContext(ctx, "chat result sent through the static reply channel instead of the reply handle",
+			"job", o.JobID, "platform", o.Origin.Platform, "reason", herr.Error())
+	}
+	if !hasStatic {
+		return nil
+	}
+	return static.Send(ctx, msg)
+}
+
+var errHandleExpired = errors.New("the reply handle has expired")
+
+func (n *notifier) viaHandle(ctx context.Context, o flow.Outcome, msg notify.Message) error {
+	if exp := o.Origin.ReplyExpires; exp.IsZero() || !n.now().Add(handleMargin).Before(exp) {
+		return errHandleExpired
+	}
+	s, err := n.handles(o.Origin.Platform, o.Origin.Reply)
+	if err != nil {
+		return err
+	}
+	return s.Send(ctx, msg)
 }
 
 // OutcomeMessage renders one job's outcome.

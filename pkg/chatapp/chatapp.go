@@ -171,7 +171,8 @@ type chatJobs struct{ svc *flow.Service }
 func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, error) {
 	return j.svc.Enqueue(ctx, flow.Request{JobID: r.ID, Op: provider.Op(r.Op), Instance: r.Instance, Method: r.Method,
 		Object: r.Object, Origin: job.Origin{Source: "chat", Platform: r.Origin.Platform, User: r.Origin.User,
-			Chat: r.Origin.Chat, Thread: r.Origin.Thread, MessageID: r.Origin.MessageID}})
+			Chat: r.Origin.Chat, Thread: r.Origin.Thread, MessageID: r.Origin.MessageID,
+			Reply: r.Origin.ReplyURL, ReplyExpires: r.Origin.ReplyExpires}})
 }
 
 func (j *chatJobs) Status(ctx context.Context, query string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 )
 
 type dingTalkMessage struct {
@@ -20,6 +21,9 @@ type dingTalkMessage struct {
 	ChatbotCorpID  string `json:"chatbotCorpId"`
 	RobotCode      string `json:"robotCode"`
 	SessionWebhook string `json:"sessionWebhook"`
+	// SessionWebhookExpiredTime is when the session webhook stops working
+	// (ms since the epoch, about 90 minutes after the message).
+	SessionWebhookExpiredTime int64 `json:"sessionWebhookExpiredTime"`
 }
 
 type dingTalkReply struct {
@@ -80,7 +84,11 @@ func (h *handler) dingtalk(w http.ResponseWriter, r *http.Request, body []byte) 
 		Team:      m.SenderCorpID,
 		Chat:      m.ConversationID,
 		MessageID: m.MsgID,
-		ReplyURL:  m.SessionWebhook,
+	}
+	// A session webhook without its expiry is not used: nothing says
+	// when it stops working, and the static channel is there for that.
+	if m.SessionWebhook != "" && m.SessionWebhookExpiredTime > 0 {
+		o.ReplyURL, o.ReplyExpires = m.SessionWebhook, time.UnixMilli(m.SessionWebhookExpiredTime)
 	}
 	if o.Team == "" {
 		o.Team = m.ChatbotCorpID

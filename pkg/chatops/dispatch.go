@@ -193,6 +193,9 @@ func (h *handler) askConfirm(ctx context.Context, cmd Command, req Request) stri
 		h.decision(ctx, o, cmd, "replay", "request_id", req.ID)
 		return prompt
 	}
+	// The reply handle is not kept with the prompt: the job's result goes
+	// to the handle of the `confirm` message, the fresher of the two.
+	req.Origin.ReplyURL, req.Origin.ReplyExpires = "", time.Time{}
 	b, err := json.Marshal(pending{Request: req, Created: h.now()})
 	if err == nil {
 		err = h.deps.Store.Put(ctx, confirmKey(o, code), b, ConfirmWindow)
@@ -236,6 +239,7 @@ func (h *handler) confirm(ctx context.Context, o Origin, cmd Command) string {
 		return h.deny(ctx, o, cmd, "import rule")
 	}
 	cmd.Instance, cmd.Object = req.Instance, req.Object
+	req.Origin.ReplyURL, req.Origin.ReplyExpires = o.ReplyURL, o.ReplyExpires
 	return h.enqueue(ctx, cmd, req)
 }
 

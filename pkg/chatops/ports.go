@@ -3,6 +3,7 @@ package chatops
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // Jobs is the queue side of the handler. The handler never calls a cloud API;
@@ -41,8 +42,10 @@ type Origin struct {
 	MessageID string // the platform's message or event id
 	// ReplyURL is the short-lived reply handle (Slack response_url, DingTalk
 	// sessionWebhook, WeCom robot response_url). It is a bearer credential:
-	// never log it.
-	ReplyURL string
+	// never log it. The job's result is posted to it while ReplyExpires is
+	// ahead (the platform's documented lifetime, counted from the command).
+	ReplyURL     string
+	ReplyExpires time.Time
 }
 
 // LogValue keeps ReplyURL out of logs.

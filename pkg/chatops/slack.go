@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // slack serves slash commands: verify over the raw form body, then answer
@@ -52,6 +53,8 @@ func (h *handler) slack(w http.ResponseWriter, r *http.Request, body []byte) {
 			Chat:      form.Get("channel_id"),
 			MessageID: msgID,
 			ReplyURL:  form.Get("response_url"),
+			// Slack honours a response_url for 30 minutes (5 posts).
+			ReplyExpires: h.now().Add(slackReplyLifetime),
 		},
 		text: form.Get("text"),
 	}
@@ -80,6 +83,10 @@ func isSSLCheck(body []byte) bool {
 	v, err := url.ParseQuery(string(body))
 	return err == nil && len(v["ssl_check"]) == 1 && v["ssl_check"][0] == "1"
 }
+
+// slackReplyLifetime is how long Slack accepts posts to a response_url
+// (facts/chatops.md §2.3).
+const slackReplyLifetime = 30 * time.Minute
 
 type slackMessage struct {
 	ResponseType string `json:"response_type"`

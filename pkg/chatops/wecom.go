@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // wecomEnvelope is the outer XML of a self-built app callback.
@@ -226,6 +227,10 @@ func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (in
 	return inbound{origin: o}, "Sorry, I only understand text commands.\n\n" + HelpText, false
 }
 
+// wecomRobotReplyLifetime is how long a smart robot's response_url takes its
+// one post (facts/chatops.md §3.3).
+const wecomRobotReplyLifetime = time.Hour
+
 func (h *handler) wecomRobot1(ctx context.Context, plain []byte, nonce string) (inbound, string, bool) {
 	var m wecomRobotMessage
 	if err := json.Unmarshal(plain, &m); err != nil {
@@ -233,7 +238,11 @@ func (h *handler) wecomRobot1(ctx context.Context, plain []byte, nonce string) (
 		return inbound{}, "", false
 	}
 	o := Origin{Platform: "wecom", User: m.From.UserID, Team: h.cfg.WeCom.CorpID, Chat: m.ChatID,
-		MessageID: m.MsgID, ReplyURL: m.ResponseURL}
+		MessageID: m.MsgID}
+	if m.ResponseURL != "" {
+		// WeCom takes one post to a robot's response_url, within an hour.
+		o.ReplyURL, o.ReplyExpires = m.ResponseURL, h.now().Add(wecomRobotReplyLifetime)
+	}
 	if o.MessageID == "" {
 		o.MessageID = "nonce:" + nonce // unique for two hours, per WeCom
 	}

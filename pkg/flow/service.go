@@ -576,9 +576,13 @@ func (s *Service) notifyOutcome(ctx context.Context, o Outcome) error {
 }
 
 // putState keeps a short, best-effort status line per job for `status`.
+// The status record leaves out the chat reply handle: `status` never needs
+// it, and it is a credential.
 func (s *Service) putState(ctx context.Context, m job.Message, state string) {
+	origin := m.Origin
+	origin.Reply, origin.ReplyExpires = "", time.Time{}
 	b, _ := json.Marshal(JobState{JobID: m.JobID, State: state, Step: m.Step, Ref: m.Ref, Spec: m.Spec,
-		Polls: m.Polls, Attempt: m.Attempt, Created: m.Created, Updated: s.d.Now(), Origin: m.Origin})
+		Polls: m.Polls, Attempt: m.Attempt, Created: m.Created, Updated: s.d.Now(), Origin: origin})
 	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
 		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -50,6 +51,20 @@ type Origin struct {
 	MessageID string `json:"message,omitempty"`
 	// ReplayOf is the dead-lettered job this one replays (backupflow dead replay).
 	ReplayOf string `json:"replayOf,omitempty"`
+	// Reply is the platform's short-lived handle to the conversation the
+	// command came from (Slack response_url, DingTalk sessionWebhook, WeCom
+	// robot response_url), used for the result while ReplyExpires is ahead.
+	// It is a bearer credential: it travels in the message and the ledger's
+	// job records (both private), and never in a log line (LogValue).
+	Reply        string    `json:"reply,omitempty"`
+	ReplyExpires time.Time `json:"replyExpires,omitzero"`
+}
+
+// LogValue keeps Reply out of logs.
+func (o Origin) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("source", o.Source), slog.String("run", o.Run),
+		slog.String("platform", o.Platform), slog.String("user", o.User), slog.String("chat", o.Chat),
+		slog.String("message", o.MessageID), slog.String("replayOf", o.ReplayOf), slog.Bool("reply", o.Reply != ""))
 }
 
 // Message is the envelope. State travels in it; functions keep none.

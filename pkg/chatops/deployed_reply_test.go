@@ -1,0 +1,198 @@
+package chatops_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
+	"github.com/backupflow/backupflow/pkg/invoke"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// staticSink stands in for a platform's static reply channel
+// (BACKUPFLOW_REPLY_<PLATFORM>=webhook:…) and records what arrives.
+type staticSink struct {
+	mu   sync.Mutex
+	got  []string
+	srv  *httptest.Server
+	spec string
+}
+
+func newStaticSink(t *testing.T) *staticSink {
+	s := &staticSink{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.got = append(s.got, string(b))
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.srv.Close)
+	s.spec = "webhook:" + s.srv.URL + "/static"
+	return s
+}
+
+func (s *staticSink) posts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// drains returns the deployed create-backup and poll-status handlers, built
+// from the function table as their mains build them.
+func (d *deployed) drains() []invoke.Handler {
+	d.t.Helper()
+	var hs []invoke.Handler
+	for _, fn := range []string{app.CreateBackup, app.PollStatus} {
+		f, ok := app.Lookup(fn)
+		if !ok {
+			d.t.Fatalf("no %s in the function table", fn)
+		}
+		h, err := f.Handler(d.app, nil)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// runUntil fires both drain timers every 30 s of virtual time until done.
+func (d *deployed) runUntil(max time.Duration, done func() bool) {
+	d.t.Helper()
+	drains := d.drains()
+	for el := time.Duration(0); el <= max; el += 30 * time.Second {
+		for _, h := range drains {
+			if _, err := h(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`)); err != nil {
+				d.t.Logf("drain: %v", err)
+			}
+		}
+		if done() {
+			return
+		}
+		d.clock.Advance(30 * time.Second)
+	}
+	d.t.Fatalf("not done after %s of virtual time; log:\n%s", max, d.logs)
+}
+
+// handlePath is where the emulator receives a handle: its path and query.
+func handlePath(t *testing.T, handle string) string {
+	u, err := url.Parse(handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+// Issue 14 item 2: a job started from chat ends with its result in the
+// conversation the command came from, through the reply handle the command
+// arrived with, while that handle lasts; after it expires, through the
+// platform's static reply channel. The deployed constructor, configured from
+// the environment, over the COS ledger and CMQ on the emulator.
+func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
+	platforms := []struct {
+		name, platform, instance string
+		env                      map[string]string
+		req                      func(chatopstest.Message, time.Time) *http.Request
+		answer                   func(*fixture, *httptest.ResponseRecorder) string
+		handle                   func(chatopstest.Message) string // as the request builder sets it
+		lifetime                 time.Duration                    // how long the platform honours it
+		responseType             string
+	}{
+		{
+			name: "slack", platform: "slack", instance: "cdb-c1nl9rpv",
+			env: slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User),
+			req: chatopstest.Slack, answer: jsonText("text"),
+			handle: func(m chatopstest.Message) string {
+				return "https://hooks.slack.com/commands/" + chatopstest.Team + "/1/" + m.ID
+			},
+			lifetime: 30 * time.Minute, responseType: "in_channel",
+		},
+	}
+	for _, p := range platforms {
+		for _, expired := range []bool{false, true} {
+			name := p.name + "/fresh handle"
+			if expired {
+				name = p.name + "/expired handle"
+			}
+			t.Run(name, func(t *testing.T) {
+				static := newStaticSink(t)
+				env := map[string]string{app.ReplyVariables[p.platform]: static.spec}
+				for k, v := range p.env {
+					env[k] = v
+				}
+				clock := clocktest.New(now)
+				d := newDeployed(t, clock, env)
+				m := chatopstest.Message{ID: "res-" + p.platform, Text: "backup " + p.instance}
+				rec := d.serve(p.req(m, clock.Now()))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d %s", rec.Code, rec.Body)
+				}
+				// The answer, in the conversation at once.
+				ack := p.answer(&fixture{t: t}, rec)
+				job, spec := d.queued(ack)
+				if spec.InstanceID != p.instance {
+					t.Fatalf("queued %+v; want a backup of %s", spec, p.instance)
+				}
+				if expired {
+					clock.Advance(p.lifetime + time.Minute)
+				}
+				handle := handlePath(t, p.handle(m))
+				d.runUntil(2*time.Hour, func() bool {
+					return len(d.emu.Chat.To(handle)) > 0 || len(static.posts()) > 0
+				})
+				// The job: one backup of the instance, succeeded.
+				var backups []string
+				for _, j := range d.emu.Jobs() {
+					backups = append(backups, j.InstanceID)
+					if j.InstanceID == p.instance && j.State != provider.Succeeded {
+						t.Errorf("backup of %s ended %v", p.instance, j.State)
+					}
+				}
+				if len(backups) != 1 || backups[0] != p.instance {
+					t.Errorf("emulated jobs %v; want one backup of %s", backups, p.instance)
+				}
+				// The result, in the same conversation.
+				got := d.emu.Chat.To(handle)
+				if expired {
+					if len(got) != 0 || len(static.posts()) != 1 {
+						t.Fatalf("expired handle: %d posts to it, %d to the static channel; want 0 and 1", len(got), len(static.posts()))
+					}
+					if s := static.posts()[0]; !strings.Contains(s, p.instance) || !strings.Contains(s, job) {
+						t.Errorf("static result %s does not name %s and job %s", s, p.instance, job)
+					}
+					return
+				}
+				if len(got) != 1 || len(static.posts()) != 0 || len(d.emu.Chat.Posts()) != 1 {
+					t.Fatalf("%d results at the handle, %d elsewhere, %d on the static channel; want exactly one, at the handle",
+						len(got), len(d.emu.Chat.Posts())-len(got), len(static.posts()))
+				}
+				r := got[0]
+				if r.ResponseType != p.responseType {
+					t.Errorf("response_type %q; want %q", r.ResponseType, p.responseType)
+				}
+				for _, want := range []string{p.instance, job, "succeeded", chatopstest.User} {
+					if !strings.Contains(r.Text, want) {
+						t.Errorf("result %q does not contain %q", r.Text, want)
+					}
+				}
+				// The handle is a credential: never in a log line, nor in
+				// the status record `status` reads.
+				if logs := d.logs.String(); strings.Contains(logs, handle) || strings.Contains(logs, url.QueryEscape(handle)) {
+					t.Errorf("the reply handle reached the log:\n%s", logs)
+				}
+				if st, _, err := d.app.Service.State(context.Background(), job); err != nil || st.Origin.Reply != "" {
+					t.Errorf("status record of %s holds the reply handle (err %v)", job, err)
+				}
+			})
+		}
+	}
+}
