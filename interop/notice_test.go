@@ -47,8 +47,8 @@ func newHooks(t *testing.T) *hooks {
 		h.raw[r] = b
 		h.mu.Unlock()
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/services/"):
-			_, _ = io.WriteString(w, "ok") // Slack: 200 "ok"
+		case strings.HasPrefix(r.URL.Path, "/services/"), strings.HasPrefix(r.URL.Path, "/commands/"):
+			_, _ = io.WriteString(w, "ok") // Slack: 200 "ok" (incoming webhook, response_url)
 		case strings.HasPrefix(r.URL.Path, "/open-apis/"):
 			_, _ = io.WriteString(w, `{"code":0,"msg":"success","data":{}}`)
 		default: // WeCom and DingTalk: errcode 0
@@ -160,6 +160,10 @@ func validSlack(m slack.WebhookMessage) error {
 // platforms' own types: slack-go's WebhookMessage and Block Kit objects,
 // silenceper/wechat's robot message options; DingTalk's and Feishu's by
 // their documented shapes and signatures.
+// noticeHandle is the path of the response_url slackRequest puts in the
+// command (trigger trig-notice-1).
+const noticeHandle = "/commands/T0INTEROP/1/trig-notice-1"
+
 func TestChatOutcomeNotices(t *testing.T) {
 	e := startEmulator(t)
 	hk := newHooks(t)
@@ -183,6 +187,9 @@ func TestChatOutcomeNotices(t *testing.T) {
 		"feishu:" + hk.srv.URL + "/open-apis/bot/v2/hook/interopfeishutoken?secret=" + noticeFeishuSecret,
 	}, ",")
 	env["BACKUPFLOW_REPLY_SLACK"] = "slack:" + hk.srv.URL + "/services/T0INTEROP/B0INTEROP/reply"
+	// The command's response_url (hooks.slack.com/commands/…) is played
+	// here too: the result goes back to the conversation through it.
+	env["BACKUPFLOW_CHAT_REPLY_ENDPOINT"] = hk.srv.URL
 	env["BACKUPFLOW_SLACK_SIGNING_SECRET"] = slackSecret
 	env["BACKUPFLOW_CHAT_BACKUP_USERS"] = "slack:U0INTEROP"
 	chat := startRIE(t, "chatops", env)
@@ -202,7 +209,7 @@ func TestChatOutcomeNotices(t *testing.T) {
 		for ctx.Err() == nil {
 			deliver(ctx, c, q, create, "backupflow-work")
 			deliver(ctx, c, q, poll, "backupflow-poll")
-			if reqs, _ := hk.bodies("/services/T0INTEROP/B0INTEROP/reply"); len(reqs) > 0 {
+			if reqs, _ := hk.bodies(noticeHandle); len(reqs) > 0 {
 				break
 			}
 			time.Sleep(300 * time.Millisecond)
@@ -255,8 +262,14 @@ func TestChatOutcomeNotices(t *testing.T) {
 			}
 		}
 	})
-	check(t, slackClient, "outcome reply in the asker's conversation mentions them (reply channel)", func(c *R) {
-		if msg, ok := slackNotice(c, "/services/T0INTEROP/B0INTEROP/reply"); ok {
+	check(t, slackClient, "outcome reply in the asker's conversation, through the command's response_url, in_channel, mentions them", func(c *R) {
+		if reqs, _ := hk.bodies("/services/T0INTEROP/B0INTEROP/reply"); len(reqs) != 0 {
+			c.Errorf("%d posts to the static reply channel while the response_url lasts; want none", len(reqs))
+		}
+		if msg, ok := slackNotice(c, noticeHandle); ok {
+			if msg.ResponseType != "in_channel" {
+				c.Errorf("response_type %q; want in_channel, so the channel sees the result", msg.ResponseType)
+			}
 			mentioned := false
 			for _, b := range msg.Blocks.BlockSet {
 				if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil && strings.Contains(s.Text.Text, "<@U0INTEROP>") {
