@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,25 @@ func (s *staticSink) posts() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.got...)
+}
+
+func dingTalkEnv() map[string]string {
+	return map[string]string{
+		"BACKUPFLOW_DINGTALK_APP_SECRET": chatopstest.DingTalkAppSecret,
+		"BACKUPFLOW_DINGTALK_ROBOT_CODE": chatopstest.DingTalkRobotCode,
+		"BACKUPFLOW_DINGTALK_CORP_ID":    chatopstest.DingTalkCorpID,
+		"BACKUPFLOW_DINGTALK_SENDERS":    chatopstest.User,
+		"BACKUPFLOW_CHAT_BACKUP_USERS":   "dingtalk:" + chatopstest.User,
+	}
+}
+
+func wecomRobotEnv() map[string]string {
+	return map[string]string{
+		"BACKUPFLOW_WECOM_ROBOT_TOKEN":   chatopstest.WeComRobotToken,
+		"BACKUPFLOW_WECOM_ROBOT_AES_KEY": chatopstest.WeComRobotEncodingAESKey,
+		"BACKUPFLOW_WECOM_CORP_ID":       chatopstest.WeComCorpID,
+		"BACKUPFLOW_CHAT_BACKUP_USERS":   "wecom:" + chatopstest.User,
+	}
 }
 
 // drains returns the deployed create-backup and poll-status handlers, built
@@ -116,6 +136,24 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 			},
 			lifetime: 30 * time.Minute, responseType: "in_channel",
 		},
+		{
+			name: "dingtalk", platform: "dingtalk", instance: "cmgo-ayxpky6l",
+			env: dingTalkEnv(), req: chatopstest.DingTalk, answer: jsonText("text", "content"),
+			handle: func(m chatopstest.Message) string {
+				return "https://oapi.dingtalk.com/robot/sendBySession?session=" + m.ID
+			},
+			// chatopstest.DingTalk sets sessionWebhookExpiredTime 90
+			// minutes after the message, as DingTalk does.
+			lifetime: 90 * time.Minute,
+		},
+		{
+			name: "wecom robot", platform: "wecom", instance: "mssql-i1z41iwd",
+			env: wecomRobotEnv(), req: chatopstest.WeComRobot, answer: wecomPassive(true),
+			handle: func(m chatopstest.Message) string {
+				return "https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=" + m.ID
+			},
+			lifetime: time.Hour,
+		},
 	}
 	for _, p := range platforms {
 		for _, expired := range []bool{false, true} {
@@ -131,7 +169,7 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 				}
 				clock := clocktest.New(now)
 				d := newDeployed(t, clock, env)
-				m := chatopstest.Message{ID: "res-" + p.platform, Text: "backup " + p.instance}
+				m := chatopstest.Message{ID: "res-" + strings.ReplaceAll(p.name, " ", "-"), Text: "backup " + p.instance}
 				rec := d.serve(p.req(m, clock.Now()))
 				if rec.Code != http.StatusOK {
 					t.Fatalf("status %d %s", rec.Code, rec.Body)
@@ -194,5 +232,56 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// resultOnStatic runs one command's job to its end and reports the posts
+// at its handle and on the static channel.
+func resultOnStatic(t *testing.T, env map[string]string, platform string, r *http.Request, handle string, before func(*deployed)) (atHandle int, static []string) {
+	t.Helper()
+	sink := newStaticSink(t)
+	env[app.ReplyVariables[platform]] = sink.spec
+	d := newDeployed(t, clocktest.New(now), env)
+	if rec := d.serve(r); rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	if before != nil {
+		before(d)
+	}
+	base := len(d.emu.Chat.Posts())
+	d.runUntil(2*time.Hour, func() bool { return len(sink.posts()) > 0 || len(d.emu.Chat.Posts()) > base })
+	if strings.Contains(d.logs.String(), handle) || strings.Contains(d.logs.String(), url.QueryEscape(handle)) {
+		t.Errorf("the reply handle reached the log:\n%s", d.logs)
+	}
+	return len(d.emu.Chat.To(handle)), sink.posts()
+}
+
+// DingTalk's session webhook lasts until the sessionWebhookExpiredTime the
+// message states, not a lifetime assumed here: past it, the result goes to
+// the static robot.
+func TestDeployed_dingtalkSessionWebhookExpiresWhenTheMessageSays(t *testing.T) {
+	m := chatopstest.Message{ID: "dt-short", Text: "backup cmgo-ayxpky6l"}
+	r := chatopstest.DingTalk(m, now)
+	exp := strconv.FormatInt(now.Add(90*time.Minute).UnixMilli(), 10)
+	replaceBody(`"sessionWebhookExpiredTime":`+exp, `"sessionWebhookExpiredTime":`+strconv.FormatInt(now.Add(2*time.Minute).UnixMilli(), 10))(r)
+	n, static := resultOnStatic(t, dingTalkEnv(), "dingtalk", r, "/robot/sendBySession?session=dt-short",
+		func(d *deployed) { d.clock.Advance(5 * time.Minute) })
+	if n != 0 || len(static) != 1 || !strings.Contains(static[0], "cmgo-ayxpky6l") {
+		t.Errorf("%d posts to the expired session webhook, static %q; want the result on the static robot only", n, static)
+	}
+}
+
+// A handle the platform refuses (a WeCom robot's response_url takes one
+// post; here someone used it first) is not retried: the result goes to the
+// static channel, once.
+func TestDeployed_refusedHandleFallsBackToStatic(t *testing.T) {
+	m := chatopstest.Message{ID: "wc-used", Text: "backup mssql-i1z41iwd"}
+	handle := "/cgi-bin/aibot/response?response_code=wc-used"
+	n, static := resultOnStatic(t, wecomRobotEnv(), "wecom", chatopstest.WeComRobot(m, now), handle, func(d *deployed) {
+		d.emu.Chat.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, handle,
+			strings.NewReader(`{"msgtype":"markdown","markdown":{"content":"someone else"}}`)))
+	})
+	if n != 1 || len(static) != 1 || !strings.Contains(static[0], "mssql-i1z41iwd") {
+		t.Errorf("%d posts taken at the handle (1 by someone else), static %q; want the result on the static channel once", n, static)
 	}
 }

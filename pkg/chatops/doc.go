@@ -80,7 +80,10 @@
 // robots, and Origin.ReplyURL (sessionWebhook) is there either way. The
 // generic hook gets {"text": ...}. WeCom and Feishu get an empty 200, and the
 // text goes to Deps.Replies. Results of jobs go back later through the
-// notifier, routed by Origin. The handler never calls a cloud API.
+// notifier, routed by Origin: to Origin.ReplyURL while Origin.ReplyExpires
+// is ahead (Slack response_url 30 min, DingTalk sessionWebhookExpiredTime,
+// WeCom robot response_url 1 h), else to the platform's static channel. The
+// handler never calls a cloud API.
 //
 // # Test secrets
 //
