@@ -2,7 +2,9 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +175,37 @@ func TestDead_SummaryCountsWaiting(t *testing.T) {
 	sums := h.notes.summaries()
 	if len(sums) != 1 || sums[0].DeadWaiting != 1 || sums[0].Counts()[DeadLettered] != 1 {
 		t.Fatalf("summaries = %+v; want one counting 1 dead-lettered, 1 waiting", sums)
+	}
+}
+
+// A chat job's reply handle is a credential: the dead-letter record that
+// `backupflow dead list --json` prints, and the dead queue's copy, leave it
+// out, while the result still goes to the conversation through it.
+func TestDead_recordLeavesOutTheReplyHandle(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, Config{RetryBudget: 10 * time.Minute})
+	h.prov.outageErr, h.prov.outageEnd = throttled(), h.clk.Now().Add(3*time.Hour)
+	const handle = "https://hooks.slack.com/commands/T0/1/handle-token-0001"
+	id, err := h.svc.Enqueue(ctx, Request{JobID: "slack-dead-reply", Op: provider.Backup, Instance: "cdb-c1nl9rpv",
+		Origin: job.Origin{Source: "chat", Platform: "slack", User: "u1", Reply: handle, ReplyExpires: h.clk.Now().Add(30 * time.Minute)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	dl, err := h.svc.DeadLetters(ctx)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("DeadLetters = %+v, %v; want one", dl, err)
+	}
+	b, _ := json.Marshal(dl[0])
+	if strings.Contains(string(b), "handle-token-0001") {
+		t.Errorf("dead-letter record holds the reply handle: %s", b)
+	}
+	for _, m := range h.dead.msgs {
+		if strings.Contains(string(m.body), "handle-token-0001") {
+			t.Errorf("dead queue copy holds the reply handle: %s", m.body)
+		}
+	}
+	if o := h.notes.outcomes()[id]; len(o) != 1 || o[0].Origin.Reply != handle {
+		t.Errorf("notified %+v; want one outcome still carrying the handle", o)
 	}
 }

@@ -448,11 +448,17 @@ func (s *Service) send(ctx context.Context, m job.Message, delay time.Duration) 
 // deadLetter records the message for `backupflow dead`, parks it and ends
 // the job. tries is how many times it was tried.
 func (s *Service) deadLetter(ctx context.Context, m job.Message, cause error, tries int) error {
-	body, err := m.Encode()
+	// The parked copies are read by operators (`backupflow dead list
+	// --json`) long after a chat reply handle has expired, and the handle
+	// is a credential: they go without it. The outcome keeps it, so the
+	// result still reaches the conversation.
+	parked := m
+	parked.Origin.Reply, parked.Origin.ReplyExpires = "", time.Time{}
+	body, err := parked.Encode()
 	if err != nil {
 		return err
 	}
-	if err := s.recordDead(ctx, m, body, cause, tries); err != nil {
+	if err := s.recordDead(ctx, parked, body, cause, tries); err != nil {
 		return err
 	}
 	if _, err := s.d.Dead.Send(ctx, body, 0); err != nil {
