@@ -168,6 +168,9 @@ func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error
 // chatJobs adapts the flow service to the chat handler's port.
 type chatJobs struct{ svc *flow.Service }
 
+// The handler answers `dead` only through this optional port.
+var _ chatops.DeadLetters = (*chatJobs)(nil)
+
 func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, error) {
 	return j.svc.Enqueue(ctx, flow.Request{JobID: r.ID, Op: provider.Op(r.Op), Instance: r.Instance, Method: r.Method,
 		Object: r.Object, Origin: job.Origin{Source: "chat", Platform: r.Origin.Platform, User: r.Origin.User,
@@ -177,6 +180,10 @@ func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, erro
 
 func (j *chatJobs) Status(ctx context.Context, query string) (string, error) {
 	return j.svc.StatusText(ctx, query)
+}
+
+func (j *chatJobs) DeadText(ctx context.Context) (string, error) {
+	return j.svc.DeadText(ctx, 5)
 }
 
 // ledgerStore backs the chat handler's replay guard and pending

@@ -18,11 +18,12 @@ const (
 	VerbStatus  = "status"
 	VerbHelp    = "help"
 	VerbConfirm = "confirm"
+	VerbDead    = "dead"
 )
 
 // Command is one parsed chat command. Only the fields of its Verb are set.
 type Command struct {
-	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp or VerbConfirm
+	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp, VerbConfirm or VerbDead
 	Instance string // backup, import: a validated instance id
 	Method   string // backup: "", "logical", "physical" or "snapshot"
 	Object   string // import: cos://bucket/key, s3://bucket/key or bucket/key
@@ -44,6 +45,7 @@ const HelpText = `Commands:
   import <cos://bucket/key | s3://bucket/key | bucket/key> to <instance>
   status [job-id | instance]
   confirm <code>   (finishes an import you asked for in the last 5 minutes)
+  dead             (the jobs given up on; replay them with the CLI)
   help`
 
 var (
@@ -149,6 +151,11 @@ func ParseCommand(text string) (Command, error) {
 			c.Query = args[0]
 		}
 		return c, nil
+	case VerbDead:
+		if len(args) != 0 {
+			return Command{}, usagef("dead takes nothing: it lists the jobs given up on (replay them with backupflow dead replay)")
+		}
+		return Command{Verb: VerbDead}, nil
 	case VerbConfirm:
 		if len(args) != 1 {
 			return Command{}, usagef("confirm takes the code you were given")

@@ -36,6 +36,7 @@ func TestParseCommand(t *testing.T) {
 			chatops.Command{Verb: "import", Object: "s3://b1/k.bak", Instance: "mssql-abcd1234"}},
 		{"status job", "status slack-0123456789abcdef", chatops.Command{Verb: "status", Query: "slack-0123456789abcdef"}},
 		{"confirm", "confirm abc234", chatops.Command{Verb: "confirm", Code: "ABC234"}},
+		{"dead", "/backupflow DEAD", chatops.Command{Verb: "dead"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +68,7 @@ func TestParseCommand_usage(t *testing.T) {
 		"confirm",
 		"confirm 12",
 		"confirm abc23456",
+		"dead replay jabc",
 	} {
 		if got, err := chatops.ParseCommand(text); !errors.Is(err, chatops.ErrUsage) {
 			t.Errorf("ParseCommand(%q) = %+v, %v; want ErrUsage", text, got, err)

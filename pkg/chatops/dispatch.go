@@ -89,6 +89,24 @@ func (h *handler) run(ctx context.Context, in inbound) string {
 		return h.askConfirm(ctx, cmd, req)
 	case VerbConfirm:
 		return h.confirm(ctx, o, cmd)
+	case VerbDead:
+		// What was given up on, and why, is for the people who may act on
+		// the fleet: those the backup rule admits.
+		if !p.Backup.allows(o) {
+			return h.deny(ctx, o, cmd, "backup rule")
+		}
+		dl, ok := h.deps.Jobs.(DeadLetters)
+		if !ok {
+			h.decision(ctx, o, cmd, "allow")
+			return "The dead-letter list is not available here; run backupflow dead list."
+		}
+		text, err := dl.DeadText(ctx)
+		if err != nil {
+			h.decision(ctx, o, cmd, "error", "err", err.Error())
+			return "The dead-letter list is unavailable right now; try again in a minute."
+		}
+		h.decision(ctx, o, cmd, "allow")
+		return text
 	}
 	return HelpText
 }

@@ -53,6 +53,15 @@ func (j *fakeJobs) Status(_ context.Context, q string) (string, error) {
 	return "2 jobs running", nil
 }
 
+func (j *fakeJobs) DeadText(context.Context) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return "", j.fail
+	}
+	return "1 dead letter(s) waiting", nil
+}
+
 func (j *fakeJobs) enqueued() []chatops.Request {
 	j.mu.Lock()
 	defer j.mu.Unlock()

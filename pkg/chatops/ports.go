@@ -19,6 +19,13 @@ type Jobs interface {
 	Status(ctx context.Context, query string) (string, error)
 }
 
+// DeadLetters is the optional side of Jobs that answers `dead`: a short
+// text listing the jobs given up on. A Jobs without it answers that the
+// list is not available here.
+type DeadLetters interface {
+	DeadText(ctx context.Context) (string, error)
+}
+
 // Request is one job asked for from chat.
 type Request struct {
 	// ID is deterministic from the platform and its message/event id

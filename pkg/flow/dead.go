@@ -235,6 +235,37 @@ func (s *Service) DropDead(ctx context.Context, id string) error {
 	return wrapLedger(s.d.Ledger.Delete(ctx, keyDead(id)))
 }
 
+// DeadText lists the dead letters still waiting in a few short lines for
+// chat, newest first, at most limit of them.
+func (s *Service) DeadText(ctx context.Context, limit int) (string, error) {
+	dl, err := s.DeadLetters(ctx)
+	if err != nil {
+		return "", err
+	}
+	var waiting []DeadLetter
+	for i := len(dl) - 1; i >= 0; i-- {
+		if dl[i].ReplayedAs == "" {
+			waiting = append(waiting, dl[i])
+		}
+	}
+	if len(waiting) == 0 {
+		return "No dead letters: nothing was given up on.", nil
+	}
+	lines := []string{fmt.Sprintf("%d dead letter(s) waiting (replay with `backupflow dead replay <job>`):", len(waiting))}
+	for i, d := range waiting {
+		if i == limit {
+			lines = append(lines, fmt.Sprintf("…and %d more (backupflow dead list)", len(waiting)-i))
+			break
+		}
+		why := strings.Join(strings.Fields(d.Why), " ")
+		if r := []rune(why); len(r) > 140 {
+			why = string(r[:139]) + "…"
+		}
+		lines = append(lines, fmt.Sprintf("- %s %s, %s, %d tries: %s", d.JobID, d.What, d.When.UTC().Format(time.RFC3339), d.Tries, why))
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
 // deadWaiting counts the dead letters neither replayed nor dropped, for the
 // nightly summary. Best effort: -1 when the ledger could not tell.
 func (s *Service) deadWaiting(ctx context.Context) int {

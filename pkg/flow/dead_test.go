@@ -49,6 +49,10 @@ func TestDead_ListReplayDrop(t *testing.T) {
 		t.Errorf("dead-letter queue got %d messages; want 1", h.dead.sent)
 	}
 
+	if text, err := h.svc.DeadText(ctx, 5); err != nil || !strings.Contains(text, "1 dead letter(s) waiting") ||
+		!strings.Contains(text, id+" backup cdb-c1nl9rpv") {
+		t.Errorf("DeadText = %q, %v; want the one waiting", text, err)
+	}
 	// The outage is over: the replay reaches an outcome, exactly once.
 	h.clk.Advance(4 * time.Hour)
 	r, err := h.svc.ReplayDead(ctx, id)
@@ -87,6 +91,9 @@ func TestDead_ListReplayDrop(t *testing.T) {
 	}
 	if n := h.svc.deadWaiting(ctx); n != 0 {
 		t.Errorf("deadWaiting = %d after the replay; want 0", n)
+	}
+	if text, _ := h.svc.DeadText(ctx, 5); !strings.HasPrefix(text, "No dead letters") {
+		t.Errorf("DeadText after the replay = %q; want none waiting", text)
 	}
 
 	if err := h.svc.DropDead(ctx, id); err != nil {
