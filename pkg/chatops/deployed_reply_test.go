@@ -285,3 +285,28 @@ func TestDeployed_refusedHandleFallsBackToStatic(t *testing.T) {
 		t.Errorf("%d posts taken at the handle (1 by someone else), static %q; want the result on the static channel once", n, static)
 	}
 }
+
+// An import confirmed with `confirm <code>` ends in the conversation
+// through the confirm message's response_url (the fresher handle); the
+// import message's is not posted to.
+func TestDeployed_confirmedImportAnswersThroughTheConfirmHandle(t *testing.T) {
+	d := newDeployed(t, clocktest.New(now), slackEnv("BACKUPFLOW_CHAT_IMPORT_USERS", "slack:"+chatopstest.User))
+	if err := d.emu.COS.Put("backups-1250000000", "orders.bak", append([]byte("TAPE"), make([]byte, 1020)...)); err != nil {
+		t.Fatal(err)
+	}
+	prompt := d.slack(chatopstest.Message{ID: "imp-h", Text: "import cos://backups-1250000000/orders.bak to mssql-njj2mtpl"})
+	code := codeRE.FindStringSubmatch(prompt)
+	if code == nil {
+		t.Fatalf("import answered %q; want a confirmation code", prompt)
+	}
+	job, _ := d.queued(d.slack(chatopstest.Message{ID: "conf-h", Text: "confirm " + code[1]}))
+	confirmHandle := "/commands/" + chatopstest.Team + "/1/conf-h"
+	d.runUntil(2*time.Hour, func() bool { return len(d.emu.Chat.Posts()) > 0 })
+	got := d.emu.Chat.To(confirmHandle)
+	if len(got) != 1 || len(d.emu.Chat.Posts()) != 1 {
+		t.Fatalf("posts %+v; want the one result at the confirm message's handle", d.emu.Chat.Posts())
+	}
+	if !strings.Contains(got[0].Text, job) || !strings.Contains(got[0].Text, "mssql-njj2mtpl") {
+		t.Errorf("result %q does not name job %s and its instance", got[0].Text, job)
+	}
+}
