@@ -184,10 +184,7 @@ func newNotifier(cfg config.Config, o Options) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_NOTIFY: %w", err)
 	}
-	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now, log: o.Logger}
-	if n.log == nil {
-		n.log = slog.New(slog.DiscardHandler)
-	}
+	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now}
 	hopts := &notify.Options{Now: o.Now, HTTPClient: o.HTTPClient}
 	if ep := o.Getenv(ChatReplyEndpoint); ep != "" {
 		hopts.Endpoints = map[string]string{"slack": ep, "dingtalk": ep, "wecom": ep}

@@ -73,11 +73,11 @@ func (n *notifier) reply(ctx context.Context, o flow.Outcome, msg notify.Message
 			if _, retry := notify.RetryAfter(herr); retry {
 				return herr
 			}
-			n.log.WarnContext(ctx, "chat result not delivered to the conversation; no static reply channel to fall back on",
+			n.logger().WarnContext(ctx, "chat result not delivered to the conversation; no static reply channel to fall back on",
 				"job", o.JobID, "platform", o.Origin.Platform, "err", herr.Error())
 			return nil
 		}
-		n.log.InfoContext(ctx, "chat result sent through the static reply channel instead of the reply handle",
+		n.logger().InfoContext(ctx, "chat result sent through the static reply channel instead of the reply handle",
 			"job", o.JobID, "platform", o.Origin.Platform, "reason", herr.Error())
 	}
 	if !hasStatic {
@@ -86,10 +86,21 @@ func (n *notifier) reply(ctx context.Context, o flow.Outcome, msg notify.Message
 	return static.Send(ctx, msg)
 }
 
+func (n *notifier) logger() *slog.Logger {
+	if n.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return n.log
+}
+
 var errHandleExpired = errors.New("the reply handle has expired")
 
 func (n *notifier) viaHandle(ctx context.Context, o flow.Outcome, msg notify.Message) error {
-	if exp := o.Origin.ReplyExpires; exp.IsZero() || !n.now().Add(handleMargin).Before(exp) {
+	now := time.Now
+	if n.now != nil {
+		now = n.now
+	}
+	if exp := o.Origin.ReplyExpires; exp.IsZero() || !now().Add(handleMargin).Before(exp) {
 		return errHandleExpired
 	}
 	s, err := n.handles(o.Origin.Platform, o.Origin.Reply)

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -49,3 +51,71 @@ func TestSummaryMessage_countsWaitingDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// A chat job's result goes to its reply handle while it lasts; past it, or
+// when the handle fails, to the static channel. Without a static channel a
+// failure a retry can cure is returned (the notice is sent again), one it
+// cannot is logged, without the handle, and dropped.
+func TestNotifier_replyHandleThenStatic(t *testing.T) {
+	const handle = "https://hooks.slack.com/commands/T0/1/handle-secret-0001"
+	fresh := now0.Add(10 * time.Minute)
+	retryable := &notify.Error{Channel: "slack", StatusCode: 503}
+	refused := &notify.Error{Channel: "slack", StatusCode: 404, Code: "used_url"}
+	for _, tc := range []struct {
+		name      string
+		expires   time.Time
+		handleErr error
+		static    bool
+		wantAt    string // "handle", "static" or ""
+		wantErr   bool
+	}{
+		{"fresh", fresh, nil, true, "handle", false},
+		{"about to expire", now0.Add(30 * time.Second), nil, true, "static", false},
+		{"expired", now0.Add(-time.Minute), nil, true, "static", false},
+		{"no expiry known", time.Time{}, nil, true, "static", false},
+		{"handle fails, static set", fresh, refused, true, "static", false},
+		{"handle refused, no static", fresh, refused, false, "", false},
+		{"handle unavailable, no static", fresh, retryable, false, "", true},
+		{"expired, no static", now0.Add(-time.Minute), nil, false, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var at []string
+			var logs strings.Builder
+			n := &notifier{team: sendFunc(func(context.Context, notify.Message) error { return nil }),
+				replies: map[string]sender{}, now: func() time.Time { return now0 },
+				log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			if tc.static {
+				n.replies["slack"] = sendFunc(func(context.Context, notify.Message) error { at = append(at, "static"); return nil })
+			}
+			n.handles = func(platform, h string) (sender, error) {
+				if platform != "slack" || h != handle {
+					t.Errorf("handle sender for %s %s", platform, h)
+				}
+				return sendFunc(func(context.Context, notify.Message) error {
+					if tc.handleErr != nil {
+						return tc.handleErr
+					}
+					at = append(at, "handle")
+					return nil
+				}), nil
+			}
+			err := n.Notify(context.Background(), flow.Notice{Outcome: &flow.Outcome{JobID: "j-1", Instance: "cdb-c1nl9rpv",
+				Result: flow.Succeeded, Origin: job.Origin{Source: "chat", Platform: "slack", User: "u1", Reply: handle, ReplyExpires: tc.expires}}})
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Notify = %v; want error %v", err, tc.wantErr)
+			}
+			want := []string{}
+			if tc.wantAt != "" {
+				want = []string{tc.wantAt}
+			}
+			if strings.Join(at, ",") != strings.Join(want, ",") {
+				t.Errorf("delivered at %v; want %v", at, want)
+			}
+			if strings.Contains(logs.String(), "handle-secret-0001") {
+				t.Errorf("the handle reached the log: %s", logs.String())
+			}
+		})
+	}
+}
+
+var now0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
