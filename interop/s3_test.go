@@ -12,7 +12,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/backupflow/backupflow/pkg/ledger"
-	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/openurl"
 )
 
 const s3Client = "gofakes3"
@@ -31,8 +31,10 @@ func startS3(t *testing.T, bucket string) *httptest.Server {
 }
 
 func s3Ledger(t *testing.T, endpoint, url string) (*ledger.Ledger, error) {
-	return ledger.Open(context.Background(), url, &ledger.Options{S3: &objstore.S3Config{
-		Region: "us-east-1", AccessKeyID: "AKIAINTEROP", SecretAccessKey: "interop-secret", Endpoint: endpoint}})
+	// The variables a Lambda function's ledger driver reads.
+	env := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIAINTEROP",
+		"AWS_SECRET_ACCESS_KEY": "interop-secret", "BACKUPFLOW_AWS_ENDPOINT": endpoint}
+	return ledger.Open(context.Background(), url, openurl.Env{Getenv: func(k string) string { return env[k] }})
 }
 
 // TestS3LedgerConditionalWrites: the deployed S3 ledger driver's claims hold

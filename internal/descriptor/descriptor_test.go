@@ -23,6 +23,8 @@ import (
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/feishu"
+	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
+	"github.com/backupflow/backupflow/pkg/objstore/s3store"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
 	"github.com/backupflow/backupflow/pkg/queue/sqsqueue"
 )
@@ -272,7 +274,8 @@ func secretVariables() map[string]bool {
 func readVariables(t *testing.T, fn string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	types := []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(cmqqueue.Settings{}), reflect.TypeOf(sqsqueue.Settings{})}
+	types := []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(cmqqueue.Settings{}), reflect.TypeOf(sqsqueue.Settings{}),
+		reflect.TypeOf(cosstore.Settings{}), reflect.TypeOf(s3store.Settings{})}
 	if fn == "chatops" {
 		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}), reflect.TypeOf(feishu.Settings{}))
 	}

@@ -25,7 +25,8 @@ var scannedPackages = map[string]string{
 	"pkg/provider/tcmongodb":   "",
 	"pkg/queue/cmqqueue":       "tdmq",
 	"pkg/queue/sqsqueue":       "-",
-	"pkg/objstore":             "-",
+	"pkg/objstore/cosstore":    "-",
+	"pkg/objstore/s3store":     "-",
 }
 
 func provider(pkg string, entries ...string) []use {
@@ -65,23 +66,23 @@ var tencentUses = map[string][]use{
 		provider("tcsqlserver", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		provider("tcmongodb", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
-		cos("COS.Presign", "COS.Get", "COS.Put", "COS.List", "COS.Versioning"),
+		cos("Store.Presign", "Store.Get", "Store.Put", "Store.List", "Store.Versioning"),
 	),
 	"start-migration": uses(
 		provider("tcsqlserver", "Provider.migrationByName", "Provider.startImport"),
 		cmq("cmqDriver.Send"),
-		cos("COS.Head", "COS.ReadMagic", "COS.Presign", "COS.Get", "COS.Put", "COS.Versioning"),
+		cos("Store.Head", "Store.ReadMagic", "Store.Presign", "Store.Get", "Store.Put", "Store.Versioning"),
 	),
 	"poll-status": uses(
 		provider("tcmysql", "Provider.Status"),
 		provider("tcsqlserver", "Provider.Status"),
 		provider("tcmongodb", "Provider.Status"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
-		cos("COS.Get", "COS.Put", "COS.List", "COS.Versioning"),
+		cos("Store.Get", "Store.Put", "Store.List", "Store.Versioning"),
 	),
 	"chatops": uses(
 		cmq("cmqDriver.Send"),
-		cos("COS.Get", "COS.Put", "COS.Versioning"),
+		cos("Store.Get", "Store.Put", "Store.Versioning"),
 	),
 }
 
@@ -89,17 +90,17 @@ var tencentUses = map[string][]use{
 // keys from parameters, so only SQS and S3 are authorized by IAM. Queue
 // consumption is the event source mapping's (see sqsPlatformActions).
 var awsUses = map[string][]use{
-	"create-backup":   uses(sqs("sqsDriver.Send"), s3("S3.Presign", "S3.Get", "S3.Put", "S3.List")),
-	"start-migration": uses(sqs("sqsDriver.Send"), s3("S3.Head", "S3.ReadMagic", "S3.Presign", "S3.Get", "S3.Put")),
-	"poll-status":     uses(sqs("sqsDriver.Send"), s3("S3.Get", "S3.Put", "S3.List")),
-	"chatops":         uses(sqs("sqsDriver.Send"), s3("S3.Get", "S3.Put")),
+	"create-backup":   uses(sqs("sqsDriver.Send"), s3("Store.Presign", "Store.Get", "Store.Put", "Store.List")),
+	"start-migration": uses(sqs("sqsDriver.Send"), s3("Store.Head", "Store.ReadMagic", "Store.Presign", "Store.Get", "Store.Put")),
+	"poll-status":     uses(sqs("sqsDriver.Send"), s3("Store.Get", "Store.Put", "Store.List")),
+	"chatops":         uses(sqs("sqsDriver.Send"), s3("Store.Get", "Store.Put")),
 }
 
 // Actions the code contains that no deployed function reaches, with why.
 // The test checks that each is really in the code (no stale entries) and
 // granted nowhere.
 var unreachable = map[string]string{
-	"tdmq:SendMessage":      "data-plane send is the fallback when no API 3.0 client is given; pkg/app always gives one with cmq:// queues, so SendCmqMsg is used",
+	"tdmq:SendMessage":      "data-plane send is the fallback when no API 3.0 client is given; the cmq:// opener always builds one from the environment, so SendCmqMsg is used",
 	"name/cos:DeleteObject": "only Ledger.Delete, which no flow calls",
 	"sqs:GetQueueUrl":       "template.yaml gives full queue URLs (sqs://host/account/name), so the driver never looks one up",
 	"s3:DeleteObject":       "only Ledger.Delete, which no flow calls",
@@ -118,8 +119,8 @@ var sqsPlatformActions = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sq
 func cmq(entries ...string) []use {
 	return prefixed("pkg/queue/cmqqueue", entries)
 }
-func cos(entries ...string) []use { return prefixed("pkg/objstore", entries) }
-func s3(entries ...string) []use  { return prefixed("pkg/objstore", entries) }
+func cos(entries ...string) []use { return prefixed("pkg/objstore/cosstore", entries) }
+func s3(entries ...string) []use  { return prefixed("pkg/objstore/s3store", entries) }
 func sqs(entries ...string) []use { return prefixed("pkg/queue/sqsqueue", entries) }
 
 func prefixed(pkg string, entries []string) []use {

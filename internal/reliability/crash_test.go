@@ -22,10 +22,8 @@ import (
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke/scfinvoketest"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
-	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
-	"github.com/backupflow/backupflow/pkg/secret"
-	"github.com/backupflow/backupflow/pkg/tencent"
 )
 
 // binDir holds the binaries once built; TestMain removes it.
@@ -305,15 +303,12 @@ func crashStack(t *testing.T, name string) (*offsetClock, *emulator.Emulator, ma
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL, "http://")
 	env := emu.Env(srv.URL)
 	maps.Copy(env, emulator.CloudQueues("ledger-crash-"+name))
 	ledgerURL := env["BACKUPFLOW_LEDGER"]
 	env["BACKUPFLOW_NOTIFY"], env["BACKUPFLOW_LOG_LEVEL"] = "print:", "info"
 	ctx := context.Background()
-	led, err := ledger.Open(ctx, ledgerURL, &ledger.Options{COS: &objstore.COSConfig{
-		Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
-		Region:      "ap-guangzhou", Endpoint: addr, Now: clk.Now}})
+	led, err := ledger.Open(ctx, ledgerURL, openurl.Env{Getenv: func(k string) string { return env[k] }, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ package reliability
 
 import (
 	"context"
-	"github.com/backupflow/backupflow/pkg/chatapp"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -17,9 +16,11 @@ import (
 
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
 	"github.com/backupflow/backupflow/pkg/provider/huaweirds"
 	"github.com/backupflow/backupflow/pkg/secret"
 	"github.com/backupflow/backupflow/pkg/tencent"
@@ -173,7 +174,7 @@ func loadConfig(getenv func(string) string) error {
 // import URL expires within objstore.MaxPresignTTL (2 h).
 func TestPresignedURLsAreShortLived(t *testing.T) {
 	now := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
-	c, err := objstore.NewCOS(objstore.COSConfig{Credentials: tencent.Credentials{SecretID: "AKIDx", SecretKey: secret.String("k")},
+	c, err := cosstore.New(cosstore.Config{Credentials: tencent.Credentials{SecretID: "AKIDx", SecretKey: secret.String("k")},
 		Region: "ap-guangzhou", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

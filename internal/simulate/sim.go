@@ -20,6 +20,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
@@ -194,7 +195,7 @@ var ledgerSeq atomic.Int64
 func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
 	name := fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1))
-	base, err := ledger.Open(ctx, name, &ledger.Options{Now: clk.Now})
+	base, err := ledger.Open(ctx, name, openurl.Env{Now: clk.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -136,23 +136,24 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		a.Providers[provider.HuaweiRDS], discover[provider.HuaweiRDS] = p, p
 	}
 
-	// Each queue driver reads its own settings from the environment.
-	qenv := openurl.Env{Now: o.Now, HTTPClient: o.HTTPClient, Getenv: o.Getenv}
+	// Each driver (queue, ledger, object store) reads its own settings from
+	// the environment.
+	env := openurl.Env{Now: o.Now, HTTPClient: o.HTTPClient, Getenv: o.Getenv}
 	var err error
-	if a.Work, err = queue.Open(ctx, cfg.WorkQueue, qenv); err != nil {
+	if a.Work, err = queue.Open(ctx, cfg.WorkQueue, env); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_WORK_QUEUE: %w", err)
 	}
-	if a.Poll, err = queue.Open(ctx, cfg.PollQueue, qenv); err != nil {
+	if a.Poll, err = queue.Open(ctx, cfg.PollQueue, env); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_POLL_QUEUE: %w", err)
 	}
-	if a.Dead, err = queue.Open(ctx, cfg.DeadQueue, qenv); err != nil {
+	if a.Dead, err = queue.Open(ctx, cfg.DeadQueue, env); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_DEAD_QUEUE: %w", err)
 	}
-	objects, err := newObjects(cfg, tcreds, o)
+	objects, err := newObjects(cfg, env)
 	if err != nil {
 		return nil, err
 	}
-	if a.Ledger, err = ledger.Open(ctx, cfg.Ledger, ledgerOptions(cfg, tcreds, o)); err != nil {
+	if a.Ledger, err = ledger.Open(ctx, cfg.Ledger, env); err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_LEDGER: %w", err)
 	}
 	n, err := newNotifier(cfg, o)

@@ -19,8 +19,9 @@ type Config struct {
 	PollQueue string `env:"BACKUPFLOW_POLL_QUEUE" default:"mem://backupflow-poll"`
 	DeadQueue string `env:"BACKUPFLOW_DEAD_QUEUE" default:"mem://backupflow-dead"`
 	Ledger    string `env:"BACKUPFLOW_LEDGER" default:"mem://backupflow"`
-	// Each queue driver reads its own settings (cmqqueue.Settings,
-	// sqsqueue.Settings) through ProcessFrom.
+	// Each driver reads its own settings through ProcessFrom: endpoints,
+	// regions and keys of queues (cmqqueue.Settings, sqsqueue.Settings),
+	// ledgers and object stores (cosstore.Settings, s3store.Settings).
 
 	// Tencent: region (SCF sets TENCENTCLOUD_REGION) and an emulator endpoint.
 	TencentRegion   string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
@@ -29,15 +30,11 @@ type Config struct {
 	// per-product hosts ("cdb=cdb.ap-singapore.intl.tencentcloudapi.com,...").
 	TencentRootDomain string `env:"BACKUPFLOW_TENCENT_ROOT_DOMAIN"`
 	TencentEndpoints  string `env:"BACKUPFLOW_TENCENT_ENDPOINTS"`
-	COSEndpoint       string `env:"BACKUPFLOW_COS_ENDPOINT"`
 	// ObjectStore is where uploads land: cos (Tencent) or s3 (AWS).
 	ObjectStore string `env:"BACKUPFLOW_OBJECT_STORE" default:"cos"`
 	// Huawei: region and an emulator endpoint (credentials: HUAWEICLOUD_SDK_*).
 	HuaweiRegion   string `env:"BACKUPFLOW_HUAWEI_REGION" default:"cn-north-4"`
 	HuaweiEndpoint string `env:"BACKUPFLOW_HUAWEI_ENDPOINT"`
-	// AWS: an endpoint override for SQS/S3 (tests); region from AWS_REGION.
-	AWSEndpoint string `env:"BACKUPFLOW_AWS_ENDPOINT"`
-	AWSRegion   string `env:"AWS_REGION" default:"us-east-1"`
 
 	// Scope of the nightly run.
 	Targets     Targets     `env:"BACKUPFLOW_TARGETS"`

@@ -18,6 +18,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
@@ -47,7 +48,7 @@ func newService(t *testing.T) (*flow.Service, *queue.Queue, *queue.Queue, *queue
 	work := memqueue.Open(name+"-work", nil)
 	poll := memqueue.Open(name+"-poll", nil)
 	dead := memqueue.Open(name+"-dead", nil)
-	l, err := ledger.Open(context.Background(), "mem://"+name, nil)
+	l, err := ledger.Open(context.Background(), "mem://"+name, openurl.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

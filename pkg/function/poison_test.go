@@ -13,6 +13,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
 )
@@ -42,7 +43,7 @@ func TestPoisonMessageIsDeadLetteredWithItsReason(t *testing.T) {
 	work := memqueue.Open("poison-work", qo)
 	poll := memqueue.Open("poison-poll", qo)
 	dead := memqueue.Open("poison-dead", qo)
-	led, err := ledger.Open(context.Background(), "mem://poison", nil)
+	led, err := ledger.Open(context.Background(), "mem://poison", openurl.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestPushedBatchSurvivesAPanic(t *testing.T) {
 	clk := clocktest.New(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC))
 	qo := &memqueue.Options{Now: clk.Now}
 	work, poll, dead := memqueue.Open("pb-work", qo), memqueue.Open("pb-poll", qo), memqueue.Open("pb-dead", qo)
-	led, _ := ledger.Open(context.Background(), "mem://pushed", nil)
+	led, _ := ledger.Open(context.Background(), "mem://pushed", openurl.Env{})
 	svc, err := flow.New(flow.Config{}, flow.Deps{
 		Providers: func(provider.Product) (provider.Provider, error) { return panicProvider{}, nil },
 		Work:      work, Poll: poll, Dead: dead, Ledger: led, Notifier: nopNotifier{}, Now: clk.Now,

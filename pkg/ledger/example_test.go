@@ -5,11 +5,12 @@ import (
 	"fmt"
 
 	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/openurl"
 )
 
 func ExampleLedger_Claim() {
 	ctx := context.Background()
-	l, err := ledger.Open(ctx, "mem://example", nil)
+	l, err := ledger.Open(ctx, "mem://example", openurl.Env{})
 	if err != nil {
 		panic(err)
 	}

@@ -2,32 +2,14 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/openurl"
 )
-
-// Options configure Open. Nil means defaults; only the part a URL's scheme
-// needs must be set.
-type Options struct {
-	// COS configures cos://<bucket>/<prefix>.
-	COS *objstore.COSConfig
-	// S3 configures s3://<bucket>/<prefix>.
-	S3 *objstore.S3Config
-	// Now is the clock TTLs run on; default time.Now.
-	Now func() time.Time
-	// TTL, for mem:// only, makes a record vanish TTL after it was last
-	// written (it can then be claimed again). Zero keeps records forever.
-	// Object stores expire records by bucket lifecycle rules instead.
-	TTL time.Duration
-}
 
 // driver is what a backend provides; Ledger validates keys before calling it.
 type driver interface {
@@ -46,57 +28,34 @@ type Ledger struct {
 	url string // without secrets, for errors
 }
 
-// Open opens a ledger by URL: mem://<name> (shared by every Open of that
-// name in the process), cos://<bucket>/<prefix> or s3://<bucket>/<prefix>.
-// cos:// reads the bucket's versioning and refuses a versioned bucket
-// (Claim would not hold there); the others do no I/O.
-func Open(ctx context.Context, rawURL string, opts *Options) (*Ledger, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, errors.New("ledger: open: not a URL (want mem://name, cos://bucket/prefix or s3://bucket/prefix)")
-	}
-	name := u.Host + u.Path
-	switch u.Scheme {
-	case "mem":
-		if name == "" {
-			return nil, errors.New("ledger: open: mem:// needs a name")
-		}
-		now := opts.Now
-		if now == nil {
-			now = time.Now
-		}
-		return &Ledger{d: openMem(name, opts.TTL, now), url: "mem://" + name}, nil
-	case "cos":
-		if opts.COS == nil {
-			return nil, errors.New("ledger: open cos://: Options.COS is not set")
-		}
-		return openCOS(ctx, *opts.COS, u.Host, u.Path)
-	case "s3":
-		if opts.S3 == nil {
-			return nil, errors.New("ledger: open s3://: Options.S3 is not set")
-		}
-		return openS3(*opts.S3, u.Host, u.Path)
-	}
-	return nil, errors.New("ledger: open: unsupported scheme (want mem://, cos:// or s3://)")
+// Openers is the ledger registry: mem:// is built in, cosledger registers
+// cos:// and s3ledger s3://, each reading its settings from the Env it is
+// given.
+var Openers = openurl.NewRegistry[*Ledger]("ledger")
+
+// Open opens a ledger by URL: mem://<name>[?ttl=<duration>] (shared by
+// every Open of that name in the process), cos://<bucket>/<prefix> or
+// s3://<bucket>/<prefix> (their drivers must be imported).
+func Open(ctx context.Context, rawURL string, env openurl.Env) (*Ledger, error) {
+	return Openers.Open(ctx, rawURL, env)
 }
 
-// New builds a ledger over any object store (an objstore.COS or S3, or a
-// test double) under bucket/prefix.
+// New builds a ledger over any object store (an objstore.Store, or a test
+// double) under bucket/prefix.
 func New(s ObjectStore, bucket, prefix string) (*Ledger, error) {
-	return newObjects(s, "store", bucket, prefix)
+	return NewObjects(s, "store", bucket, prefix)
 }
 
-func newObjects(s ObjectStore, scheme, bucket, prefix string) (*Ledger, error) {
+// NewObjects is New for a driver: scheme names the ledger in errors
+// (cos://bucket/prefix/...).
+func NewObjects(s ObjectStore, scheme, bucket, prefix string) (*Ledger, error) {
 	if bucket == "" {
-		return nil, fmt.Errorf("ledger: open %s://: no bucket", scheme)
+		return nil, fmt.Errorf("%s://: no bucket", scheme)
 	}
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
 		if err := checkKey(prefix); err != nil {
-			return nil, fmt.Errorf("ledger: open %s://%s: prefix: %w", scheme, bucket, err)
+			return nil, fmt.Errorf("%s://%s: prefix: %w", scheme, bucket, err)
 		}
 		prefix += "/"
 	}

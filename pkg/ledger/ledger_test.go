@@ -1,7 +1,3 @@
-// The stores are fenced by platform build tags; their tests run in the full build.
-
-//go:build !scf && !lambda.norpc
-
 package ledger_test
 
 import (
@@ -20,9 +16,11 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/ledger"
+	_ "github.com/backupflow/backupflow/pkg/ledger/cosledger" // cos://
+	_ "github.com/backupflow/backupflow/pkg/ledger/s3ledger"  // s3://
 	"github.com/backupflow/backupflow/pkg/objstore"
 	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
-	"github.com/backupflow/backupflow/pkg/tencent"
+	"github.com/backupflow/backupflow/pkg/openurl"
 )
 
 const (
@@ -33,6 +31,17 @@ const (
 
 var seq atomic.Int64
 
+func envOf(m map[string]string) openurl.Env {
+	return openurl.Env{Getenv: func(k string) string { return m[k] }}
+}
+
+// cosEnv is what a deployed function's environment says about COS, with
+// the emulator at srv.
+func cosEnv(srv *httptest.Server) openurl.Env {
+	return envOf(map[string]string{"TENCENTCLOUD_SECRET_ID": id, "TENCENTCLOUD_SECRET_KEY": sk,
+		"TENCENTCLOUD_REGION": "ap-guangzhou", "BACKUPFLOW_COS_ENDPOINT": srv.Listener.Addr().String()})
+}
+
 // drivers opens a fresh, empty ledger per call for every backend.
 func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
 	ctx := context.Background()
@@ -42,9 +51,7 @@ func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
 				Buckets: []fixture.Bucket{{Name: bucket, Region: "ap-guangzhou"}}})
 			srv := httptest.NewServer(emu)
 			t.Cleanup(srv.Close)
-			l, err := ledger.Open(ctx, "cos://"+bucket+"/ledger/v1", &ledger.Options{COS: &objstore.COSConfig{
-				Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou",
-				Endpoint: srv.Listener.Addr().String()}})
+			l, err := ledger.Open(ctx, "cos://"+bucket+"/ledger/v1", cosEnv(srv))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +64,7 @@ func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
 	}
 	return map[string]func(t *testing.T) *ledger.Ledger{
 		"mem": func(t *testing.T) *ledger.Ledger {
-			l, err := ledger.Open(ctx, fmt.Sprintf("mem://conformance-%d", seq.Add(1)), nil)
+			l, err := ledger.Open(ctx, fmt.Sprintf("mem://conformance-%d", seq.Add(1)), openurl.Env{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,8 +76,8 @@ func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
 			fake := objstoretest.NewS3()
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
-			l, err := ledger.Open(ctx, "s3://ledger-bucket/records", &ledger.Options{S3: &objstore.S3Config{
-				Region: "us-east-1", AccessKeyID: "AKIA", SecretAccessKey: "s", Endpoint: srv.URL}})
+			l, err := ledger.Open(ctx, "s3://ledger-bucket/records", envOf(map[string]string{
+				"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "BACKUPFLOW_AWS_ENDPOINT": srv.URL}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,9 +200,9 @@ func testInvalidKeys(t *testing.T, l *ledger.Ledger) {
 
 func TestMemSharedByName(t *testing.T) {
 	ctx := context.Background()
-	a, _ := ledger.Open(ctx, "mem://shared-test", nil)
-	b, _ := ledger.Open(ctx, "mem://shared-test", nil)
-	c, _ := ledger.Open(ctx, "mem://other-test", nil)
+	a, _ := ledger.Open(ctx, "mem://shared-test", openurl.Env{})
+	b, _ := ledger.Open(ctx, "mem://shared-test", openurl.Env{})
+	c, _ := ledger.Open(ctx, "mem://other-test", openurl.Env{})
 	if ok, _ := a.Claim(ctx, "k", []byte("a")); !ok {
 		t.Fatal("first claim lost")
 	}
@@ -210,7 +217,7 @@ func TestMemSharedByName(t *testing.T) {
 func TestMemTTL(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1700000000, 0)
-	l, err := ledger.Open(ctx, "mem://ttl-test", &ledger.Options{TTL: time.Hour, Now: func() time.Time { return now }})
+	l, err := ledger.Open(ctx, "mem://ttl-test?ttl=1h", openurl.Env{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,20 +245,22 @@ func TestMemTTL(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
+	creds := envOf(map[string]string{"TENCENTCLOUD_SECRET_ID": id, "TENCENTCLOUD_SECRET_KEY": sk})
 	tests := []struct {
-		url  string
-		opts *ledger.Options
+		url string
+		env openurl.Env
 	}{
-		{"mem://", nil},
-		{"redis://x", nil},
-		{"cos://" + bucket + "/p", nil},
-		{"s3://b/p", &ledger.Options{}},
-		{"cos:///p", &ledger.Options{COS: &objstore.COSConfig{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou"}}},
-		{"cos://" + bucket + "/a/../b", &ledger.Options{COS: &objstore.COSConfig{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou"}}},
-		{"::", nil},
+		{"mem://", openurl.Env{}},
+		{"mem://x?ttl=soon", openurl.Env{}},
+		{"redis://x", openurl.Env{}},
+		{"cos://" + bucket + "/p", openurl.Env{}}, // no credentials
+		{"s3://b/p", openurl.Env{}},
+		{"cos:///p", creds},
+		{"cos://" + bucket + "/a/../b", creds},
+		{"::", openurl.Env{}},
 	}
 	for _, tt := range tests {
-		if _, err := ledger.Open(ctx, tt.url, tt.opts); err == nil {
+		if _, err := ledger.Open(ctx, tt.url, tt.env); err == nil {
 			t.Errorf("Open(%q) succeeded", tt.url)
 		}
 	}
@@ -295,9 +304,7 @@ func TestCOSLedgerRefusesVersionedBucket(t *testing.T) {
 			}
 			srv := httptest.NewServer(emu)
 			defer srv.Close()
-			_, err := ledger.Open(context.Background(), "cos://"+bucket+"/ledger", &ledger.Options{COS: &objstore.COSConfig{
-				Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou",
-				Endpoint: srv.Listener.Addr().String()}})
+			_, err := ledger.Open(context.Background(), "cos://"+bucket+"/ledger", cosEnv(srv))
 			switch {
 			case status == "" && err != nil:
 				t.Fatalf("unversioned bucket refused: %v", err)

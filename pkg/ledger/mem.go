@@ -2,10 +2,38 @@ package ledger
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/openurl"
 )
+
+func init() {
+	Openers.Register("mem", openMemURL)
+}
+
+// openMemURL serves mem://<name>[?ttl=<duration>]. A ttl makes a record
+// vanish that long after it was last written (it can then be claimed
+// again); none keeps records forever. Object stores expire records by
+// bucket lifecycle rules instead.
+func openMemURL(_ context.Context, u *url.URL, env openurl.Env) (*Ledger, error) {
+	name := u.Host + u.Path
+	if name == "" {
+		return nil, errors.New("mem:// needs a name")
+	}
+	var ttl time.Duration
+	if v := u.Query().Get("ttl"); v != "" {
+		var err error
+		if ttl, err = time.ParseDuration(v); err != nil || ttl < 0 {
+			return nil, apierr.Invalid("mem ledger ttl: want a duration such as 1h")
+		}
+	}
+	return &Ledger{d: openMem(name, ttl, env.Clock()), url: "mem://" + name}, nil
+}
 
 // memStores holds every mem:// ledger of the process by name, so functions
 // wired in one process (the local stack) share records as they would share

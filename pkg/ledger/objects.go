@@ -9,8 +9,8 @@ import (
 	"github.com/backupflow/backupflow/pkg/objstore"
 )
 
-// ObjectStore is what a ledger needs from an object store; objstore.COS and
-// objstore.S3 provide it. Put with ifAbsent must be atomic on the server and
+// ObjectStore is what a ledger needs from an object store; every
+// objstore.Store provides it. Put with ifAbsent must be atomic on the server and
 // return objstore.ErrExists when the key is taken; a missing key is
 // objstore.ErrNotFound.
 type ObjectStore interface {

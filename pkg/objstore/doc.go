@@ -1,3 +1,4 @@
 // Package objstore is what the import flow needs from an object store: presign, head, magic-byte check,
-// and the small get/put-if-absent/list/delete set the ledger builds on, over COS (cos-go-sdk-v5) and S3 (aws-sdk-go-v2).
+// and the small get/put-if-absent/list/delete set the ledger builds on (Store). It names no cloud: the
+// drivers cosstore (cos-go-sdk-v5) and s3store (aws-sdk-go-v2) register cos:// and s3:// with Openers.
 package objstore

@@ -24,7 +24,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/cosemu"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
 	"github.com/backupflow/backupflow/pkg/secret"
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
@@ -40,9 +40,9 @@ var t0 = time.Unix(1700000000, 0)
 
 func bak() []byte { return append([]byte("TAPE\x00\x00\x00\x00"), bytes.Repeat([]byte{1}, 100)...) }
 
-func newCOS(t *testing.T, sk string, now time.Time, endpoint string) *objstore.COS {
+func newCOS(t *testing.T, sk string, now time.Time, endpoint string) *cosstore.Store {
 	t.Helper()
-	c, err := objstore.NewCOS(objstore.COSConfig{
+	c, err := cosstore.New(cosstore.Config{
 		Credentials: tencent.Credentials{SecretID: id, SecretKey: secret.String(sk)},
 		Region:      "ap-guangzhou", Endpoint: endpoint, Now: func() time.Time { return now }})
 	if err != nil {
@@ -66,7 +66,7 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 	good := newCOS(t, key, t0, "")
-	presign := func(c *objstore.COS, b, k string) string {
+	presign := func(c *cosstore.Store, b, k string) string {
 		u, err := c.Presign(ctx, b, k, time.Hour)
 		if err != nil {
 			t.Fatalf("Presign(%s): %v", k, err)
@@ -384,7 +384,7 @@ func TestSessionToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	presign := func(token string) string {
-		c, err := objstore.NewCOS(objstore.COSConfig{Region: "ap-guangzhou", Now: func() time.Time { return t0 },
+		c, err := cosstore.New(cosstore.Config{Region: "ap-guangzhou", Now: func() time.Time { return t0 },
 			Credentials: tencent.Credentials{SecretID: id, SecretKey: key, Token: secret.String(token)}})
 		if err != nil {
 			t.Fatal(err)

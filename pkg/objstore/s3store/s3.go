@@ -1,6 +1,4 @@
-//go:build !scf
-
-package objstore
+package s3store
 
 import (
 	"bytes"
@@ -18,16 +16,18 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/objstore/driver"
 )
 
-// S3 is an object store over aws-sdk-go-v2. Safe for concurrent use.
-type S3 struct {
+// Store is an object store on S3 over aws-sdk-go-v2. Safe for concurrent use.
+type Store struct {
 	client  *s3.Client
 	presign *s3.PresignClient
 }
 
-// NewS3 validates cfg and builds the store; it does no I/O.
-func NewS3(cfg S3Config) (*S3, error) {
+// New validates cfg and builds the store; it does no I/O.
+func New(cfg Config) (*Store, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("objstore: s3: no region")
 	}
@@ -56,17 +56,17 @@ func NewS3(cfg S3Config) (*S3, error) {
 		o.HTTPClient = cfg.HTTPClient
 	}
 	c := s3.New(o)
-	return &S3{client: c, presign: s3.NewPresignClient(c)}, nil
+	return &Store{client: c, presign: s3.NewPresignClient(c)}, nil
 }
 
 // Presign returns a GET URL valid for ttl (default an hour, at most two).
 // SigV4 fixes the start at signing time with the wall clock; unlike COS the
 // window cannot be backdated. The URL is a secret: never log it.
-func (s *S3) Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
+func (s *Store) Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
 	if key == "" {
 		return "", apierr.Invalid("objstore: s3 presign %s: empty key", bucket)
 	}
-	ttl = presignTTL(ttl)
+	ttl = driver.PresignTTL(ttl)
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)},
 		s3.WithPresignExpires(ttl))
 	if err != nil {
@@ -76,50 +76,50 @@ func (s *S3) Presign(ctx context.Context, bucket, key string, ttl time.Duration)
 }
 
 // Head returns the object's size, ETag (unquoted) and version id.
-func (s *S3) Head(ctx context.Context, bucket, key string) (Object, error) {
+func (s *Store) Head(ctx context.Context, bucket, key string) (objstore.Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return Object{}, s3Error("HeadObject", bucket, key, err)
+		return objstore.Object{}, s3Error("HeadObject", bucket, key, err)
 	}
-	return Object{Bucket: bucket, Key: key, ETag: strings.Trim(aws.ToString(out.ETag), `"`),
+	return objstore.Object{Bucket: bucket, Key: key, ETag: strings.Trim(aws.ToString(out.ETag), `"`),
 		VersionID: aws.ToString(out.VersionId), Size: aws.ToInt64(out.ContentLength)}, nil
 }
 
-// ReadMagic returns the first MagicLen bytes with a Range GET.
-func (s *S3) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error) {
+// ReadMagic returns the first objstore.MagicLen bytes with a Range GET.
+func (s *Store) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
-		Range: aws.String(fmt.Sprintf("bytes=0-%d", MagicLen-1))})
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", objstore.MagicLen-1))})
 	if err != nil {
 		return nil, s3Error("GetObject", bucket, key, err)
 	}
 	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, MagicLen))
+	b, err := io.ReadAll(io.LimitReader(out.Body, objstore.MagicLen))
 	if err != nil {
-		return nil, fmt.Errorf("objstore: s3 read %s/%s: %w", bucket, key, transportErr(err))
+		return nil, fmt.Errorf("objstore: s3 read %s/%s: %w", bucket, key, driver.TransportErr(err))
 	}
 	return b, nil
 }
 
 // Get reads a small object whole (at most 16 MiB).
-func (s *S3) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return nil, s3Error("GetObject", bucket, key, err)
 	}
 	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, maxGet+1))
+	b, err := io.ReadAll(io.LimitReader(out.Body, driver.MaxGet+1))
 	if err != nil {
-		return nil, fmt.Errorf("objstore: s3 read %s/%s: %w", bucket, key, transportErr(err))
+		return nil, fmt.Errorf("objstore: s3 read %s/%s: %w", bucket, key, driver.TransportErr(err))
 	}
-	if len(b) > maxGet {
-		return nil, fmt.Errorf("objstore: s3 get %s/%s: larger than %d bytes", bucket, key, maxGet)
+	if len(b) > driver.MaxGet {
+		return nil, fmt.Errorf("objstore: s3 get %s/%s: larger than %d bytes", bucket, key, driver.MaxGet)
 	}
 	return b, nil
 }
 
 // Put writes data. With ifAbsent it sends If-None-Match: * and returns
-// ErrExists when S3 answers 412; S3 decides atomically.
-func (s *S3) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent bool) error {
+// objstore.ErrExists when S3 answers 412; S3 decides atomically.
+func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent bool) error {
 	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/octet-stream")}
 	if ifAbsent {
@@ -132,7 +132,7 @@ func (s *S3) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent 
 }
 
 // Delete removes the object; a missing object is not an error.
-func (s *S3) Delete(ctx context.Context, bucket, key string) error {
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
 		return s3Error("DeleteObject", bucket, key, err)
 	}
@@ -140,8 +140,8 @@ func (s *S3) Delete(ctx context.Context, bucket, key string) error {
 }
 
 // List returns every object whose key starts with prefix, in key order.
-func (s *S3) List(ctx context.Context, bucket, prefix string) ([]Object, error) {
-	var out []Object
+func (s *Store) List(ctx context.Context, bucket, prefix string) ([]objstore.Object, error) {
+	var out []objstore.Object
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -149,7 +149,7 @@ func (s *S3) List(ctx context.Context, bucket, prefix string) ([]Object, error) 
 			return nil, s3Error("ListObjectsV2", bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, Object{Bucket: bucket, Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
+			out = append(out, objstore.Object{Bucket: bucket, Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
 				Size: aws.ToInt64(o.Size)})
 		}
 	}
@@ -162,18 +162,18 @@ func s3Error(action, bucket, key string, err error) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) && re.HTTPStatusCode() > 0 {
 		status := re.HTTPStatusCode()
-		code, msg := codeForStatus(status), ""
+		code, msg := driver.CodeForStatus(status), ""
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
 			code, msg = ae.ErrorCode(), ae.ErrorMessage()
 		}
 		var sentinel error
-		kind := httpKind(status, code)
+		kind := driver.Kind(status, code)
 		switch status {
 		case http.StatusNotFound:
-			sentinel = ErrNotFound
+			sentinel = objstore.ErrNotFound
 		case http.StatusPreconditionFailed:
-			sentinel = ErrExists
+			sentinel = objstore.ErrExists
 		case http.StatusConflict:
 			// ConditionalRequestConflict: a concurrent conditional write is
 			// in flight; S3 asks to retry, nobody has won yet.
@@ -186,5 +186,7 @@ func s3Error(action, bucket, key string, err error) error {
 			RequestID: re.ServiceRequestID(), HTTPStatus: status, Kind: kind, Err: sentinel}
 		return fmt.Errorf("objstore: s3 %s/%s: %w", bucket, key, ae2)
 	}
-	return fmt.Errorf("objstore: s3 %s %s/%s: %w", action, bucket, key, transportErr(err))
+	return fmt.Errorf("objstore: s3 %s %s/%s: %w", action, bucket, key, driver.TransportErr(err))
 }
+
+var _ objstore.Store = (*Store)(nil)

@@ -1,6 +1,4 @@
-//go:build !lambda.norpc
-
-package objstore
+package cosstore
 
 import (
 	"bytes"
@@ -20,15 +18,17 @@ import (
 	"github.com/tencentyun/cos-go-sdk-v5"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/objstore/driver"
 )
 
 // presignBackdate absorbs clock skew between us and the downloader (S3's
 // presigner cannot backdate).
 const presignBackdate = 60 * time.Second
 
-// COS is an object store over cos-go-sdk-v5. Safe for concurrent use.
-type COS struct {
-	cfg     COSConfig
+// Store is an object store on COS over cos-go-sdk-v5. Safe for concurrent use.
+type Store struct {
+	cfg     Config
 	scheme  string // of request URLs: https, or the emulator's scheme
 	base    http.RoundTripper
 	timeout time.Duration
@@ -37,8 +37,8 @@ type COS struct {
 
 var regionPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 
-// NewCOS validates cfg and builds the store; it does no I/O.
-func NewCOS(cfg COSConfig) (*COS, error) {
+// New validates cfg and builds the store; it does no I/O.
+func New(cfg Config) (*Store, error) {
 	if cfg.Credentials.SecretID == "" || !cfg.Credentials.SecretKey.IsSet() {
 		return nil, errors.New("objstore: cos: no credentials")
 	}
@@ -48,7 +48,7 @@ func NewCOS(cfg COSConfig) (*COS, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &COS{cfg: cfg, scheme: "https"}
+	c := &Store{cfg: cfg, scheme: "https"}
 	var base http.RoundTripper = http.DefaultTransport
 	if cfg.HTTPClient != nil {
 		c.timeout = cfg.HTTPClient.Timeout
@@ -118,7 +118,7 @@ func parseEndpoint(ep string) (scheme, addr string, err error) {
 	return u.Scheme, addr, nil
 }
 
-func (c *COS) client(bucket, scheme string) (*cos.Client, error) {
+func (c *Store) client(bucket, scheme string) (*cos.Client, error) {
 	if v, ok := c.clients.Load(scheme + "|" + bucket); ok {
 		return v.(*cos.Client), nil
 	}
@@ -142,7 +142,7 @@ func (c *COS) client(bucket, scheme string) (*cos.Client, error) {
 // a minute ago (clock skew) until ttl from now; ttl defaults to an hour and
 // is capped at two. The session token, if any, is in the URL and signed.
 // The URL is a secret: never log it.
-func (c *COS) Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
+func (c *Store) Presign(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
 	if key == "" {
 		return "", apierr.Invalid("objstore: cos presign %s: empty key", bucket)
 	}
@@ -150,7 +150,7 @@ func (c *COS) Presign(ctx context.Context, bucket, key string, ttl time.Duration
 	if err != nil {
 		return "", err
 	}
-	ttl = presignTTL(ttl)
+	ttl = driver.PresignTTL(ttl)
 	now := c.cfg.Now()
 	at := &cos.AuthTime{SignStartTime: now.Add(-presignBackdate), SignEndTime: now.Add(ttl),
 		KeyStartTime: now.Add(-presignBackdate), KeyEndTime: now.Add(ttl)}
@@ -163,42 +163,42 @@ func (c *COS) Presign(ctx context.Context, bucket, key string, ttl time.Duration
 }
 
 // Head returns the object's size, ETag (unquoted) and version id.
-func (c *COS) Head(ctx context.Context, bucket, key string) (Object, error) {
+func (c *Store) Head(ctx context.Context, bucket, key string) (objstore.Object, error) {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
-		return Object{}, err
+		return objstore.Object{}, err
 	}
 	resp, err := cl.Object.Head(ctx, key, nil)
 	if err != nil {
-		return Object{}, cosError("HeadObject", bucket, key, err)
+		return objstore.Object{}, cosError("HeadObject", bucket, key, err)
 	}
 	defer resp.Body.Close()
 	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
-	return Object{Bucket: bucket, Key: key, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
+	return objstore.Object{Bucket: bucket, Key: key, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
 		VersionID: resp.Header.Get("x-cos-version-id"), Size: size}, nil
 }
 
-// ReadMagic returns the first MagicLen bytes of the object (fewer when it is
+// ReadMagic returns the first objstore.MagicLen bytes of the object (fewer when it is
 // shorter) with a Range GET, so a multi-GB backup is not downloaded.
-func (c *COS) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error) {
+func (c *Store) ReadMagic(ctx context.Context, bucket, key string) ([]byte, error) {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := cl.Object.Get(ctx, key, &cos.ObjectGetOptions{Range: fmt.Sprintf("bytes=0-%d", MagicLen-1)})
+	resp, err := cl.Object.Get(ctx, key, &cos.ObjectGetOptions{Range: fmt.Sprintf("bytes=0-%d", objstore.MagicLen-1)})
 	if err != nil {
 		return nil, cosError("GetObject", bucket, key, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MagicLen))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, objstore.MagicLen))
 	if err != nil {
-		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, transportErr(err))
+		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, driver.TransportErr(err))
 	}
 	return b, nil
 }
 
 // Get reads a small object whole (at most 16 MiB).
-func (c *COS) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+func (c *Store) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return nil, err
@@ -208,19 +208,19 @@ func (c *COS) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 		return nil, cosError("GetObject", bucket, key, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxGet+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, driver.MaxGet+1))
 	if err != nil {
-		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, transportErr(err))
+		return nil, fmt.Errorf("objstore: cos read %s/%s: %w", bucket, key, driver.TransportErr(err))
 	}
-	if len(b) > maxGet {
-		return nil, fmt.Errorf("objstore: cos get %s/%s: larger than %d bytes", bucket, key, maxGet)
+	if len(b) > driver.MaxGet {
+		return nil, fmt.Errorf("objstore: cos get %s/%s: larger than %d bytes", bucket, key, driver.MaxGet)
 	}
 	return b, nil
 }
 
 // Put writes data. With ifAbsent it sends x-cos-forbid-overwrite: true and
-// returns ErrExists when the key is already there, atomically on the server.
-func (c *COS) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent bool) error {
+// returns objstore.ErrExists when the key is already there, atomically on the server.
+func (c *Store) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent bool) error {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return err
@@ -241,7 +241,7 @@ func (c *COS) Put(ctx context.Context, bucket, key string, data []byte, ifAbsent
 
 // Versioning returns the bucket's versioning status: "" when it was never
 // set, "Enabled" or "Suspended".
-func (c *COS) Versioning(ctx context.Context, bucket string) (string, error) {
+func (c *Store) Versioning(ctx context.Context, bucket string) (string, error) {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return "", err
@@ -254,7 +254,7 @@ func (c *COS) Versioning(ctx context.Context, bucket string) (string, error) {
 }
 
 // Delete removes the object; a missing object is not an error.
-func (c *COS) Delete(ctx context.Context, bucket, key string) error {
+func (c *Store) Delete(ctx context.Context, bucket, key string) error {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return err
@@ -272,12 +272,12 @@ func (c *COS) Delete(ctx context.Context, bucket, key string) error {
 
 // List returns every object whose key starts with prefix, in key order,
 // following the listing's markers.
-func (c *COS) List(ctx context.Context, bucket, prefix string) ([]Object, error) {
+func (c *Store) List(ctx context.Context, bucket, prefix string) ([]objstore.Object, error) {
 	cl, err := c.client(bucket, c.scheme)
 	if err != nil {
 		return nil, err
 	}
-	var out []Object
+	var out []objstore.Object
 	marker := ""
 	for {
 		res, _, err := cl.Bucket.Get(ctx, &cos.BucketGetOptions{Prefix: prefix, Marker: marker, MaxKeys: 1000})
@@ -285,7 +285,7 @@ func (c *COS) List(ctx context.Context, bucket, prefix string) ([]Object, error)
 			return nil, cosError("GetBucket", bucket, prefix, err)
 		}
 		for _, o := range res.Contents {
-			out = append(out, Object{Bucket: bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`), VersionID: o.VersionId, Size: o.Size})
+			out = append(out, objstore.Object{Bucket: bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`), VersionID: o.VersionId, Size: o.Size})
 		}
 		if !res.IsTruncated || len(res.Contents) == 0 {
 			return out, nil
@@ -320,22 +320,24 @@ func cosError(action, bucket, key string, err error) error {
 		}
 		code := er.Code
 		if code == "" { // HEAD answers carry no body
-			code = codeForStatus(status)
+			code = driver.CodeForStatus(status)
 		}
 		var sentinel error
 		switch {
 		case status == http.StatusNotFound:
-			sentinel = ErrNotFound
+			sentinel = objstore.ErrNotFound
 		case status == http.StatusConflict || status == http.StatusPreconditionFailed:
-			sentinel = ErrExists
+			sentinel = objstore.ErrExists
 		}
 		ae := &apierr.Error{Cloud: apierr.Tencent, Service: "cos", Action: action, Code: code,
-			Message: er.Message, RequestID: reqID, HTTPStatus: status, Kind: httpKind(status, code), Err: sentinel}
+			Message: er.Message, RequestID: reqID, HTTPStatus: status, Kind: driver.Kind(status, code), Err: sentinel}
 		return fmt.Errorf("objstore: cos %s/%s: %w", bucket, key, ae)
 	}
 	var re *cos.RetryError
 	if errors.As(err, &re) && len(re.Errs) > 0 {
 		err = re.Errs[len(re.Errs)-1]
 	}
-	return fmt.Errorf("objstore: cos %s %s/%s: %w", action, bucket, key, transportErr(err))
+	return fmt.Errorf("objstore: cos %s %s/%s: %w", action, bucket, key, driver.TransportErr(err))
 }
+
+var _ objstore.Store = (*Store)(nil)

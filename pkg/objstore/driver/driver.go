@@ -1,4 +1,7 @@
-package objstore
+// Package driver holds what the object-store drivers (cosstore, s3store)
+// share and applications never need: how an HTTP answer is classified, how
+// a transport failure is scrubbed of its URL, and the store-wide limits.
+package driver
 
 import (
 	"context"
@@ -8,11 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/objstore"
 )
 
-func codeForStatus(status int) string {
+// CodeForStatus names an error answer that came without a code.
+func CodeForStatus(status int) string {
 	switch status {
 	case http.StatusNotFound:
 		return "NoSuchKey"
@@ -31,9 +37,9 @@ func codeForStatus(status int) string {
 	return "HTTP" + strconv.Itoa(status)
 }
 
-// httpKind classifies an object-store answer: throttling retries later,
+// Kind classifies an object-store answer: throttling retries later,
 // other server faults are ambiguous, client errors are final.
-func httpKind(status int, code string) apierr.Kind {
+func Kind(status int, code string) apierr.Kind {
 	switch {
 	case code == "SlowDown" || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		return apierr.RetryLater
@@ -52,11 +58,11 @@ func (e *netError) Unwrap() error   { return e.err }
 func (e *netError) Timeout() bool   { return false }
 func (e *netError) Temporary() bool { return true }
 
-// transportErr strips the request URL a *url.Error quotes (for a presigned
+// TransportErr strips the request URL a *url.Error quotes (for a presigned
 // request it would hold the signature) and keeps the cause. Failures of the
 // exchange itself become ambiguous; anything else (the SDK refusing a key)
 // stays as it is, which apierr.KindOf treats as permanent.
-func transportErr(err error) error {
+func TransportErr(err error) error {
 	var ue *url.Error
 	isTransport := errors.As(err, &ue)
 	if isTransport {
@@ -72,5 +78,17 @@ func transportErr(err error) error {
 	return err
 }
 
-// maxGet bounds Get: it is meant for ledger records, not backups.
-const maxGet = 16 << 20
+// MaxGet bounds Get: it is meant for ledger records, not backups.
+const MaxGet = 16 << 20
+
+// PresignTTL is the validity a presigned URL gets for a requested ttl:
+// objstore.DefaultPresignTTL for none, at most objstore.MaxPresignTTL.
+func PresignTTL(ttl time.Duration) time.Duration {
+	switch {
+	case ttl <= 0:
+		return objstore.DefaultPresignTTL
+	case ttl > objstore.MaxPresignTTL:
+		return objstore.MaxPresignTTL
+	}
+	return ttl
+}

@@ -1,8 +1,4 @@
-// The stores are fenced by platform build tags; their tests run in the full build.
-
-//go:build !scf && !lambda.norpc
-
-package objstore_test
+package cosstore_test
 
 import (
 	"context"
@@ -21,7 +17,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/objstore"
-	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
+	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
 	"github.com/backupflow/backupflow/pkg/secret"
 	"github.com/backupflow/backupflow/pkg/tencent"
 )
@@ -36,43 +32,9 @@ const (
 
 var t0 = time.Unix(1700000000, 0)
 
-func TestCheckBackupMagic(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		ok      bool
-		mention string
-	}{
-		{"mtf", "TAPE\x00\x00\x00\x00", true, ""},
-		{"mtf short", "TAPE", true, ""},
-		{"compressed", "MSSQLBAK", true, ""},
-		{"zip", "PK\x03\x04\x14\x00\x00\x00", false, "zip"},
-		{"gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00", false, "gzip"},
-		{"empty", "", false, "empty"},
-		{"text", "hello world", false, `"hello wo"`},
-		{"almost", "TAP", false, "TAPE"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := objstore.CheckBackupMagic([]byte(tt.in))
-			if (err == nil) != tt.ok {
-				t.Fatalf("CheckBackupMagic(%q) = %v; want ok %v", tt.in, err, tt.ok)
-			}
-			if err != nil {
-				if !errors.Is(err, apierr.ErrInvalidInput) {
-					t.Errorf("error %v is not invalid input", err)
-				}
-				if !strings.Contains(err.Error(), tt.mention) {
-					t.Errorf("error %q does not mention %q", err, tt.mention)
-				}
-			}
-		})
-	}
-}
-
-func newCOS(t *testing.T, endpoint string, now time.Time, tok string) *objstore.COS {
+func newCOS(t *testing.T, endpoint string, now time.Time, tok string) *cosstore.Store {
 	t.Helper()
-	c, err := objstore.NewCOS(objstore.COSConfig{
+	c, err := cosstore.New(cosstore.Config{
 		Credentials: tencent.Credentials{SecretID: id, SecretKey: sk, Token: secret.String(tok)},
 		Region:      "ap-guangzhou", Endpoint: endpoint, Now: func() time.Time { return now }})
 	if err != nil {
@@ -300,96 +262,16 @@ func TestCOSFaultKinds(t *testing.T) {
 }
 
 func TestNewCOSValidates(t *testing.T) {
-	tests := []objstore.COSConfig{
+	tests := []cosstore.Config{
 		{Region: "ap-guangzhou"},
 		{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "AP Guangzhou"},
 		{Credentials: tencent.Credentials{SecretID: id, SecretKey: sk}, Region: "ap-guangzhou", Endpoint: "ftp://x"},
 	}
 	for _, cfg := range tests {
-		if _, err := objstore.NewCOS(cfg); err == nil {
+		if _, err := cosstore.New(cfg); err == nil {
 			t.Errorf("NewCOS(%+v) accepted", cfg)
 		} else if strings.Contains(err.Error(), sk) {
 			t.Errorf("error leaks the key: %v", err)
 		}
-	}
-}
-
-func newS3(t *testing.T) (*objstore.S3, *objstoretest.S3) {
-	t.Helper()
-	fake := objstoretest.NewS3()
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	s, err := objstore.NewS3(objstore.S3Config{Region: "us-east-1", AccessKeyID: "AKIAEXAMPLE",
-		SecretAccessKey: "s3-secret", SessionToken: "s3-token", Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, fake
-}
-
-func TestS3(t *testing.T) {
-	ctx := context.Background()
-	s, fake := newS3(t)
-	fake.PutObject("bk", "mssql/a.bak", []byte("TAPE1234567890"))
-
-	o, err := s.Head(ctx, "bk", "mssql/a.bak")
-	if err != nil || o.Size != 14 || len(o.ETag) != 32 {
-		t.Errorf("Head = %+v, %v", o, err)
-	}
-	if m, err := s.ReadMagic(ctx, "bk", "mssql/a.bak"); err != nil || string(m) != "TAPE1234" {
-		t.Errorf("ReadMagic = %q, %v", m, err)
-	}
-	if _, err := s.Head(ctx, "bk", "absent"); !errors.Is(err, objstore.ErrNotFound) {
-		t.Errorf("Head(absent) = %v", err)
-	}
-	if err := s.Put(ctx, "bk", "claims/1", []byte("x"), true); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Put(ctx, "bk", "claims/1", []byte("y"), true); !errors.Is(err, objstore.ErrExists) {
-		t.Errorf("second create = %v", err)
-	}
-	if err := s.Put(ctx, "bk", "claims/2", []byte("z"), false); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := s.Get(ctx, "bk", "claims/1"); err != nil || string(b) != "x" {
-		t.Errorf("Get = %q, %v", b, err)
-	}
-	list, err := s.List(ctx, "bk", "claims/")
-	if err != nil || len(list) != 2 {
-		t.Errorf("List = %+v, %v", list, err)
-	}
-	if err := s.Delete(ctx, "bk", "claims/1"); err != nil {
-		t.Fatal(err)
-	}
-
-	// Request shape: the create-if-absent puts carry If-None-Match: *, the
-	// plain put does not, the magic read is a Range GET.
-	var puts []string
-	var rng string
-	for _, r := range fake.Requests() {
-		if r.Method == http.MethodPut {
-			puts = append(puts, r.Key+"="+r.IfNoneMatch)
-		}
-		if r.Method == http.MethodGet && r.Key == "mssql/a.bak" {
-			rng = r.Range
-		}
-	}
-	if got := strings.Join(puts, " "); got != "claims/1=* claims/1=* claims/2=" {
-		t.Errorf("puts = %q", got)
-	}
-	if rng != "bytes=0-7" {
-		t.Errorf("Range = %q", rng)
-	}
-
-	raw, err := s.Presign(ctx, "bk", "mssql/a.bak", 5*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(raw)
-	if q := u.Query(); q.Get("X-Amz-Expires") != "7200" || q.Get("X-Amz-Signature") == "" || q.Get("X-Amz-Security-Token") != "s3-token" {
-		t.Errorf("presigned query = %v", q)
-	}
-	if strings.Contains(raw, "s3-secret") {
-		t.Error("URL contains the secret")
 	}
 }
