@@ -216,3 +216,22 @@ func TestDead_recordLeavesOutTheReplyHandle(t *testing.T) {
 		t.Errorf("notified %+v; want one outcome still carrying the handle", o)
 	}
 }
+
+// A poison message given up on after its receives is listed with them.
+func TestDead_PoisonMessageIsListed(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, Config{})
+	m := job.Message{V: job.Version, JobID: "jpoison0000000000001", Step: job.StepCreate, Created: h.clk.Now(),
+		Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv", Name: job.Name("jpoison0000000000001")}}
+	body, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.GiveUp(ctx, body, 11); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := h.svc.DeadLetters(ctx)
+	if err != nil || len(dl) != 1 || dl[0].JobID != m.JobID || dl[0].Tries != 11 || !strings.Contains(dl[0].Why, "received 11 times") {
+		t.Fatalf("DeadLetters = %+v, %v; want the poison message with 11 tries", dl, err)
+	}
+}
