@@ -172,6 +172,11 @@ type chatJobs struct{ svc *flow.Service }
 var _ chatops.DeadLetters = (*chatJobs)(nil)
 
 func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, error) {
+	if r.Origin.ReplyExpires.IsZero() {
+		// A handle with no known lifetime (the generic hook's reply_url) is
+		// never posted to, so it is not carried either.
+		r.Origin.ReplyURL = ""
+	}
 	return j.svc.Enqueue(ctx, flow.Request{JobID: r.ID, Op: provider.Op(r.Op), Instance: r.Instance, Method: r.Method,
 		Object: r.Object, Origin: job.Origin{Source: "chat", Platform: r.Origin.Platform, User: r.Origin.User,
 			Chat: r.Origin.Chat, Thread: r.Origin.Thread, MessageID: r.Origin.MessageID,
