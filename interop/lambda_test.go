@@ -336,6 +336,16 @@ func checkSample(c *R, e *emu, sample string, payload []byte, inv invocation, lo
 // absentObject are the outcomes of a missing import object, as stores name it.
 var absentObject = map[string]bool{"NoSuchBucket": true, "NoSuchKey": true}
 
+// failedLine is the first log line that reports a failed or dead-lettered job.
+func failedLine(logs string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if containsAny(l, `"result":"failed"`, "dead-lettered") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
 func containsAny(s string, subs ...string) bool {
 	for _, sub := range subs {
 		if strings.Contains(s, sub) {
@@ -348,7 +358,7 @@ func containsAny(s string, subs ...string) bool {
 // checkOutcome holds an invocation to the outcome events/outcomes.json
 // writes for its sample. That file is in `backupflow invoke`'s terms; under
 // Lambda, exit 0 is an invocation with no function error, no failed record
-// and no job logged as failed, and invoke's renderings are read as what they stand for ("  work:
+// and no job logged as failed or dead-lettered, and invoke's renderings are read as what they stand for ("  work:
 // " is work queued, `"batchItemFailures": []` no failed record); exit 1 is a
 // failure whose line appears in the answer or in the function's log of this
 // invocation (a failed job is logged, not thrown: its message is handled).
@@ -363,11 +373,10 @@ func checkOutcome(c *R, e *emu, sample string, inv invocation, logs string) {
 	switch {
 	case want.Exit == 0 && (inv.err != nil || len(br.BatchItemFailures) > 0):
 		c.Errorf("outcomes.json expects success; the invocation answered %s", inv)
-	case want.Exit == 0 && strings.Contains(logs, `"result":"failed"`):
-		// A handled record whose job failed is still a failure to invoke.
-		_, line, _ := strings.Cut(logs, `"result":"failed"`)
-		line, _, _ = strings.Cut(line, "\n")
-		c.Errorf("outcomes.json expects success; the function logged a failed job: …%s", line)
+	case want.Exit == 0 && containsAny(logs, `"result":"failed"`, "dead-lettered"):
+		// A handled record whose job failed, or that was dead-lettered, is
+		// still a failure to invoke.
+		c.Errorf("outcomes.json expects success; the function logged a failed or dead-lettered job: %s", failedLine(logs))
 	case want.Output == "  work: ":
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
