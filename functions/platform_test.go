@@ -292,6 +292,57 @@ func TestDeps(t *testing.T) {
 	}
 }
 
+// TestPortablePackagesNameNoCloud: the portable queue, ledger and object
+// store packages and the registry they open through link no Tencent or AWS
+// SDK (nor pkg/tencent) in any build; only their drivers do. Each
+// platform's functions link exactly that platform's drivers.
+func TestPortablePackagesNameNoCloud(t *testing.T) {
+	const module = "github.com/backupflow/backupflow/"
+	cloud := []string{"github.com/aws/", "github.com/tencentyun/", "github.com/tencentcloud/", module + "pkg/tencent"}
+	deps := func(t *testing.T, tag, pkg string) []string {
+		t.Helper()
+		args := []string{"list", "-deps"}
+		if tag != "" {
+			args = append(args, "-tags", tag)
+		}
+		out, err := exec.Command("go", append(args, pkg)...).Output()
+		if err != nil {
+			t.Fatalf("go list %s (%s): %v", pkg, tag, err)
+		}
+		return strings.Fields(string(out))
+	}
+	isCloud := func(dep string) bool {
+		return slices.ContainsFunc(cloud, func(c string) bool { return strings.HasPrefix(dep, c) })
+	}
+	for _, tag := range []string{"", "scf", "lambda.norpc"} {
+		for _, pkg := range []string{"pkg/queue", "pkg/queue/memqueue", "pkg/ledger", "pkg/objstore", "pkg/openurl"} {
+			for _, dep := range deps(t, tag, "../"+pkg) {
+				if isCloud(dep) {
+					t.Errorf("%s (tags %q) links %s", pkg, tag, dep)
+				}
+			}
+		}
+	}
+	// The check above must be able to fail: the drivers do link the SDKs.
+	for _, pkg := range []string{"pkg/queue/cmqqueue", "pkg/queue/sqsqueue", "pkg/ledger/cosledger", "pkg/ledger/s3ledger", "pkg/objstore/cosstore", "pkg/objstore/s3store"} {
+		if !slices.ContainsFunc(deps(t, "", "../"+pkg), isCloud) {
+			t.Errorf("%s links no cloud SDK; the check above proves nothing", pkg)
+		}
+	}
+	drivers := []string{"pkg/queue/cmqqueue", "pkg/ledger/cosledger", "pkg/objstore/cosstore", "pkg/queue/sqsqueue", "pkg/ledger/s3ledger", "pkg/objstore/s3store"}
+	want := map[string][]string{"scf": drivers[:3], "lambda.norpc": drivers[3:]}
+	for _, fn := range []string{"create-backup", "start-migration", "poll-status", "chatops"} {
+		for tag, wantDrivers := range want {
+			linked := deps(t, tag, "./"+fn)
+			for _, d := range drivers {
+				if got, w := slices.Contains(linked, module+d), slices.Contains(wantDrivers, d); got != w {
+					t.Errorf("%s (-tags %s): links %s = %v; want %v", fn, tag, d, got, w)
+				}
+			}
+		}
+	}
+}
+
 // TestEventFunctionsLinkNoToolingOrChat: the three event functions link what
 // ships and nothing else — no internal/ package (emulator, local stack, CLI,
 // simulator, footprint, descriptor checks) and no chat code.

@@ -8,6 +8,10 @@ import (
 
 	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
+	"github.com/backupflow/backupflow/pkg/objstore/s3store"
+	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
+	"github.com/backupflow/backupflow/pkg/queue/sqsqueue"
 )
 
 // variables lists the env tags of a settings struct.
@@ -21,21 +25,27 @@ func variables(t reflect.Type) []string {
 	return keys
 }
 
-// TestEmptyMeansUnset: for every variable of the functions' and the chat
-// function's settings, a variable set to "" (or blanks) loads exactly as an
-// unset one, through the lookup loader and through the process environment.
+// TestEmptyMeansUnset: for every variable of the functions', the chat
+// function's and the drivers' settings, a variable set to "" (or blanks)
+// loads exactly as an unset one, through the lookup loader and through the
+// process environment.
 func TestEmptyMeansUnset(t *testing.T) {
 	loaders := []struct {
 		name string
 		typ  reflect.Type
+		min  int // variables the type must have, so the loop proves something
 		load func(getenv func(string) string) (any, error)
 	}{
-		{"config", reflect.TypeFor[config.Config](), func(g func(string) string) (any, error) { return config.LoadFrom(g) }},
-		{"chat", reflect.TypeFor[chatapp.ChatConfig](), func(g func(string) string) (any, error) { return chatapp.LoadChatConfig(g) }},
+		{"config", reflect.TypeFor[config.Config](), 10, func(g func(string) string) (any, error) { return config.LoadFrom(g) }},
+		{"chat", reflect.TypeFor[chatapp.ChatConfig](), 10, func(g func(string) string) (any, error) { return chatapp.LoadChatConfig(g) }},
+		{"cmq", reflect.TypeFor[cmqqueue.Settings](), 5, func(g func(string) string) (any, error) { return cmqqueue.SettingsFrom(g) }},
+		{"sqs", reflect.TypeFor[sqsqueue.Settings](), 6, func(g func(string) string) (any, error) { return sqsqueue.SettingsFrom(g) }},
+		{"cos", reflect.TypeFor[cosstore.Settings](), 2, func(g func(string) string) (any, error) { return cosstore.SettingsFrom(g) }},
+		{"s3", reflect.TypeFor[s3store.Settings](), 5, func(g func(string) string) (any, error) { return s3store.SettingsFrom(g) }},
 	}
 	for _, l := range loaders {
 		keys := variables(l.typ)
-		if len(keys) < 10 {
+		if len(keys) < l.min {
 			t.Fatalf("%s: only %d variables found", l.name, len(keys))
 		}
 		unset, err := l.load(func(string) string { return "" })
@@ -67,7 +77,7 @@ func TestEmptyMeansUnset(t *testing.T) {
 					if l.name == "config" {
 						fromEnv, err = config.Load()
 					} else {
-						fromEnv, err = chatapp.LoadChatConfig(os.Getenv)
+						fromEnv, err = l.load(os.Getenv)
 					}
 					if err != nil || !reflect.DeepEqual(fromEnv, unset) {
 						t.Errorf("%s=%q in the environment loads %+v, %v\nunset loads %+v", key, empty, fromEnv, err, unset)

@@ -42,12 +42,21 @@ type Settings struct {
 	Endpoint string `env:"BACKUPFLOW_COS_ENDPOINT"`
 }
 
+// SettingsFrom reads Settings through getenv.
+func SettingsFrom(getenv func(string) string) (Settings, error) {
+	var st Settings
+	if err := config.ProcessFrom(getenv, &st); err != nil {
+		return st, fmt.Errorf("cos settings: %w", err)
+	}
+	return st, nil
+}
+
 // ConfigFrom is the Config a deployed function opens COS with: Settings
 // and credentials from env.Getenv, env's clock and HTTP client.
 func ConfigFrom(env openurl.Env) (Config, error) {
-	var st Settings
-	if err := config.ProcessFrom(env.Lookup, &st); err != nil {
-		return Config{}, fmt.Errorf("cos settings: %w", err)
+	st, err := SettingsFrom(env.Lookup)
+	if err != nil {
+		return Config{}, err
 	}
 	creds, err := tencent.CredentialsFromEnv(env.Lookup)
 	if err != nil {

@@ -41,12 +41,21 @@ type Settings struct {
 	SessionToken    secret.String `env:"AWS_SESSION_TOKEN"`
 }
 
+// SettingsFrom reads Settings through getenv.
+func SettingsFrom(getenv func(string) string) (Settings, error) {
+	var st Settings
+	if err := config.ProcessFrom(getenv, &st); err != nil {
+		return st, fmt.Errorf("s3 settings: %w", err)
+	}
+	return st, nil
+}
+
 // ConfigFrom is the Config a deployed function opens S3 with: Settings
 // from env.Getenv and env's HTTP client.
 func ConfigFrom(env openurl.Env) (Config, error) {
-	var st Settings
-	if err := config.ProcessFrom(env.Lookup, &st); err != nil {
-		return Config{}, fmt.Errorf("s3 settings: %w", err)
+	st, err := SettingsFrom(env.Lookup)
+	if err != nil {
+		return Config{}, err
 	}
 	return Config{Region: st.Region, Endpoint: st.Endpoint, AccessKeyID: st.AccessKeyID,
 		SecretAccessKey: st.SecretAccessKey, SessionToken: st.SessionToken, HTTPClient: env.HTTPClient}, nil
