@@ -3,32 +3,15 @@ package interop_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/openurl"
 )
 
 const s3Client = "gofakes3"
-
-// startS3 serves a third-party S3 implementation (gofakes3 v1.2.0, which
-// checks If-None-Match: * under its backend's lock) with one bucket.
-func startS3(t *testing.T, bucket string) *httptest.Server {
-	t.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket(bucket); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func s3Ledger(t *testing.T, endpoint, url string) (*ledger.Ledger, error) {
 	// The variables a Lambda function's ledger driver reads.
