@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/ledger"
+	_ "github.com/backupflow/backupflow/pkg/ledger/s3ledger" // s3://
 	"github.com/backupflow/backupflow/pkg/openurl"
 )
 
