@@ -15,14 +15,13 @@ import (
 // whole system in one process against nothing but memory.
 type Config struct {
 	// Queues and ledger, by URL: mem://name, cmq://name?..., sqs://...
+	// Each driver reads its own settings through ProcessFrom: endpoints,
+	// regions and keys of queues (cmqqueue.Settings, sqsqueue.Settings),
+	// ledgers and object stores (cosstore.Settings, s3store.Settings).
 	WorkQueue string `env:"BACKUPFLOW_WORK_QUEUE" default:"mem://backupflow-work"`
 	PollQueue string `env:"BACKUPFLOW_POLL_QUEUE" default:"mem://backupflow-poll"`
 	DeadQueue string `env:"BACKUPFLOW_DEAD_QUEUE" default:"mem://backupflow-dead"`
 	Ledger    string `env:"BACKUPFLOW_LEDGER" default:"mem://backupflow"`
-	// Each driver reads its own settings through ProcessFrom: endpoints,
-	// regions and keys of queues (cmqqueue.Settings, sqsqueue.Settings),
-	// ledgers and object stores (cosstore.Settings, s3store.Settings).
-
 	// Tencent: region (SCF sets TENCENTCLOUD_REGION) and an emulator endpoint.
 	TencentRegion   string `env:"TENCENTCLOUD_REGION" default:"ap-guangzhou"`
 	TencentEndpoint string `env:"BACKUPFLOW_TENCENT_ENDPOINT"`
