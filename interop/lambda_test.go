@@ -258,6 +258,8 @@ func TestLambdaUnderRIE(t *testing.T) {
 			{"empty object {}", `{}`},
 			{"console default test event", `{"key1":"value1","key2":"value2","key3":"value3"}`},
 			{"hello world", `{"hello":"world"}`},
+			// A typo in a schedule's custom Input: strict, never a run over everything.
+			{"selection typo {\"target\":[…]}", `{"target":["cdb-c1nl9rpv"]}`},
 		} {
 			check(t, rieClient, fn+" stray "+stray.name, func(c *R) {
 				ctx := deadline(t, 60*time.Second)
@@ -711,4 +713,107 @@ func putObject(ctx context.Context, endpoint, bucket, key, body string) error {
 		return fmt.Errorf("PUT %s: %d %s", u, resp.StatusCode, b)
 	}
 	return nil
+}
+
+// TestLambdaS3PutObjectChanged: an S3 event names the upload that caused it
+// (its ETag); when the object at the key is another by the time the import
+// starts, the job fails with "object changed" instead of importing what is
+// there now (issue 13 item 9).
+func TestLambdaS3PutObjectChanged(t *testing.T) {
+	e := startEmulator(t)
+	const bucket, key = "backupflow-imports-111122223333", "imports/mssql-rdc0gajn/orders march.bak"
+	s3 := startS3(t, bucket)
+	env := lambdaEnv(e, "s3changed")
+	env["BACKUPFLOW_AWS_ENDPOINT"] = s3.URL
+	for _, v := range []string{"BACKUPFLOW_WORK_QUEUE", "BACKUPFLOW_POLL_QUEUE", "BACKUPFLOW_DEAD_QUEUE"} {
+		env[v] += "&endpoint=" + e.URL
+	}
+	r := startRIE(t, "start-migration", env)
+	check(t, rieClient, "start-migration S3 put whose object was replaced since → fails \"object changed\", imports nothing", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		// The event is for the first upload; the second replaced it.
+		first, second := "TAPE"+strings.Repeat("\x01", 60), "TAPE"+strings.Repeat("\x02", 60)
+		if err := putObject(ctx, s3.URL, bucket, key, second); err != nil {
+			c.Errorf("put: %v", err)
+			return
+		}
+		raw, err := os.ReadFile(filepath.Join("..", "events", "start-migration", "aws-s3-put.json"))
+		var ev events.S3Event
+		if err != nil || json.Unmarshal(raw, &ev) != nil || len(ev.Records) != 1 {
+			c.Errorf("the sample is not one S3 record: %v", err)
+			return
+		}
+		sum := md5.Sum([]byte(first))
+		ev.Records[0].S3.Object.ETag = hex.EncodeToString(sum[:])
+		ev.Records[0].S3.Object.Size = int64(len(first))
+		ev.Records[0].S3.Object.VersionID = ""
+		payload, _ := json.Marshal(ev)
+		_, from := r.logs.From(0)
+		if inv, err := r.invoke(ctx, payload); err != nil || inv.err != nil {
+			c.Errorf("invoke: %v %s", err, inv)
+			return
+		}
+		logs, _ := r.logs.From(from)
+		if strings.Contains(logs, "cloud job started") || !strings.Contains(logs, "object changed") {
+			c.Errorf("an import of a replaced object: want it failed with \"object changed\" and nothing started: %s", logs)
+		}
+	})
+}
+
+// TestLambdaDuplicateCreate: SQS delivers at least once. The same create
+// record handed to create-backup twice, one after the other, starts one
+// cloud job and one status chain, and the copy queues nothing. (Issue 13
+// item 6 needs the copy to arrive while the first is between its start
+// claim and its hand-off; this sequential case guards redelivery only and
+// passes before that fix too.)
+func TestLambdaDuplicateCreate(t *testing.T) {
+	e := startEmulator(t)
+	env := lambdaEnv(e, "dupcreate")
+	env["BACKUPFLOW_FIRST_POLL"], env["BACKUPFLOW_POLL_MIN"] = "1s", "1s"
+	r := startRIE(t, "create-backup", env)
+	q := sqsClient(e)
+	check(t, rieClient, "create-backup the same create record twice → one cloud job, one status check, nothing re-queued", func(c *R) {
+		ctx := deadline(t, 60*time.Second)
+		payload, _ := os.ReadFile(filepath.Join("..", "events", "create-backup", "aws-schedule-input.json"))
+		if inv, err := r.invoke(ctx, payload); err != nil || inv.err != nil {
+			c.Errorf("nightly: %v %s", err, inv)
+			return
+		}
+		work, err := take(ctx, q, "backupflow-work")
+		if err != nil || len(work) == 0 {
+			c.Errorf("the nightly run queued no work: %v", err)
+			return
+		}
+		rec := work[0]
+		job := jobID(rec)
+		_, from := r.logs.From(0)
+		for i := range 2 {
+			batch, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{rec}})
+			if inv, err := r.invoke(ctx, batch); err != nil || inv.err != nil {
+				c.Errorf("delivery %d: %v %s", i+1, err, inv)
+				return
+			}
+		}
+		logs, _ := r.logs.From(from)
+		if n := strings.Count(logs, "cloud job started"); n != 1 {
+			c.Errorf("%d cloud jobs started for one create record; want 1", n)
+		}
+		time.Sleep(1500 * time.Millisecond) // the first status check's delay
+		again, _ := take(ctx, q, "backupflow-work")
+		for _, m := range again {
+			if jobID(m) == job {
+				c.Errorf("the copy queued more work for %s: %s", job, m.Body)
+			}
+		}
+		polls, _ := take(ctx, q, "backupflow-poll")
+		n := 0
+		for _, m := range polls {
+			if jobID(m) == job {
+				n++
+			}
+		}
+		if n != 1 {
+			c.Errorf("%d status checks queued for %s; want one", n, job)
+		}
+	})
 }
