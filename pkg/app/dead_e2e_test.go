@@ -85,7 +85,7 @@ func TestEndToEnd_DeadLetterReplayedByCLI(t *testing.T) {
 		s.invoke(s.create, drain)
 		s.invoke(s.poll, drain)
 	}
-	t.Logf("virtual clock ahead of the wall clock by %s", s.clk.Now().Sub(time.Now()).Round(time.Second))
+	t.Logf("virtual clock ahead of the wall clock by %s", time.Until(s.clk.Now()).Round(time.Second))
 	if n := strings.Count(s.out.String(), "(job "+replay+")"); n != 1 {
 		t.Errorf("replay notified %d times; want once:\n%s", n, s.out.String())
 	}
