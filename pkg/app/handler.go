@@ -27,15 +27,10 @@ func envHandler(function string, build func(*App) (invoke.Handler, error)) invok
 		mu.Lock()
 		cur := envSum()
 		if !have || cur != sum {
-			cfg, err := config.Load()
+			a, err := FromEnv(ctx, function)
 			if err != nil {
 				mu.Unlock()
 				return nil, err
-			}
-			a, err := Open(ctx, cfg, Options{Function: function})
-			if err != nil {
-				mu.Unlock()
-				return nil, fmt.Errorf("%s: %w", function, err)
 			}
 			if h, err = build(a); err != nil {
 				mu.Unlock()
@@ -47,6 +42,23 @@ func envHandler(function string, build func(*App) (invoke.Handler, error)) invok
 		mu.Unlock()
 		return handler(ctx, payload)
 	}
+}
+
+// FromEnv wires a deployed function: its configuration read from the
+// process environment by the one loader, every part opened from it. The
+// event functions (through app.Main) and the chatops function
+// (chatapp.Handler) start here, and so does the test that opens every
+// registered scheme as deployed.
+func FromEnv(ctx context.Context, function string) (*App, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, err
+	}
+	a, err := Open(ctx, cfg, Options{Function: function})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", function, err)
+	}
+	return a, nil
 }
 
 // envSum fingerprints the environment without keeping any value.

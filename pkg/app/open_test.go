@@ -10,20 +10,22 @@ import (
 
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/app"
-	"github.com/backupflow/backupflow/pkg/ledger"
-	"github.com/backupflow/backupflow/pkg/objstore"
+	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
 	"github.com/backupflow/backupflow/pkg/openurl"
-	"github.com/backupflow/backupflow/pkg/queue"
+	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 // TestEverySchemeOpensAsDeployed: every scheme a build of pkg/app registers
-// (openurl.Schemes, the one list) opens from nothing but a deployed
-// function's environment — the emulator's Env over real HTTP for the
-// Tencent drivers and SQS, an S3 server for s3:// — and then does its job.
-// A scheme registered without a case here fails the test.
+// (openurl.Schemes, the one list) opens as a deployed function opens it —
+// its URL in the function's variables (BACKUPFLOW_WORK_QUEUE,
+// BACKUPFLOW_LEDGER, BACKUPFLOW_OBJECT_STORE) beside the credentials and
+// endpoints the platform hands it, read from the process environment by
+// app.FromEnv, the constructor app.Main and chatapp.Handler run — and then
+// does its job through the App: the emulator over real HTTP for the Tencent
+// drivers and SQS, an S3 server for s3://. A scheme registered without a
+// case here fails the test.
 func TestEverySchemeOpensAsDeployed(t *testing.T) {
-	_ = app.Functions // pkg/app's imports register the drivers
 	ctx := context.Background()
 	emu, err := emulator.New(emulator.Options{})
 	if err != nil {
@@ -34,8 +36,12 @@ func TestEverySchemeOpensAsDeployed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	const bucket = "backups-1250000000" // in the emulator's fixture
-	if err := emu.COS.Put(bucket, "imports/orders.bak", []byte("TAPE0000rest")); err != nil {
+	const (
+		bucket   = "backups-1250000000" // in the emulator's fixture
+		instance = "mssql-njj2mtpl"     // a SQL Server instance of the fixture
+		key      = "imports/" + instance + "/orders.bak"
+	)
+	if err := emu.COS.Put(bucket, key, []byte("TAPE0000rest")); err != nil {
 		t.Fatal(err)
 	}
 	// On SCF the role's credentials arrive under SCF's own names.
@@ -44,22 +50,23 @@ func TestEverySchemeOpensAsDeployed(t *testing.T) {
 	delete(tencentEnv, "TENCENTCLOUD_SECRET_ID")
 	delete(tencentEnv, "TENCENTCLOUD_SECRET_KEY")
 	awsEnv := emu.Env(srv.URL)
-	awsEnv["AWS_REGION"], awsEnv["AWS_SESSION_TOKEN"] = "us-east-1", ""
+	awsEnv["AWS_REGION"] = "us-east-1"
 
 	s3fake := objstoretest.NewS3()
 	s3srv := httptest.NewServer(s3fake)
 	t.Cleanup(s3srv.Close)
-	s3fake.PutObject("uploads", "imports/orders.bak", []byte("MSSQLBAK-rest"))
+	s3fake.PutObject("uploads", key, []byte("MSSQLBAK-rest"))
 	s3Env := maps.Clone(awsEnv)
 	s3Env["BACKUPFLOW_AWS_ENDPOINT"] = s3srv.URL
 
-	type check func(t *testing.T, env openurl.Env, url string)
-	queueCheck := func(t *testing.T, env openurl.Env, url string) {
-		q, err := queue.Open(ctx, url, env)
-		if err != nil {
-			t.Fatalf("Open = %v", err)
-		}
-		defer q.Close()
+	with := func(base map[string]string, k, v string) map[string]string {
+		env := maps.Clone(base)
+		env[k] = v
+		return env
+	}
+	type check func(t *testing.T, a *app.App)
+	queueCheck := func(t *testing.T, a *app.App) {
+		q := a.Work
 		if _, err := q.Send(ctx, []byte(`{"probe":1}`), 0); err != nil {
 			t.Fatalf("Send = %v", err)
 		}
@@ -71,41 +78,47 @@ func TestEverySchemeOpensAsDeployed(t *testing.T) {
 			t.Fatalf("Delete = %v", err)
 		}
 	}
-	ledgerCheck := func(t *testing.T, env openurl.Env, url string) {
-		l, err := ledger.Open(ctx, url, env)
-		if err != nil {
-			t.Fatalf("Open = %v", err)
-		}
+	ledgerCheck := func(t *testing.T, a *app.App) {
 		for i, want := range []bool{true, false} {
-			if won, err := l.Claim(ctx, "claims/probe", []byte("x")); err != nil || won != want {
+			if won, err := a.Ledger.Claim(ctx, "claims/probe", []byte("x")); err != nil || won != want {
 				t.Fatalf("Claim %d = %v, %v; want %v", i+1, won, err, want)
 			}
 		}
 	}
-	storeCheck := func(bucket, magic string) check {
-		return func(t *testing.T, env openurl.Env, url string) {
-			s, err := objstore.Open(ctx, url, env)
-			if err != nil {
-				t.Fatalf("Open = %v", err)
+	// An upload with no ETag in its event is looked up in the store, its
+	// first bytes are read there, and its import starts on the cloud.
+	storeCheck := func(platform, bucket string) check {
+		return func(t *testing.T, a *app.App) {
+			before := len(emu.Jobs())
+			if _, err := a.Service.Upload(ctx, flow.Upload{Platform: platform, Bucket: bucket, Key: key}); err != nil {
+				t.Fatalf("Upload = %v", err)
 			}
-			if b, err := s.ReadMagic(ctx, bucket, "imports/orders.bak"); err != nil || string(b) != magic {
-				t.Fatalf("ReadMagic = %q, %v; want %q", b, err, magic)
+			jobs := emu.Jobs()
+			if len(jobs) != before+1 || jobs[len(jobs)-1].InstanceID != instance || jobs[len(jobs)-1].Op != provider.Import {
+				t.Fatalf("the cloud holds %d jobs after the upload (%d before); want one import on %s", len(jobs), before, instance)
 			}
 		}
 	}
 	cases := map[string]struct {
-		url   string
 		env   map[string]string
 		check check
 	}{
-		"queue/mem":        {"mem://probe-queue", nil, queueCheck},
-		"queue/cmq":        {"cmq://backupflow-work", tencentEnv, queueCheck},
-		"queue/sqs":        {"sqs://sqs.us-east-1.amazonaws.com/000000000000/backupflow-work", awsEnv, queueCheck},
-		"ledger/mem":       {"mem://probe-ledger", nil, ledgerCheck},
-		"ledger/cos":       {"cos://" + bucket + "/probe-ledger", tencentEnv, ledgerCheck},
-		"ledger/s3":        {"s3://uploads/probe-ledger", s3Env, ledgerCheck},
-		"object store/cos": {"cos://", tencentEnv, storeCheck(bucket, "TAPE0000")},
-		"object store/s3":  {"s3://", s3Env, storeCheck("uploads", "MSSQLBAK")},
+		"queue/mem":        {with(tencentEnv, "BACKUPFLOW_WORK_QUEUE", "mem://probe-queue"), queueCheck},
+		"queue/cmq":        {with(tencentEnv, "BACKUPFLOW_WORK_QUEUE", "cmq://backupflow-work"), queueCheck},
+		"queue/sqs":        {with(awsEnv, "BACKUPFLOW_WORK_QUEUE", "sqs://sqs.us-east-1.amazonaws.com/000000000000/backupflow-work"), queueCheck},
+		"ledger/mem":       {with(tencentEnv, "BACKUPFLOW_LEDGER", "mem://probe-ledger"), ledgerCheck},
+		"ledger/cos":       {with(tencentEnv, "BACKUPFLOW_LEDGER", "cos://"+bucket+"/probe-ledger"), ledgerCheck},
+		"ledger/s3":        {with(s3Env, "BACKUPFLOW_LEDGER", "s3://uploads/probe-ledger"), ledgerCheck},
+		"object store/cos": {with(tencentEnv, "BACKUPFLOW_OBJECT_STORE", "cos"), storeCheck("cos", bucket)},
+		"object store/s3":  {with(s3Env, "BACKUPFLOW_OBJECT_STORE", "s3"), storeCheck("s3", "uploads")},
+	}
+	// Every variable any case sets is set in every case (empty means
+	// unset), so no case sees another's or the shell's.
+	vars := map[string]bool{"BACKUPFLOW_LOG_LEVEL": true}
+	for _, c := range cases {
+		for k := range c.env {
+			vars[k] = true
+		}
 	}
 	registered := map[string]bool{}
 	for kind, schemes := range openurl.Schemes() {
@@ -119,8 +132,15 @@ func TestEverySchemeOpensAsDeployed(t *testing.T) {
 			if !ok {
 				t.Fatalf("scheme %s is registered but has no case here: add how it opens as deployed", name)
 			}
-			env := c.env
-			c.check(t, openurl.Env{Getenv: func(k string) string { return env[k] }}, c.url)
+			env := with(c.env, "BACKUPFLOW_LOG_LEVEL", "error")
+			for k := range vars {
+				t.Setenv(k, env[k])
+			}
+			a, err := app.FromEnv(ctx, app.CreateBackup)
+			if err != nil {
+				t.Fatalf("FromEnv = %v", err)
+			}
+			c.check(t, a)
 		})
 	}
 	for name := range cases {

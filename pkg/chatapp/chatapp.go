@@ -90,15 +90,11 @@ func Handler(ctx context.Context) (http.Handler, error) {
 	if _, ok := app.Lookup(app.Chatops); !ok {
 		return nil, fmt.Errorf("the function table has no %s entry", app.Chatops)
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return nil, err
-	}
 	cc, err := LoadChatConfig(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Function: app.Chatops})
+	a, err := app.FromEnv(ctx, app.Chatops)
 	if err != nil {
 		return nil, err
 	}
