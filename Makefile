@@ -18,8 +18,9 @@ help: ## list the targets
 
 # run and demo start the built CLI, not go run: go run exits 1 when
 # interrupted whatever the program returns, so Ctrl-C would read "Error 1".
-run: cli ## run the whole system locally (emulator + all functions), Ctrl-C to stop
-	bin/backupflow local
+# ARGS passes flags: make run ARGS="--now --view lines".
+run: cli ## run the whole system locally (emulator + all functions), Ctrl-C to stop; ARGS="--now ..." passes flags
+	bin/backupflow local $(ARGS)
 
 demo: ## run the scripted local demo; exits non-zero unless every job ends as expected
 	$(GO) run ./cmd/backupflow local --demo

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/local"
+	"github.com/backupflow/backupflow/pkg/function"
 )
 
 func init() {
@@ -26,6 +29,10 @@ as deployed (environment, timers, the COS trigger's filter), against the emulato
   - the drain timers fire every --tick instead of every minute (the one deliberate difference);
   - notifications are printed as they would be posted; the jobs are shown live.
 Ctrl-C lets in-flight invocations finish, then exits. docs/local.md has the details.
+
+One stack runs per state folder (DIR/local.lock holds its pid; a second one is refused).
+From another terminal, "backupflow local trigger nightly" fires a timer of the running
+stack now, as SCF would at its time (any timer of serverless.yml: nightly, drain-work, ...).
 
 With --demo it runs a scripted scenario instead (a nightly run with one injected failure and
 one busy instance, a .bak dropped into the bucket, a signed Slack command) and exits 0 only
@@ -46,7 +53,10 @@ func (e envFlags) Set(v string) error {
 }
 
 func runLocal(ctx context.Context, env Env, args []string) int {
-	fs := newFlags(env, "local", "local [--demo] [--now] [--queue cmq|mem://] [flags]", localHelp)
+	if len(args) > 0 && args[0] == "trigger" {
+		return runLocalTrigger(ctx, env, args[1:])
+	}
+	fs := newFlags(env, "local", "local [--demo] [--now] [--queue cmq|mem://] [flags]\n       backupflow local trigger [--dir DIR] NAME", localHelp)
 	demo := fs.Bool("demo", false, "run the scripted demo and exit 0 only if every job ends as expected")
 	now := fs.Bool("now", false, "fire the nightly timer once at start (otherwise it waits for its cron)")
 	sls := fs.String("serverless", "serverless.yml", "the descriptor to wire from (searched for in parent folders too)")
@@ -63,6 +73,9 @@ func runLocal(ctx context.Context, env Env, args []string) int {
 	fs.Var(extra, "env", "KEY=VALUE set in every function's environment, after the local overrides (repeatable)")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == "trigger" {
+		return errorf(env, ExitUsage, "local: trigger comes first: backupflow local trigger [--dir DIR] NAME")
 	}
 	if fs.NArg() > 0 {
 		return errorf(env, ExitUsage, "local: unexpected argument %q (see backupflow local --help)", fs.Arg(0))
@@ -137,4 +150,39 @@ func findUp(name string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+const localTriggerHelp = `Fires a timer trigger of the stack that "backupflow local" (make run) runs on DIR, now,
+as SCF would at its time, and prints what it did. The stack's view shows the jobs.`
+
+func runLocalTrigger(ctx context.Context, env Env, args []string) int {
+	fs := newFlags(env, "local trigger", "local trigger [--dir DIR] NAME", localTriggerHelp)
+	dir := fs.String("dir", ".backupflow", "the running stack's state folder")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return errorf(env, ExitUsage, "local trigger: want one timer name, e.g. backupflow local trigger nightly")
+	}
+	name := fs.Arg(0)
+	out, err := local.Trigger(ctx, *dir, name)
+	var te *local.TriggerError
+	switch {
+	case errors.As(err, &te) && te.Status == http.StatusNotFound:
+		return errorf(env, ExitUsage, "local trigger: %v", err)
+	case errors.As(err, &te):
+		return errorf(env, ExitFailed, "local trigger: %v", err)
+	case err != nil:
+		return errorf(env, ExitRuntime, "local trigger: %v", err)
+	}
+	var rep function.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return errorf(env, ExitRuntime, "local trigger: the stack's answer: %v", err)
+	}
+	if strings.EqualFold(name, "nightly") || len(rep.Jobs) > 0 || rep.Run != "" {
+		fmt.Fprintln(env.Stdout, local.FiredLine(name, rep))
+	} else {
+		fmt.Fprintf(env.Stdout, "%s fired: %s\n", name, strings.TrimSpace(string(out)))
+	}
+	return ExitOK
 }

@@ -96,6 +96,9 @@ type Stack struct {
 	con      *console
 	view     *view
 	chat     *http.Server
+	control  *http.Server
+	ctlLis   net.Listener
+	unlock   func()
 	watchers []*watcher
 
 	ctx    context.Context // ends when Run's context ends
@@ -130,6 +133,26 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := os.MkdirAll(cosDir, 0o755); err != nil {
 		return nil, fmt.Errorf("state folder: %w", err)
 	}
+	// The folder is taken before anything touches it (the ledger is reset
+	// below); the control endpoint's address goes into the lock, so it is
+	// opened first and served once the stack is ready.
+	if s.ctlLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	token := nonce() + nonce() + nonce() + nonce()
+	s.unlock, err = lock(o.Dir, lockInfo{PID: os.Getpid(), Control: "http://" + s.ctlLis.Addr().String(), Token: token,
+		Started: time.Now().UTC().Format(time.RFC3339)})
+	if err != nil {
+		_ = s.ctlLis.Close()
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.cancel()
+			_ = s.closeListeners()
+		}
+	}()
 	s.Emu, err = emulator.New(emulator.Options{COSDir: cosDir, JobDuration: o.JobDuration, Logger: o.Log})
 	if err != nil {
 		return nil, err
@@ -142,13 +165,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Emulator, err = s.Emu.Listen(o.Listen); err != nil {
 		return nil, fmt.Errorf("%w (pick another address with --listen)", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			s.cancel()
-			_ = s.closeListeners()
-		}
-	}()
 	run := nonce()
 	for _, name := range desc.FunctionNames() {
 		f, err := s.wire(ctx, name, run)
@@ -181,6 +197,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.watchers = append(s.watchers, w)
 	}
 	s.view = newView(s.con, s.anyApp())
+	s.serveControl(s.ctlLis, token)
 	ok = true
 	return s, nil
 }
@@ -370,6 +387,15 @@ func (s *Stack) closeListeners() error {
 	if s.Emulator != nil {
 		errs = append(errs, s.Emulator.Close(ctx))
 	}
+	if s.control != nil {
+		errs = append(errs, s.control.Shutdown(ctx))
+	} else if s.ctlLis != nil {
+		_ = s.ctlLis.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -397,6 +423,7 @@ func (s *Stack) InvokeAsync(fn, trigger string, payload []byte, skipBusy bool) {
 		r := Report{Function: fn, Trigger: trigger, Err: err}
 		if err == nil {
 			_ = json.Unmarshal(out, &r.Result)
+			s.fired(trigger, r.Result)
 		}
 		s.mu.Lock()
 		s.reports = append(s.reports, r)

@@ -39,6 +39,9 @@ func (s *Stack) FireTimer(name string) (function.Report, error) {
 			if err == nil {
 				err = json.Unmarshal(out, &rep)
 			}
+			if err == nil {
+				s.fired(name, rep)
+			}
 			return rep, err
 		}
 	}
@@ -90,4 +93,24 @@ func (s *Stack) runTimer(t descriptor.Trigger, sched *cron.Schedule, drain bool)
 		// instance, which would find the queue being emptied.
 		s.InvokeAsync(t.Function, t.Parameters.Name, TimerEvent(t.Parameters.Name, t.Parameters.Argument, next), drain)
 	}
+}
+
+// fired says what a run-starting timer (not a drain) did, whatever fired
+// it: its cron, --now or `backupflow local trigger`.
+func (s *Stack) fired(trigger string, rep function.Report) {
+	for _, t := range s.Desc.Inputs.Triggers {
+		if t.Type == "timer" && t.Parameters.Name == trigger && !s.isDrain(t) {
+			fmt.Fprintln(s.con, FiredLine(trigger, rep))
+			return
+		}
+	}
+}
+
+// FiredLine is the one line that reports a run-starting timer's work.
+func FiredLine(trigger string, rep function.Report) string {
+	l := fmt.Sprintf("%s fired: %d queued, %d skipped", trigger, len(rep.Jobs), rep.Skipped)
+	if rep.Run != "" {
+		l += " (run " + rep.Run + ")"
+	}
+	return l
 }
