@@ -139,17 +139,16 @@ func TestEndToEnd_NightlyOverCMQ(t *testing.T) {
 			if err := json.Unmarshal(s.invoke(s.create, timer), &rep); err != nil {
 				t.Fatal(err)
 			}
-			// Of the default fleet's tagged instances, the isolated cdb and the
-			// creating sqlserver are reported as skipped; the read-only cdb is
-			// not even listed (discovery asks for masters only).
+			// Of the default fleet's tagged instances, the isolated cdb, the
+			// creating sqlserver and the read-only cdb are reported as skipped.
 			wantJobs := 0
 			for _, in := range s.emu.Fleet.Instances {
 				if in.Tags[fixture.NightlyTagKey] == fixture.NightlyTagValue && !in.ReadOnly && in.StatusOrDefault() == "running" {
 					wantJobs++
 				}
 			}
-			if len(rep.Jobs) != wantJobs || rep.Skipped != 2 {
-				t.Fatalf("fan-out: %d jobs, %d skipped; want %d jobs, 2 skipped", len(rep.Jobs), rep.Skipped, wantJobs)
+			if len(rep.Jobs) != wantJobs || rep.Skipped != 3 {
+				t.Fatalf("fan-out: %d jobs, %d skipped; want %d jobs, 3 skipped", len(rep.Jobs), rep.Skipped, wantJobs)
 			}
 			s.runFor(3*time.Hour, func() bool { return strings.Contains(s.out.String(), "nightly-") })
 			per := s.jobsPerName()

@@ -211,8 +211,8 @@ func TestDiscoverDefaultFleet(t *testing.T) {
 	if in := byID["cdb-c1nl9rpv"]; in.Methods[0] != "physical" {
 		t.Errorf("universal instance: %+v; want physical first", in)
 	}
-	if in, ok := byID["cdb-ro000001"]; ok && in.Eligible {
-		t.Errorf("read-only replica is eligible: %+v", in)
+	if in, ok := byID["cdb-ro000001"]; !ok || in.Eligible || in.Reason != "read-only replica" {
+		t.Errorf("read-only replica: %+v (listed %v); want listed as skipped, read-only replica", in, ok)
 	}
 	for _, id := range []string{"cdb-fail0001", "cdb-busy0001"} {
 		if _, ok := byID[id]; ok {

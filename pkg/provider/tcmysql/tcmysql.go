@@ -261,8 +261,10 @@ func (p *Provider) backups(ctx context.Context, spec provider.Spec, visit func(*
 	return nil
 }
 
-// Discover lists the master instances tagged tagKey=tagValue in the
-// provider's region and says which can be backed up now.
+// Discover lists the instances tagged tagKey=tagValue in the provider's
+// region and says which can be backed up now. Replicas are listed too, as
+// skipped with the reason: a tagged read-only replica silently left out of
+// the run read as "backed up" in the plan and the summary.
 func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]provider.Instance, error) {
 	if tagKey == "" {
 		return nil, apierr.Invalid("tcmysql: discover: empty tag key")
@@ -271,10 +273,8 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 	var offset uint64
 	for range maxPages {
 		req := DescribeDBInstancesRequest{
-			Tags: []TagFilter{{Key: tagKey, Value: tagValue}},
-			// Masters only: DR and read-only replicas are included by default.
-			InstanceTypes: []uint64{1},
-			Offset:        offset, Limit: instancePageSize,
+			Tags:   []TagFilter{{Key: tagKey, Value: tagValue}},
+			Offset: offset, Limit: instancePageSize,
 		}
 		var resp DescribeDBInstancesResponse
 		if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {

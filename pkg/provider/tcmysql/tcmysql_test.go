@@ -226,7 +226,7 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("Discover =\n%+v\nwant\n%+v", got, want)
 	}
 	if len(reqs) != 3 || !reflect.DeepEqual(reqs[0].Tags, []TagFilter{{"backupflow", "nightly"}}) ||
-		!reflect.DeepEqual(reqs[0].InstanceTypes, []uint64{1}) || reqs[2].Offset != 4 {
+		len(reqs[0].InstanceTypes) != 0 || reqs[2].Offset != 4 {
 		t.Errorf("requests = %+v", reqs)
 	}
 }
