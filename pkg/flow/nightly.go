@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,43 +98,17 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"count", []byte(strconv.Itoa(len(report.Jobs)))); err != nil {
 		return report, wrapLedger(err)
 	}
-	// Every job of a product shares the product's status-call limit; a floor
-	// on the poll interval of jobs without history keeps the running jobs'
-	// checks within 80 % of it (the rest is left for lookups and others).
-	perProduct := map[provider.Product]int{}
-	for _, t := range targets {
-		perProduct[t.Product]++
-	}
-	floor := func(p provider.Product) time.Duration {
-		l := provider.LimitsOf(p, provider.Backup)
-		if l.StatusPerSecond <= 0 || l.CreatePerSecond <= 0 {
-			return 0
-		}
-		// Jobs start over the fan-out's span and run about the typical
-		// duration, so about n·D/(span+D) of them are running at once.
-		n := float64(perProduct[p])
-		span := n / (l.CreatePerSecond * fanoutShare)
-		d := l.TypicalDuration.Seconds()
-		concurrent := n * d / (span + d)
-		return time.Duration(concurrent / (0.8 * l.StatusPerSecond) * float64(time.Second))
-	}
-	index := map[provider.Product]int{}
+	delays, floors := fanoutPacing(targets)
 	var errs []error
 	for i, t := range targets {
-		// The i-th create of a product is due at floor(i / (share × rate))
-		// seconds: never more than the limit in one second, with 10 % of each
-		// second left free so a retried create does not collide with the
-		// creates scheduled there and cascade into throttling.
-		rate := provider.LimitsOf(t.Product, provider.Backup).CreatePerSecond * fanoutShare
-		delay := time.Duration(math.Floor(float64(index[t.Product])/rate)) * time.Second
-		index[t.Product]++
+		delay := delays[i]
 		id := report.Jobs[i]
 		m := job.Message{
 			JobID: id, Step: job.StepCreate,
 			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
 				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables,
 				KeepUntilGone: t.KeepUntilGone, RetentionDays: t.RetentionDays, Individually: t.Individually},
-			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floor(t.Product),
+			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floors[t.Product],
 		}
 		// A lost send fails the run and the platform retries the whole
 		// fan-out; retry each send a little first so one transient fault
