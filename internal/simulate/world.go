@@ -60,6 +60,10 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	tc, err := tencent.New(tencent.Config{
 		Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
 		Region:      "ap-guangzhou", Endpoint: "emulator.local:80", Transport: inProcess{h: emu},
+		// The client's pacer waits on the wall clock; the simulation runs on
+		// virtual time and the emulator enforces the limits there, as app.Open
+		// does for a simulated App.
+		NoPace: true,
 	})
 	if err != nil {
 		return nil, err

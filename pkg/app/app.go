@@ -102,6 +102,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		if o.HTTPClient != nil {
 			tc.Transport = o.HTTPClient.Transport
 		}
+		// A simulation (o.Sleep set) models the limits on its own virtual
+		// time; everything else is paced on the wall clock.
+		tc.NoPace = o.Sleep != nil
 		if a.Tencent, err = tencent.New(tc); err != nil {
 			return nil, err
 		}

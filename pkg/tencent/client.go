@@ -71,6 +71,13 @@ type Config struct {
 	Timeout time.Duration
 	// Transport overrides the HTTP transport (tests, in-process emulator).
 	Transport http.RoundTripper
+	// Now and Sleep pace each action at its rate (Rates). Both nil: the
+	// wall clock and real timers. A simulation sets both to its virtual
+	// clock; setting only one is the same as setting neither.
+	Now   func() time.Time
+	Sleep func(context.Context, time.Duration) error
+	// NoPace turns the pacing off (a simulation that models the limits).
+	NoPace bool
 }
 
 // Client sends API 3.0 actions. Safe for concurrent use.
@@ -82,6 +89,7 @@ type Client struct {
 	clients map[string]*common.Client // by region
 	// services holds per-product overrides: scheme ("HTTP"/"HTTPS"), host.
 	services map[string][2]string
+	pace     *pacer
 }
 
 // New returns a Client; it does no I/O.
@@ -92,7 +100,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
 	}
-	c := &Client{cfg: cfg, scheme: "HTTPS", clients: map[string]*common.Client{}, services: map[string][2]string{}}
+	c := &Client{cfg: cfg, scheme: "HTTPS", clients: map[string]*common.Client{}, services: map[string][2]string{},
+		pace: newPacer(cfg.Now, cfg.Sleep)}
 	if cfg.Endpoint != "" {
 		scheme, host, err := ParseEndpoint(cfg.Endpoint)
 		if err != nil {
@@ -247,6 +256,11 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 		// serves every product.
 		r.SetScheme(ep[0])
 		r.SetDomain(ep[1])
+	}
+	if !c.cfg.NoPace {
+		if err := c.pace.wait(ctx, a.Service+"."+a.Name); err != nil {
+			return fmt.Errorf("%s %s: waiting for the rate limit: %w", a.Service, a.Name, err)
+		}
 	}
 	status := new(int)
 	r.SetContext(context.WithValue(ctx, statusKey{}, status))

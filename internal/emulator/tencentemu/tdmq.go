@@ -8,7 +8,8 @@ import (
 
 func tdmqActions() map[string]action {
 	return map[string]action{
-		"SendCmqMsg": {handle: (*Server).tdmqSendCmqMsg, params: []field{
+		// 100 requests/s: the current API page (facts/platform.md §9.9).
+		"SendCmqMsg": {limit: 100, handle: (*Server).tdmqSendCmqMsg, params: []field{
 			reqStr("QueueName"), reqStr("MsgContent"), reqNum("DelaySeconds"),
 		}},
 	}
