@@ -71,10 +71,30 @@ func New(cfg Config) (*Store, error) {
 				return d.DialContext(ctx, network, addr)
 			}
 			base = t
+		} else {
+			// A wrapped transport cannot be given a dialer; send each
+			// request to addr and keep the COS host in the Host header,
+			// which is what the signature and the emulator read.
+			base = &toEndpoint{addr: addr, next: base}
 		}
 	}
 	c.base = base
 	return c, nil
+}
+
+// toEndpoint sends every request to addr, whatever COS host it names.
+type toEndpoint struct {
+	addr string
+	next http.RoundTripper
+}
+
+func (e *toEndpoint) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	if req.Host == "" {
+		req.Host = req.URL.Host
+	}
+	req.URL.Host = e.addr
+	return e.next.RoundTrip(req)
 }
 
 // signer signs each request's Authorization header on the configured clock

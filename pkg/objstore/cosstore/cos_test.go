@@ -275,3 +275,38 @@ func TestNewCOSValidates(t *testing.T) {
 		}
 	}
 }
+
+// countingTransport is a RoundTripper that is not an *http.Transport, as
+// any instrumenting or tracing wrapper is.
+type countingTransport struct {
+	next http.RoundTripper
+	n    int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n++
+	return c.next.RoundTrip(r)
+}
+
+// An endpoint override holds whatever transport carries the requests: it
+// used to be applied only to an *http.Transport, so a wrapped transport
+// sent the emulator's requests to the real COS host.
+func TestCOSEndpointWithWrappedTransport(t *testing.T) {
+	env := startEmu(t)
+	if err := env.emu.Put(bucket, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	tr := &countingTransport{next: http.DefaultTransport}
+	c, err := cosstore.New(cosstore.Config{
+		Credentials: tencent.Credentials{SecretID: id, SecretKey: sk},
+		Region:      "ap-guangzhou", Endpoint: env.addr, HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := c.Get(context.Background(), bucket, "k"); err != nil || string(b) != "v" {
+		t.Fatalf("Get through a wrapped transport = %q, %v", b, err)
+	}
+	if tr.n == 0 {
+		t.Error("the wrapped transport carried no request")
+	}
+}
