@@ -95,6 +95,11 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
 		return report, wrapLedger(err)
 	}
+	// The run stays listed until its summary is sent, so the sweep can send
+	// a summary whose last job's process died before sending it.
+	if err := s.d.Ledger.Put(ctx, keyOpenRun(run), []byte(run)); err != nil {
+		return report, wrapLedger(err)
+	}
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"count", []byte(strconv.Itoa(len(report.Jobs)))); err != nil {
 		return report, wrapLedger(err)
 	}
@@ -247,19 +252,25 @@ const fanoutShare = 0.9
 
 func keyRun(run string) string { return "runs/" + run + "/" }
 
+// fileRunOutcome files the outcome under its run; doing it twice is
+// harmless.
+func (s *Service) fileRunOutcome(ctx context.Context, o Outcome) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return wrapLedger(s.d.Ledger.Put(ctx, keyRun(o.Origin.Run)+"jobs/"+o.JobID, b))
+}
+
 // recordRunOutcome files the outcome under its run and counts it. Counting
 // claims the next free numbered slot (found by binary search, so a run of N
 // jobs costs O(log N) reads per outcome, not a listing); the delivery that
 // claims the last slot sends the run's single summary.
 func (s *Service) recordRunOutcome(ctx context.Context, o Outcome) error {
-	b, err := json.Marshal(o)
-	if err != nil {
+	if err := s.fileRunOutcome(ctx, o); err != nil {
 		return err
 	}
 	run := o.Origin.Run
-	if err := s.d.Ledger.Put(ctx, keyRun(run)+"jobs/"+o.JobID, b); err != nil {
-		return wrapLedger(err)
-	}
 	cb, ok, err := s.d.Ledger.Get(ctx, keyRun(run)+"count")
 	if err != nil || !ok {
 		return wrapLedger(err)
@@ -334,13 +345,35 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	if len(keys) < len(manifest.Jobs) {
 		return // not every job has ended yet: the last one summarizes
 	}
-	won, err := s.d.Ledger.Claim(ctx, keyRun(run)+"summary", []byte(s.d.Now().UTC().Format(time.RFC3339)))
+	// The claim is a lease, as for a job's notification: the claimant
+	// sends and then marks the summary sent; a claim older than
+	// NotifyLease with no mark is a claimant that died, and whoever looks
+	// next (the sweep) sends it. Taking the claim as final was how a kill
+	// between claim and send lost the night's summary (TestCrashSoak).
+	if _, sent, err := s.d.Ledger.Get(ctx, keyRun(run)+"summary-sent"); err != nil || sent {
+		if err != nil {
+			log.Error("run summary: ledger read of the sent mark failed", "err", err)
+			return
+		}
+		s.closeRun(ctx, run)
+		return
+	}
+	won, err := s.d.Ledger.Claim(ctx, keyRun(run)+"summary", []byte(s.d.Now().UTC().Format(time.RFC3339Nano)))
 	if err != nil {
 		log.Error("run summary: ledger claim failed", "err", err)
 		return
 	}
 	if !won {
-		return
+		b, _, err := s.d.Ledger.Get(ctx, keyRun(run)+"summary")
+		if err != nil {
+			log.Error("run summary: ledger read of the claim failed", "err", err)
+			return
+		}
+		t, perr := time.Parse(time.RFC3339Nano, string(b))
+		if perr == nil && s.d.Now().Sub(t) < s.cfg.NotifyLease {
+			return // its claimant may still be sending
+		}
+		log.Warn("run summary claimed but never marked sent; sending it")
 	}
 	sum := Summary{Run: run, Skipped: manifest.Skipped, DeadWaiting: s.deadWaiting(ctx)}
 	for _, k := range keys {
@@ -360,6 +393,38 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	log.Info("nightly run finished", "jobs", len(sum.Outcomes), "succeeded", c[Succeeded], "failed", c[Failed],
 		"stuck", c[Stuck], "deadLettered", c[DeadLettered], "skipped", len(sum.Skipped))
 	if err := s.d.Notifier.Notify(ctx, Notice{Summary: &sum}); err != nil {
-		log.Error("run summary not delivered", "err", err)
+		log.Error("run summary not delivered; the sweep sends it again", "err", err)
+		return
 	}
+	if err := s.d.Ledger.Put(ctx, keyRun(run)+"summary-sent", []byte(s.d.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		log.Error("run summary sent but not marked; the sweep may send it again", "err", err)
+		return
+	}
+	s.closeRun(ctx, run)
+}
+
+func keyOpenRun(run string) string { return "open-runs/" + run }
+
+// closeRun forgets a summarized run; one left behind is closed by the
+// next sweep, which finds the sent mark.
+func (s *Service) closeRun(ctx context.Context, run string) {
+	if err := s.d.Ledger.Delete(ctx, keyOpenRun(run)); err != nil {
+		s.log.Warn("open-run record not removed; the next sweep removes it", "run", run, "err", err)
+	}
+}
+
+// sweepRuns sends the summary of every run whose jobs have all ended and
+// whose summary was never marked sent.
+func (s *Service) sweepRuns(ctx context.Context) error {
+	keys, err := s.d.Ledger.List(ctx, "open-runs/")
+	if err != nil {
+		return wrapLedger(err)
+	}
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.maybeSummarize(ctx, strings.TrimPrefix(k, "open-runs/"))
+	}
+	return nil
 }

@@ -517,7 +517,10 @@ func (s *Service) finish(ctx context.Context, m job.Message, o Outcome) error {
 	s.watchSuccess(ctx, o)
 	if o.Origin.Run != "" {
 		if err := s.recordRunOutcome(ctx, o); err != nil {
-			log.Error("run summary bookkeeping failed", "run", o.Origin.Run, "err", err)
+			// Left for redelivery, which files it again
+			// (renotifyIfOrphaned) before notifying.
+			log.Error("run summary bookkeeping failed; left for redelivery", "run", o.Origin.Run, "err", err)
+			return fmt.Errorf("file outcome of %s in run %s: %w", m.JobID, o.Origin.Run, err)
 		}
 	}
 	if err := s.notifyOutcome(ctx, o); err != nil {
@@ -559,6 +562,14 @@ func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 	}
 	if s.d.Now().Sub(o.Finished) < s.cfg.NotifyLease {
 		return fmt.Errorf("job %s: %w", jobID, errNotifyPending)
+	}
+	if o.Origin.Run != "" {
+		// The claimant may have died before filing the outcome in its run:
+		// filing is idempotent, and the sweep summarizes a run whose last
+		// job's summary never came.
+		if err := s.fileRunOutcome(ctx, o); err != nil {
+			return err
+		}
 	}
 	loggerFrom(ctx, s.log).Warn("outcome found without its notification; sending it", "result", string(o.Result))
 	if err := s.notifyOutcome(ctx, o); err != nil {

@@ -107,6 +107,9 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 			errs = append(errs, err)
 		}
 	}
+	if err := s.sweepRuns(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sweep: runs: %w", err))
+	}
 	s.log.Info("sweep", "open", rep.Open, "requeued", rep.Requeued, "stuck", rep.Stuck, "closed", rep.Closed, "errors", len(errs))
 	// The drain timer fires whether or not the nightly timer does, so the
 	// check that notices a nightly run that never came rides here.
