@@ -29,9 +29,9 @@ import (
 // binDir holds the binaries once built; TestMain removes it.
 var binDir string
 
-// binaries are the SCF builds the crash tests run: create-backup and
-// poll-status with the crashtest hook, and create-backup as shipped.
-type binaries struct{ create, poll, prodCreate string }
+// binaries are the SCF builds the crash tests run: each event function
+// with the crashtest hooks, and create-backup as shipped.
+type binaries struct{ create, mig, poll, prodCreate string }
 
 var buildBinaries = sync.OnceValues(func() (binaries, error) {
 	dir, err := os.MkdirTemp("", "backupflow-crash")
@@ -39,10 +39,11 @@ var buildBinaries = sync.OnceValues(func() (binaries, error) {
 		return binaries{}, err
 	}
 	binDir = dir
-	b := binaries{create: filepath.Join(dir, "create-crash"), poll: filepath.Join(dir, "poll-crash"),
+	b := binaries{create: filepath.Join(dir, "create-crash"), mig: filepath.Join(dir, "mig-crash"), poll: filepath.Join(dir, "poll-crash"),
 		prodCreate: filepath.Join(dir, "create-prod")}
 	for _, x := range []struct{ tags, out, pkg string }{
 		{"scf,crashtest", b.create, "../../functions/create-backup"},
+		{"scf,crashtest", b.mig, "../../functions/start-migration"},
 		{"scf,crashtest", b.poll, "../../functions/poll-status"},
 		{"scf", b.prodCreate, "../../functions/create-backup"},
 	} {
@@ -76,16 +77,26 @@ func needBinaries(t *testing.T) binaries {
 }
 
 // fnProcess is one function instance, run as SCF's Go1 runtime runs it.
-type fnProcess struct{ *scfinvoketest.Process }
+type fnProcess struct {
+	*scfinvoketest.Process
+	budget int64 // exchanges before the crash soak's kill
+}
 
 func startProcess(t *testing.T, bin string, logs *syncBuf) *fnProcess {
 	t.Helper()
-	p, err := scfinvoketest.Start(context.Background(), bin, nil, logs)
+	return startProcessEnv(t, bin, nil, logs)
+}
+
+// startProcessEnv starts an instance with env added to its process
+// environment (the crashtest hooks read theirs there, at start).
+func startProcessEnv(t *testing.T, bin string, env []string, logs *syncBuf) *fnProcess {
+	t.Helper()
+	p, err := scfinvoketest.Start(context.Background(), bin, env, logs)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
 	t.Cleanup(p.Kill)
-	return &fnProcess{p}
+	return &fnProcess{Process: p}
 }
 
 // invoke calls Function.Invoke the way the platform does, with the

@@ -54,7 +54,7 @@ func FromEnv(ctx context.Context, function string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := Open(ctx, cfg, Options{Function: function})
+	a, err := Open(ctx, cfg, Options{Function: function, Now: crashClock()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
