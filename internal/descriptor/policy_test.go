@@ -104,6 +104,7 @@ var unreachable = map[string]string{
 	"name/cos:DeleteObject": "only Ledger.Delete, which no flow calls",
 	"sqs:GetQueueUrl":       "template.yaml gives full queue URLs (sqs://host/account/name), so the driver never looks one up",
 	"s3:DeleteObject":       "only Ledger.Delete, which no flow calls",
+	"cdb:DeleteBackup":      "retention's Provider.Delete; no deployed function runs the retention step yet (issue 18 step 4), so no policy grants it",
 }
 
 // s3IAM maps S3 operations to the IAM action that authorizes them.

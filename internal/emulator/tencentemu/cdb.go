@@ -21,6 +21,10 @@ func cdbActions() map[string]action {
 		"DescribeBackups": {limit: 10, handle: (*Server).cdbDescribeBackups, params: []field{
 			reqStr("InstanceId"), num("Offset"), num("Limit"),
 		}},
+		// DeleteBackup publishes no rate limit; CreateBackup's 5/s is assumed.
+		"DeleteBackup": {limit: 5, handle: (*Server).cdbDeleteBackup, params: []field{
+			reqStr("InstanceId"), num("BackupId"),
+		}},
 		"DescribeDBInstances": {limit: 100, handle: (*Server).cdbDescribeDBInstances, params: []field{
 			num("ProjectId"), nums("InstanceTypes"), strs("Vips"), nums("Status"), num("Offset"), num("Limit"),
 			str("SecurityGroupId"), nums("PayTypes"), strs("InstanceNames"), nums("TaskStatus"),
@@ -180,7 +184,7 @@ func (s *Server) cdbDescribeBackups(c *call) (any, *apiError) {
 	}
 	var mine []*job
 	for _, j := range s.st.jobs {
-		if j.kind == cdbBackup && j.instanceID == in.ID && !j.deleted {
+		if j.kind == cdbBackup && j.instanceID == in.ID && !j.goneAt(c.now) {
 			mine = append(mine, j)
 		}
 	}
@@ -209,6 +213,9 @@ func (s *Server) cdbDescribeBackups(c *call) (any, *apiError) {
 			Creator: s.fleet.Uin, Method: method, Way: "manual", ManualBackupName: j.name,
 			SaveMode: "save_mode_regular", Region: j.region, RemoteInfo: []cdbRemoteInfo{},
 			CosStorageType: 2, InstanceId: in.ID, Progress: int64(ph.progress), EncryptionFlag: crypt,
+		}
+		if j.auto {
+			it.Way, it.ManualBackupName, it.Creator = "automatic", "", "SYSTEM"
 		}
 		if ph.state == provider.Succeeded {
 			it.Size = 1<<20 + j.backupID%97*4096
@@ -365,4 +372,38 @@ func hasTagValue(in fixture.Instance, v string) bool {
 		}
 	}
 	return false
+}
+
+// cdbDeleteBackup deletes a manual backup. Deletion is asynchronous: the
+// backup stays listed for deleteDuration, then is gone (facts §1.3).
+func (s *Server) cdbDeleteBackup(c *call) (any, *apiError) {
+	var req struct {
+		InstanceId string
+		BackupId   int64
+	}
+	if e := c.bind(&req); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instance(req.InstanceId, c.region, provider.MySQL)
+	if !ok {
+		return nil, errf(codeCdbInstanceNotFound, "The instance %s does not exist.", req.InstanceId)
+	}
+	for _, j := range s.st.jobs {
+		if j.kind != cdbBackup || j.instanceID != in.ID || j.backupID != req.BackupId || j.goneAt(c.now) {
+			continue
+		}
+		switch {
+		case j.auto:
+			return nil, errf(codeCdbBackupError, "The backup %d is an automatic backup; only manual backups can be deleted.", j.backupID)
+		case j.at(c.now).state == provider.Running:
+			return nil, errf(codeCdbBackupError, "The backup %d is still running.", j.backupID)
+		}
+		if j.deleting.IsZero() {
+			j.deleting = c.now
+		}
+		return struct{}{}, nil
+	}
+	return nil, errf(codeInvalidParameter, "The backup %d does not exist on %s.", req.BackupId, in.ID)
 }

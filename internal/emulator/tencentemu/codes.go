@@ -34,6 +34,7 @@ const (
 	codeCdbActionInProcess  = "OperationDenied.ActionInProcess"
 	codeCdbActionNotSupport = "OperationDenied.ActionNotSupport"
 	codeCdbStatusConflict   = "FailedOperation.StatusConflict"
+	codeCdbBackupError      = "CdbError.BackupError"
 
 	// sqlserver
 	codeMssqlInternal         = "InternalError.SystemError"
@@ -62,7 +63,7 @@ var allCodes = []string{
 	codeRequestLimit, codeInvalidRequest, codeUnsupportedOperation, codeInternalError,
 	codeFailedOperation, codeResourceNotFound,
 	codeCdbInternal, codeCdbInstanceNotFound, codeCdbActionInProcess, codeCdbActionNotSupport,
-	codeCdbStatusConflict,
+	codeCdbStatusConflict, codeCdbBackupError,
 	codeMssqlInternal, codeMssqlInstanceNotFound, codeMssqlStatusInvalid, codeMssqlInputIllegal,
 	codeDBNotFound, codeBackupNameIllegal, codeMigrationNameIllegal, codeBackupNotFound,
 	codeMigrationNotExist, codeCosStatusErr,

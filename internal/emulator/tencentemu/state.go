@@ -1,6 +1,7 @@
 package tencentemu
 
 import (
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -61,6 +62,19 @@ type job struct {
 
 	mongoMethod, retention int64
 	deleted                bool
+	// deleting is when a backup's deletion was asked for: it is listed
+	// for deleteDuration more, then gone.
+	deleting time.Time
+	// auto marks a backup the cloud made on its own schedule (SeedBackup).
+	auto bool
+}
+
+// deleteDuration is how long a deleted backup stays listed.
+const deleteDuration = 2 * time.Second
+
+// goneAt reports whether the job no longer exists at now.
+func (j *job) goneAt(now time.Time) bool {
+	return j.deleted || !j.deleting.IsZero() && !now.Before(j.deleting.Add(deleteDuration))
 }
 
 // phase is a job's state at now.
@@ -196,7 +210,7 @@ func (s *Server) Jobs() []fixture.Job {
 		ph := j.at(now)
 		fj := fixture.Job{
 			Product: j.product, Op: provider.Backup, InstanceID: j.instanceID, Name: j.name,
-			State: ph.state, Created: j.created, Finished: ph.finished,
+			State: ph.state, Created: j.created, Finished: ph.finished, Auto: j.auto, Deleted: j.deleting,
 		}
 		switch j.kind {
 		case cdbBackup:
@@ -226,4 +240,27 @@ func (s *Server) Jobs() []fixture.Job {
 		out = append(out, fj)
 	}
 	return out
+}
+
+// SeedBackup adds a successful backup that backupflow did not make, created
+// at created: the cloud's automatic backup (auto), or a manual one named
+// name, made by hand or by another tool. It returns the backup's id.
+// Retention tests hold such backups next to backupflow's own.
+func (s *Server) SeedBackup(instanceID, name string, auto bool, created time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.fleet.Find(instanceID)
+	if !ok {
+		return "", fmt.Errorf("tencentemu: seed backup: no instance %s", instanceID)
+	}
+	j := &job{product: in.Product, instanceID: in.ID, region: in.RegionOrDefault(), name: name,
+		created: created, auto: auto}
+	switch in.Product {
+	case provider.MySQL:
+		j.kind, j.method, j.backupID = cdbBackup, "physical", s.st.nextCdbBackup
+		s.st.nextCdbBackup++
+		s.st.add(j)
+		return strconv.FormatInt(j.backupID, 10), nil
+	}
+	return "", fmt.Errorf("tencentemu: seed backup: %s backups cannot be seeded", in.Product)
 }

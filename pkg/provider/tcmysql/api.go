@@ -98,3 +98,14 @@ type TagInfo struct {
 	TagKey   string `json:"TagKey"`
 	TagValue string `json:"TagValue"`
 }
+
+// DeleteBackupRequest is DeleteBackup's input; only manual backups can be deleted.
+type DeleteBackupRequest struct {
+	InstanceId string `json:"InstanceId"`
+	BackupId   int64  `json:"BackupId"`
+}
+
+// DeleteBackupResponse is DeleteBackup's output.
+type DeleteBackupResponse struct {
+	RequestId string `json:"RequestId"`
+}
