@@ -102,48 +102,6 @@ func rerunImport(ctx context.Context, env Env, jobID string, wait bool, timeout 
 	return runJob(ctx, env, req, wait, timeout)
 }
 
-func runStatus(ctx context.Context, env Env, args []string) int {
-	fs := newFlags(env, "status", "status JOB | status --instance ID",
-		"Shows the last known state of a job, or the recent jobs of an instance, from the ledger\n(BACKUPFLOW_LEDGER).")
-	instance := fs.String("instance", "", "list the recent jobs of this instance instead")
-	limit := fs.Int("limit", 10, "with --instance, how many jobs to show")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if (*instance == "") == (fs.NArg() != 1) {
-		return errorf(env, ExitUsage, "status: give one job id, or --instance ID")
-	}
-	// status reads the ledger only: no product, so no cloud credentials.
-	a, code := openApp(ctx, env, func(c *config.Config) { c.Products = nil })
-	if a == nil {
-		return code
-	}
-	if *instance != "" {
-		jobs, err := a.Service.InstanceJobs(ctx, *instance, *limit)
-		if err != nil {
-			return errorf(env, ExitRuntime, "status: %v", err)
-		}
-		if len(jobs) == 0 {
-			fmt.Fprintf(env.Stdout, "No jobs recorded for %s in %s.\n", *instance, a.Cfg.Ledger)
-			return ExitOK
-		}
-		for _, j := range jobs {
-			text, err := a.Service.StatusText(ctx, j.JobID)
-			if err != nil {
-				return errorf(env, ExitRuntime, "status: %v", err)
-			}
-			fmt.Fprintln(env.Stdout, text)
-		}
-		return ExitOK
-	}
-	text, err := a.Service.StatusText(ctx, fs.Arg(0))
-	if err != nil {
-		return errorf(env, ExitRuntime, "status: %v", err)
-	}
-	fmt.Fprintln(env.Stdout, text)
-	return ExitOK
-}
-
 // openApp loads the configuration and wires the system; with private set,
 // the queues are private in-memory ones so the job runs in this process.
 func openApp(ctx context.Context, env Env, private func(*config.Config)) (*app.App, int) {

@@ -122,7 +122,7 @@ func TestOpsErrors(t *testing.T) {
 		{"option of another product", true, []string{"backup", "--instance", "cdb-c1nl9rpv", "--retention-days", "30", "--wait"}, ExitUsage, "mongodb option"},
 		{"retention out of range", true, []string{"backup", "--instance", "cmgo-ayxpky6l", "--retention-days", "9000", "--wait"}, ExitUsage, "retention days"},
 		{"no deployed queue", true, []string{"backup", "--instance", "cdb-c1nl9rpv"}, ExitConfig, "BACKUPFLOW_WORK_QUEUE"},
-		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitOK, "No job"},
+		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitUsage, "no job jdoesnotexist in mem://"},
 		{"unknown command", false, []string{"frobnicate"}, ExitUsage, "unknown command"},
 	}
 	for _, tt := range tests {

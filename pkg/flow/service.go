@@ -603,8 +603,10 @@ func (s *Service) putState(ctx context.Context, m job.Message, state string) {
 	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
 		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
 	}
-	if m.Step == job.StepCreate && m.Spec.InstanceID != "" {
+	if (m.Step == job.StepCreate || m.Polls == 0) && m.Spec.InstanceID != "" {
 		// Create-if-absent: written once per job, read by `status <instance>`.
+		// A nightly job's first state is "running" (its create step wrote
+		// none), so the first poll step's state indexes it too.
 		if _, err := s.d.Ledger.Claim(ctx, keyInstanceJob(m.Spec.InstanceID, m.Created, m.JobID), []byte("{}")); err != nil {
 			loggerFrom(ctx, s.log).Warn("instance index not written", "err", err)
 		}
