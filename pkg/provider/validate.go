@@ -106,6 +106,17 @@ func (s Spec) Validate() error {
 			return apierr.Invalid("individually needs the databases to back up one by one")
 		}
 	}
+	// An option the product does not take is refused, not ignored: the
+	// backup would not be the one asked for.
+	if s.Method != "" && s.Product != MySQL && s.Product != MongoDB {
+		return apierr.Invalid("backup method %q is a mysql and mongodb option; %s takes no method", s.Method, s.Product)
+	}
+	if len(s.Databases) > 0 && s.Product != SQLServer && s.Product != HuaweiRDS {
+		return apierr.Invalid("databases is a sqlserver and huawei-rds option; a %s backup is of the whole instance", s.Product)
+	}
+	if len(s.Tables) > 0 && s.Product != MySQL {
+		return apierr.Invalid("tables is a mysql option, not %s's", s.Product)
+	}
 	switch s.Product {
 	case MySQL:
 		switch s.Method {
