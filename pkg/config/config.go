@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/retention"
 	"github.com/backupflow/backupflow/pkg/secret"
 )
 
@@ -56,6 +57,13 @@ type Config struct {
 	// StaleAfter: a target with no successful backup for longer is
 	// notified once, until it recovers (checked on the drain timer).
 	StaleAfter time.Duration `env:"BACKUPFLOW_STALE_AFTER" default:"36h"`
+	// Retention: the rule for targets without their own ("keep-last=N",
+	// "keep-days=D", both, or none); the share of a pass's backupflow
+	// backups it may delete; and the switch that turns deletion on (off:
+	// retention only reports what it would delete).
+	Retention       RetentionRule `env:"BACKUPFLOW_RETENTION" default:"none"`
+	RetentionShare  float64       `env:"BACKUPFLOW_RETENTION_SHARE" default:"0.5"`
+	RetentionDelete bool          `env:"BACKUPFLOW_RETENTION_DELETE" default:"false"`
 
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
@@ -106,6 +114,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("config: BACKUPFLOW_DISCOVER_TAG: want key=value, or %s to turn discovery off", DiscoverOff)
 		}
 	}
+	if !(c.RetentionShare > 0 && c.RetentionShare <= 1) {
+		return fmt.Errorf("config: BACKUPFLOW_RETENTION_SHARE must be above 0 and at most 1")
+	}
 	if c.MaxTargets <= 0 || c.RetryBudget <= 0 || c.StaleAfter <= 0 {
 		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS, BACKUPFLOW_RETRY_BUDGET and BACKUPFLOW_STALE_AFTER must be positive")
 	}
@@ -124,7 +135,21 @@ func (c Config) Flow() flow.Config {
 		BackupDeadline: c.BackupDeadline, ImportDeadline: c.ImportDeadline, PresignTTL: c.PresignTTL,
 		PollMin: c.PollMin, FirstPoll: c.FirstPoll, NotifyLease: c.NotifyLease, StaleAfter: c.StaleAfter,
 		QuietSuccess: true,
+		Retention:    retention.Rule(c.Retention), RetentionShare: c.RetentionShare, RetentionDelete: c.RetentionDelete,
 	}
+}
+
+// RetentionRule decodes BACKUPFLOW_RETENTION (retention.Parse).
+type RetentionRule retention.Rule
+
+// Decode implements Decoder.
+func (r *RetentionRule) Decode(v string) error {
+	rule, err := retention.Parse(v)
+	if err != nil {
+		return err
+	}
+	*r = RetentionRule(rule)
+	return nil
 }
 
 // Targets decodes BACKUPFLOW_TARGETS: a JSON array of flow.Target, or a

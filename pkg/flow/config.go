@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/retention"
 )
 
 // Target is one database in the nightly scope, from static config.
@@ -22,6 +23,8 @@ type Target struct {
 	KeepUntilGone bool `json:"keepUntilGone,omitempty"`
 	RetentionDays int  `json:"retentionDays,omitempty"`
 	Individually  bool `json:"individually,omitempty"`
+	// Retention replaces Config.Retention for this target's backups.
+	Retention *retention.Rule `json:"retention,omitempty"`
 }
 
 // Validate checks a configured target as its backups' specs will be
@@ -40,6 +43,11 @@ func (t Target) Validate() error {
 		KeepUntilGone: t.KeepUntilGone, RetentionDays: t.RetentionDays, Individually: t.Individually}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("target %s: %w", t.InstanceID, err)
+	}
+	if t.Retention != nil {
+		if err := t.Retention.Validate(); err != nil {
+			return fmt.Errorf("target %s: %w", t.InstanceID, err)
+		}
 	}
 	return nil
 }
@@ -114,6 +122,14 @@ type Config struct {
 	// is notified once, until it recovers (stale.go). StaleEvery spaces
 	// the checks, which ride on the sweep.
 	StaleAfter, StaleEvery time.Duration
+	// Retention is the rule for targets without their own (the empty rule
+	// deletes nothing). RetentionShare caps one pass's deletions at this
+	// share of the backupflow backups it looked at (retention.Cap;
+	// 0: retention.DefaultShare). RetentionDelete turns deletion on;
+	// without it a pass only reports.
+	Retention       retention.Rule
+	RetentionShare  float64
+	RetentionDelete bool
 }
 
 func (c Config) withDefaults() Config {

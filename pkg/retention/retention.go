@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -236,4 +237,30 @@ func Cap(plans []Plan, share float64) int {
 		v.Reason = fmt.Sprintf(ReasonCap, share*100, owned)
 	}
 	return len(sel) - limit
+}
+
+// Parse reads a rule written as "keep-last=N", "keep-days=D" or both,
+// comma-separated; "" and "none" are the empty rule (nothing selected).
+func Parse(s string) (Rule, error) {
+	var r Rule
+	s = strings.TrimSpace(s)
+	if s == "" || s == "none" {
+		return r, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if !ok || err != nil || n <= 0 {
+			return Rule{}, fmt.Errorf("retention rule: want keep-last=N and/or keep-days=D with positive numbers, comma-separated")
+		}
+		switch strings.TrimSpace(k) {
+		case "keep-last":
+			r.KeepLast = n
+		case "keep-days":
+			r.KeepDays = n
+		default:
+			return Rule{}, fmt.Errorf("retention rule: unknown part %q (want keep-last or keep-days)", strings.TrimSpace(k))
+		}
+	}
+	return r, nil
 }

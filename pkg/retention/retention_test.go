@@ -226,3 +226,26 @@ func TestRuleValidate(t *testing.T) {
 		t.Errorf("String = %q", got)
 	}
 }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want retention.Rule
+		ok   bool
+	}{
+		{"", retention.Rule{}, true},
+		{"none", retention.Rule{}, true},
+		{"keep-last=7", retention.Rule{KeepLast: 7}, true},
+		{"keep-days=30, keep-last=3", retention.Rule{KeepLast: 3, KeepDays: 30}, true},
+		{"keep-last=0", retention.Rule{}, false},
+		{"keep-last=-1", retention.Rule{}, false},
+		{"keep=3", retention.Rule{}, false},
+		{"7", retention.Rule{}, false},
+	}
+	for _, tt := range tests {
+		got, err := retention.Parse(tt.in)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
