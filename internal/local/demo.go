@@ -86,8 +86,9 @@ func Demo(ctx context.Context, o Options, timeout time.Duration) Verdict {
 	defer cancel()
 	s.Begin(ctx)
 
-	say("fault: every backup of %s will fail; %s answers busy until it has been asked once", demoFailing, demoBusy)
-	s.Emu.Tencent.SetFailJobs(demoFailing, "disk full (fault injected by the demo)")
+	say("two faults: every backup of %s will end \"failed\" (the cloud gives no reason); %s answers busy until it has been asked once, so it is retried",
+		demoFailing, demoBusy)
+	s.Emu.Tencent.SetFailJobs(demoFailing, "fault injected by the demo")
 	s.Emu.Tencent.SetBusy(demoBusy, true)
 	busySeen := make(chan struct{})
 	go func() {

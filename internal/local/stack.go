@@ -487,6 +487,8 @@ func (s *Stack) Summary() []string {
 	lines = append(lines, timers...)
 	q := s.anyApp().Cfg.WorkQueue
 	lines = append(lines, "queues      "+strings.Join([]string{q, s.anyApp().Cfg.PollQueue, s.anyApp().Cfg.DeadQueue}, ", "))
+	lines = append(lines, "notices     printed, not posted: [notify] lines are what BACKUPFLOW_NOTIFY would post to the team,",
+		"            [slack] [wecom] [dingtalk] [feishu] lines the replies to chat commands")
 	return lines
 }
 

@@ -3,7 +3,6 @@ package local
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -118,15 +117,19 @@ func (r Row) line() string {
 
 const header = "JOB                      KIND           TARGET           STATE         ATTEMPT  ELAPSED"
 
+// linesHeader heads the lines view: each line is a job's change, at a time.
+const linesHeader = "TIME     " + header
+
 // view follows the jobs in the ledger.
 type view struct {
 	con *console
 	a   *app.App
 
-	mu    sync.Mutex
-	rows  map[string]Row
-	order []string
-	now   func() time.Time
+	mu     sync.Mutex
+	rows   map[string]Row
+	order  []string
+	now    func() time.Time
+	headed bool // the lines view printed its header
 }
 
 func newView(con *console, a *app.App) *view {
@@ -167,15 +170,14 @@ func (v *view) refresh(ctx context.Context) {
 		if known && old.Outcome != nil {
 			continue
 		}
-		r := Row{JobID: id, State: "queued", Kind: "?", Target: "?"}
+		// A job's other records (its start claim, a run's index) can be
+		// written before its state: it is shown once that exists, with
+		// what it is and what it works on.
 		st, out, err := v.a.Service.State(ctx, id)
-		switch {
-		case errors.Is(err, flow.ErrUnknownJob):
-		case err != nil:
+		if err != nil {
 			continue
-		default:
-			r = rowOf(st, out, v.now())
 		}
+		r := rowOf(st, out, v.now())
 		if !known {
 			v.order = append(v.order, id)
 		}
@@ -193,13 +195,17 @@ func (v *view) refresh(ctx context.Context) {
 	}
 	sort.Slice(changed, func(i, j int) bool { return changed[i].Created.Before(changed[j].Created) })
 	for _, r := range changed {
-		fmt.Fprintf(v.con, "%s job %s\n", v.now().Format("15:04:05"), strings.Join(strings.Fields(r.line()), " "))
+		if !v.headed {
+			fmt.Fprintln(v.con, linesHeader)
+			v.headed = true
+		}
+		fmt.Fprintf(v.con, "%s %s\n", v.now().Format("15:04:05"), r.line())
 	}
 }
 
 func rowOf(st flow.JobState, out *flow.Outcome, now time.Time) Row {
 	r := Row{JobID: st.JobID, Kind: string(st.Spec.Op) + "/" + st.Origin.Source, Target: st.Spec.InstanceID,
-		State: st.State, Attempt: st.Attempt, Polls: st.Polls, Source: st.Origin.Source, Created: st.Created}
+		State: st.State, Attempt: st.Tries, Polls: st.Polls, Source: st.Origin.Source, Created: st.Created}
 	r.Elapsed = now.Sub(st.Created)
 	if out != nil {
 		r.Outcome, r.State, r.Attempt, r.Polls = out, string(out.Result), out.Attempts, out.Polls

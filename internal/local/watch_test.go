@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +161,7 @@ func TestDroppedBackupIsImported(t *testing.T) {
 						if r.Outcome.Result != flow.Succeeded || r.Target != "mssql-rdc0gajn" {
 							t.Fatalf("import ended %+v\n%s", r.Outcome, out)
 						}
-						if !strings.Contains(out.String(), "import/cos mssql-rdc0gajn succeeded") {
+						if !regexp.MustCompile(`import/cos +mssql-rdc0gajn +succeeded`).MatchString(out.String()) {
 							t.Errorf("the view did not show the import:\n%s", out)
 						}
 						return

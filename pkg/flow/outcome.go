@@ -31,7 +31,7 @@ type Outcome struct {
 	Message   string           `json:"message,omitempty"`
 	RequestID string           `json:"requestId,omitempty"`
 	Detail    string           `json:"detail,omitempty"`
-	Attempts  int              `json:"attempts,omitempty"`
+	Attempts  int              `json:"attempts,omitempty"` // tries at starting the cloud job: 1 when the first took
 	Polls     int              `json:"polls,omitempty"`
 	Created   time.Time        `json:"created"`
 	Finished  time.Time        `json:"finished"`

@@ -220,6 +220,7 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	}
 	next := m
 	next.Step, next.Ref, next.Seq, next.Attempt, next.Lookups, next.Retrying = job.StepPoll, ref, m.Seq+1, 0, 0, time.Time{}
+	next.Tries = tries(m)
 	next.Started = now
 	next.Deadline = now.Add(s.deadline(m.Spec.Op))
 	first, known := s.firstPoll(ctx, m.Spec)
@@ -479,10 +480,19 @@ func failure(m job.Message, cause error) Outcome {
 	return o
 }
 
+// tries is how many tries starting the job has taken: counted so far while
+// it is being started (this one included), recorded once it was.
+func tries(m job.Message) int {
+	if m.Step == job.StepCreate {
+		return m.Attempt + m.Lookups + 1
+	}
+	return m.Tries
+}
+
 func outcomeOf(m job.Message, r Result, now time.Time) Outcome {
 	o := Outcome{
 		JobID: m.JobID, Result: r, Op: m.Spec.Op, Product: m.Spec.Product, Instance: m.Spec.InstanceID,
-		Name: m.Spec.Name, Ref: m.Ref, Attempts: m.Attempt, Polls: m.Polls,
+		Name: m.Spec.Name, Ref: m.Ref, Attempts: tries(m), Polls: m.Polls,
 		Created: m.Created, Finished: now, Origin: m.Origin,
 	}
 	if m.Object != nil {
@@ -599,7 +609,7 @@ func (s *Service) putState(ctx context.Context, m job.Message, state string) {
 	origin := m.Origin
 	origin.Reply, origin.ReplyExpires = "", time.Time{}
 	b, _ := json.Marshal(JobState{JobID: m.JobID, State: state, Step: m.Step, Ref: m.Ref, Spec: m.Spec,
-		Polls: m.Polls, Attempt: m.Attempt, Created: m.Created, Updated: s.d.Now(), Origin: origin})
+		Polls: m.Polls, Attempt: m.Attempt, Tries: tries(m), Created: m.Created, Updated: s.d.Now(), Origin: origin})
 	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
 		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
 	}
@@ -622,6 +632,7 @@ type JobState struct {
 	Spec    provider.Spec `json:"spec"`
 	Polls   int           `json:"polls"`
 	Attempt int           `json:"attempt"`
+	Tries   int           `json:"tries,omitempty"` // tries at starting the cloud job (see job.Message.Tries)
 	Created time.Time     `json:"created"`
 	Updated time.Time     `json:"updated"`
 	Origin  job.Origin    `json:"origin"`

@@ -83,6 +83,10 @@ type Message struct {
 	// ambiguous faults (each retried after a lookup); both reset on progress.
 	Attempt int `json:"attempt,omitempty"`
 	Lookups int `json:"lookups,omitempty"`
+	// Tries is how many tries the create step took to start (or adopt) the
+	// cloud job, kept past the reset of Attempt and Lookups so the outcome
+	// can say how many it took.
+	Tries int `json:"tries,omitempty"`
 	// Retrying is when the current step first failed with a transient
 	// fault: its retry budget is time counted from here. Reset on progress.
 	Retrying time.Time `json:"retrying,omitempty"`
@@ -143,7 +147,7 @@ func Decode(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: job %s: create without a spec (op, product and instance are required)", ErrMalformed, m.JobID)
 	case m.Step == StepPoll && m.Ref == "":
 		return m, fmt.Errorf("%w: job %s: poll without a cloud reference", ErrMalformed, m.JobID)
-	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0:
+	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0 || m.Tries < 0:
 		return m, fmt.Errorf("%w: job %s: negative counter", ErrMalformed, m.JobID)
 	}
 	if m.Spec.Op == provider.Import && m.Object == nil {

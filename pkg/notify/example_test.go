@@ -18,7 +18,7 @@ func ExampleNewPrinter() {
 		JobID:  "42",
 	})
 	// Output:
-	// [print] ✅ Backup finished (job 42)
+	// [notify] ✅ Backup finished (job 42)
 	//   cdb-c1nl9rpv backed up to cos://backups/cdb-c1nl9rpv/2026-11-22.xb
 	//   Size: 12.3 GiB
 	//   Took: 18m

@@ -13,16 +13,22 @@ import (
 type printer struct {
 	mu    sync.Mutex
 	w     io.Writer
-	label string
+	label string // marks each message: plainLabel or the style's platform
+	kind  string // print or stdout, for String
 	body  func(Message) string
 }
 
 // NewPrinter returns a Sender that writes each message to w as plain text:
-// a "[print] <title> (job <id>)" line followed by the text and fields,
-// indented.
+// a "[notify] <title> (job <id>)" line followed by the text and fields,
+// indented. A styled printer (print:slack) marks its lines with the
+// platform's name instead: "[slack] …".
 func NewPrinter(w io.Writer) Sender {
-	return &printer{w: w, label: "print", body: plainBody}
+	return &printer{w: w, label: plainLabel, body: plainBody}
 }
+
+// plainLabel marks what a plain print: channel writes: a notification that
+// would have been posted.
+const plainLabel = "notify"
 
 // printStyles render the body the way each platform would receive it, so a
 // local run shows the markup (and the truncation) a real post would carry.
@@ -48,7 +54,7 @@ func withoutHeading(s mdStyle, max int) func(Message) string {
 func parsePrinter(kind, rest string, o *Options) (Sender, error) {
 	style := strings.ToLower(strings.TrimSpace(rest))
 	if style == "" {
-		return &printer{w: o.Stdout, label: kind, body: plainBody}, nil
+		return &printer{w: o.Stdout, label: plainLabel, kind: kind, body: plainBody}, nil
 	}
 	body, ok := printStyles[style]
 	if !ok {
@@ -58,8 +64,11 @@ func parsePrinter(kind, rest string, o *Options) (Sender, error) {
 }
 
 func (p *printer) String() string {
-	if p.label == "print" || p.label == "stdout" {
-		return p.label + ":"
+	if p.label == plainLabel {
+		if p.kind == "" {
+			return "print:"
+		}
+		return p.kind + ":"
 	}
 	return "print:" + p.label
 }

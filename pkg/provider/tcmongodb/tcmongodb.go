@@ -194,8 +194,12 @@ func AsyncState(status string) (provider.State, string) {
 		return provider.Running, ""
 	case "success":
 		return provider.Succeeded, ""
-	case "failed", "paused", "undoed":
-		return provider.Failed, status
+	case "failed":
+		return provider.Failed, `task status "failed"; MongoDB's DescribeAsyncRequestInfo gives no reason: see the instance's task list in the console`
+	case "paused":
+		return provider.Failed, `task status "paused": stopped, it needs action in the console (MongoDB gives no reason)`
+	case "undoed":
+		return provider.Failed, `task status "undoed": rolled back (MongoDB gives no reason)`
 	}
 	return provider.Failed, fmt.Sprintf("unexpected task status %q", status)
 }
