@@ -56,11 +56,11 @@ func TestLocalTriggerAndLock(t *testing.T) {
 	first, out, stop := startLocal(t, bin, dir)
 
 	code, stdout, stderr := runBin(t, bin, "local", "trigger", "--dir", dir, "nightly")
-	if code != ExitOK || !strings.Contains(stdout, "nightly fired: 9 queued, 2 skipped") {
+	if code != ExitOK || !strings.Contains(stdout, "nightly fired: 9 queued, 3 skipped") {
 		t.Errorf("local trigger nightly: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	waitFor(t, 30*time.Second, "the stack to report the run", func() bool {
-		return strings.Contains(out.String(), "nightly fired: 9 queued, 2 skipped")
+		return strings.Contains(out.String(), "nightly fired: 9 queued, 3 skipped")
 	})
 	waitFor(t, 30*time.Second, "the triggered jobs in the stack's view", func() bool {
 		return strings.Count(out.String(), " succeeded ") >= 8
