@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -136,13 +137,18 @@ func (l *fakeLedger) List(_ context.Context, p string) ([]string, error) {
 }
 
 type recorder struct {
-	mu      sync.Mutex
-	notices []Notice
+	mu          sync.Mutex
+	notices     []Notice
+	failSummary int // fail the next n run summaries, as a chat outage does
 }
 
 func (r *recorder) Notify(_ context.Context, n Notice) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n.Summary != nil && r.failSummary > 0 {
+		r.failSummary--
+		return errors.New("webhook: 502 bad gateway")
+	}
 	r.notices = append(r.notices, n)
 	return nil
 }
