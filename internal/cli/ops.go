@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"slices"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
-	"github.com/backupflow/backupflow/pkg/queue"
 )
 
 func init() {
@@ -142,12 +142,22 @@ func runJob(ctx context.Context, env Env, req flow.Request, wait bool, timeout t
 			private(c)
 		}
 	}
+	var last *answers
+	if wait {
+		last = newAnswers(env.Log.Handler())
+		env.Log = slog.New(last)
+	}
 	a, code := openApp(ctx, env, product)
 	if a == nil {
 		return code
 	}
 	if !wait && strings.HasPrefix(a.Cfg.WorkQueue, "mem://") {
 		return errorf(env, ExitConfig, "BACKUPFLOW_WORK_QUEUE is in-memory, so no deployed function would pick the job up: use --wait, or set it to your cmq:// or sqs:// work queue")
+	}
+	if req.Op == provider.Backup {
+		if code, ok := checkInstance(ctx, env, a, req.Instance); !ok {
+			return code
+		}
 	}
 	id, err := a.Service.Enqueue(ctx, req)
 	if err != nil {
@@ -160,48 +170,7 @@ func runJob(ctx context.Context, env Env, req flow.Request, wait bool, timeout t
 	if !wait {
 		return ExitOK
 	}
-	return waitJob(ctx, env, a, id, timeout)
-}
-
-// waitJob drives the job's queues in this process until it has an outcome.
-func waitJob(ctx context.Context, env Env, a *app.App, id string, timeout time.Duration) int {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	last := ""
-	for {
-		for _, q := range []*queue.Queue{a.Work, a.Poll} {
-			msgs, err := q.Receive(ctx, 16, 0)
-			if err != nil {
-				return errorf(env, ExitRuntime, "%v", err)
-			}
-			for _, m := range msgs {
-				if err := a.Service.Handle(ctx, m.Body); err != nil {
-					env.Log.Warn("step will be retried", "job", id, "err", err)
-					continue
-				}
-				_ = q.Delete(ctx, m.Receipt)
-			}
-		}
-		st, out, err := a.Service.State(ctx, id)
-		if err == nil {
-			line := fmt.Sprintf("%s after %d status checks", st.State, st.Polls)
-			if line != last {
-				fmt.Fprintf(env.Stdout, "%s job %s: %s\n", time.Now().Format("15:04:05"), id, line)
-				last = line
-			}
-		}
-		if out != nil {
-			if out.Result == flow.Succeeded {
-				return ExitOK
-			}
-			return ExitFailed
-		}
-		select {
-		case <-ctx.Done():
-			return errorf(env, ExitRuntime, "job %s: gave up waiting (%v); it may still finish in the cloud", id, ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
+	return waitJob(ctx, env, a, id, timeout, last)
 }
 
 func nonce() string {
