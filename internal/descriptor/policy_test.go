@@ -48,6 +48,8 @@ func uses(groups ...[]use) []use {
 // What each function drives on Tencent Cloud, read from pkg/function and
 // pkg/flow (this table is the one judgment the policy test rests on):
 //   - create-backup: the nightly run discovers and hands off (Discover, Send);
+//     the retention step it queues lists and deletes backups (Backups,
+//     Delete) of the products whose adapters implement them;
 //     the drain receives create steps (Receive, Delete) and runs them: Find
 //     then Start, for backups and, for chat imports and retried uploads,
 //     imports (Presign); retries and the first poll are sent on (Send); the
@@ -62,7 +64,7 @@ func uses(groups ...[]use) []use {
 //     status answer use the ledger.
 var tencentUses = map[string][]use{
 	"create-backup": uses(
-		provider("tcmysql", "Provider.Discover", "Provider.Find", "Provider.Start"),
+		provider("tcmysql", "Provider.Discover", "Provider.Find", "Provider.Start", "Provider.Backups", "Provider.Delete"),
 		provider("tcsqlserver", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		provider("tcmongodb", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
@@ -104,7 +106,6 @@ var unreachable = map[string]string{
 	"name/cos:DeleteObject": "only Ledger.Delete, which no flow calls",
 	"sqs:GetQueueUrl":       "template.yaml gives full queue URLs (sqs://host/account/name), so the driver never looks one up",
 	"s3:DeleteObject":       "only Ledger.Delete, which no flow calls",
-	"cdb:DeleteBackup":      "retention's Provider.Delete; no deployed function runs the retention step yet (issue 18 step 4), so no policy grants it",
 }
 
 // s3IAM maps S3 operations to the IAM action that authorizes them.

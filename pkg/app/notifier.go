@@ -42,6 +42,12 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if no.Stale != nil {
 		return n.team.Send(ctx, StaleMessage(*no.Stale))
 	}
+	if no.Retention != nil {
+		return n.team.Send(ctx, RetentionMessage(*no.Retention))
+	}
+	if no.Outcome == nil {
+		return fmt.Errorf("notify: an empty notice")
+	}
 	o := *no.Outcome
 	msg := OutcomeMessage(o)
 	err := n.team.Send(ctx, msg)
@@ -191,6 +197,35 @@ func StaleMessage(st flow.Stale) notify.Message {
 		{Name: "Instance", Value: st.Instance},
 		{Name: "Product", Value: string(st.Product)},
 		{Name: "Last success", Value: last},
+	}
+	return m
+}
+
+// RetentionMessage renders a run's retention summary: how many backups
+// were expired (or, report-only, would be) and the space freed where the
+// cloud reports sizes.
+func RetentionMessage(n flow.RetentionNotice) notify.Message {
+	selected, expired, bytes, failed := n.Totals()
+	m := notify.Message{Level: notify.Info, JobID: "retention-" + n.Run}
+	switch {
+	case n.Report:
+		m.Title = fmt.Sprintf("Retention after %s (report only): %d backupflow backups would be expired", n.Run, selected)
+		m.Text = "Nothing was deleted. Preview with backupflow retention --dry-run; set BACKUPFLOW_RETENTION_DELETE=true to expire them."
+	default:
+		m.Title = fmt.Sprintf("Retention after %s: %d backupflow backups expired", n.Run, expired)
+		if bytes > 0 {
+			m.Text = fmt.Sprintf("%.1f MiB freed.", float64(bytes)/(1<<20))
+		}
+	}
+	if failed > 0 {
+		m.Level = notify.Failure
+		var lines []string
+		for _, r := range n.Results {
+			if r.Error != "" {
+				lines = append(lines, r.Instance+": "+r.Error)
+			}
+		}
+		m.Fields = append(m.Fields, notify.Field{Name: "Failed", Value: strings.Join(lines, "; ")})
 	}
 	return m
 }

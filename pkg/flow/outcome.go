@@ -52,6 +52,8 @@ type Notice struct {
 	Outcome *Outcome // set for a job
 	Summary *Summary // set for a run
 	Stale   *Stale   // set for a target with no recent successful backup
+	// Retention is set for a run's retention summary.
+	Retention *RetentionNotice
 }
 
 // Summary is the one message per nightly run.

@@ -2,10 +2,15 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
+	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/retention"
 )
@@ -64,9 +69,10 @@ func (s *Service) RetentionPlans(ctx context.Context, q RetentionQuery) (Retenti
 			}
 			return rep, fmt.Errorf("retention plan for %s: %w", t.InstanceID, err)
 		}
+		// The cap is per instance, as the deployed step applies it.
+		rep.Withheld += retention.Cap([]retention.Plan{p}, s.cfg.RetentionShare)
 		rep.Plans = append(rep.Plans, p)
 	}
-	rep.Withheld = retention.Cap(rep.Plans, s.cfg.RetentionShare)
 	return rep, nil
 }
 
@@ -143,4 +149,362 @@ func (s *Service) madeBackups(ctx context.Context, instance string) ([]retention
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// The deployed retention step. The nightly timer queues one retain message
+// per target (QueueRetention) with the run; each waits on the work queue
+// until the run's summary is sent, so retention always follows the run it
+// could expire backups for. Each message plans its instance and, when
+// Config.RetentionDelete is on, deletes what the plan selects, a few per
+// hand-off (the delete calls' rate limit). Every deletion is recorded in
+// the ledger before the call ("deleting") and after it ("deleted"): a crash
+// between the two re-issues the delete of that same backup (harmless: a
+// gone backup counts as deleted), and a backup recorded deleted is never
+// selected again, though the cloud may list it for a while. Duplicated
+// deliveries are dropped by the done markers like any step's; the one
+// result per instance is claimed like a job's outcome, and the last
+// instance of a run to finish sends the run's retention notice.
+//
+// Records (under retention/):
+//   - runs/<run>/count: how many instances the run's retention covers.
+//   - runs/<run>/result/<instance>: the instance's RetentionResult.
+//   - runs/<run>/notice: claimed by the one that notifies.
+//   - deleted/<instance>/<backup id>: a Deletion, before and after the call.
+
+// maxDeletesPerStep bounds the delete calls of one hand-off: within every
+// product's per-second limit, so one hand-off never throttles itself.
+const maxDeletesPerStep = 4
+
+// summaryWait is how long a retain step waits for its run's summary
+// before planning anyway (the floors still hold every backup not confirmed).
+const summaryWait = 12 * time.Hour
+
+// RetentionResult is what one instance's retention step did.
+type RetentionResult struct {
+	Instance string `json:"instance"`
+	Run      string `json:"run"`
+	// Report is true when deletion is off: Selected were not deleted.
+	Report   bool   `json:"report,omitempty"`
+	Selected int    `json:"selected"`
+	Expired  int    `json:"expired"`
+	Bytes    int64  `json:"bytes,omitempty"` // freed, where the cloud reports sizes
+	Withheld int    `json:"withheld,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// RetentionNotice is a run's retention summary, sent once its last
+// instance is done.
+type RetentionNotice struct {
+	Run     string
+	Report  bool // deletion off: the counts are what would be expired
+	Results []RetentionResult
+}
+
+// Totals adds the results up.
+func (n RetentionNotice) Totals() (selected, expired int, bytes int64, failed int) {
+	for _, r := range n.Results {
+		selected += r.Selected
+		expired += r.Expired
+		bytes += r.Bytes
+		if r.Error != "" {
+			failed++
+		}
+	}
+	return
+}
+
+// Deletion is the ledger's record of one backup's deletion.
+type Deletion struct {
+	State    string    `json:"state"` // deleting | deleted
+	Instance string    `json:"instance"`
+	BackupID string    `json:"backup"`
+	Name     string    `json:"name"`
+	Job      string    `json:"job"` // the backupflow job that made it
+	Run      string    `json:"run"`
+	Size     int64     `json:"size,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+func keyRetRun(run string) string { return "retention/runs/" + run + "/" }
+func keyDeletion(instance, backupID string) string {
+	return "retention/deleted/" + instance + "/" + backupID
+}
+
+// RetentionConfigured reports whether any rule could select a backup.
+func (s *Service) RetentionConfigured() bool {
+	if s.cfg.Retention.Enabled() {
+		return true
+	}
+	return slices.ContainsFunc(s.cfg.Targets, func(t Target) bool { return t.Retention != nil && t.Retention.Enabled() })
+}
+
+// QueueRetention queues the retention step of a nightly run: one message
+// that waits on the work queue for the run's summary, then fans out one
+// retain step per target. Idempotent: the ids derive from the run.
+func (s *Service) QueueRetention(ctx context.Context, run string, at time.Time) error {
+	m := job.Message{JobID: job.NewID("retention", run), Step: job.StepRetain, RetainRun: run, Created: at,
+		Deadline: at.Add(summaryWait + 12*time.Hour), Origin: job.Origin{Source: "timer"}}
+	// The run's jobs take about the typical backup duration at least.
+	return s.send(ctx, m, provider.LimitsOf(provider.MySQL, provider.Backup).TypicalDuration)
+}
+
+// retainRun waits for the run's summary, then fans out.
+func (s *Service) retainRun(ctx context.Context, m job.Message) error {
+	if _, sent, err := s.d.Ledger.Get(ctx, keyRun(m.RetainRun)+"summary-sent"); err != nil {
+		return wrapLedger(err)
+	} else if !sent && s.d.Now().Sub(m.Created) < summaryWait {
+		return s.requeue(ctx, m, 10*time.Minute)
+	}
+	targets, _, err := s.resolve(ctx, Selection{})
+	if err != nil {
+		return s.retainRetry(ctx, m, RetentionResult{Run: m.RetainRun}, err)
+	}
+	if err := s.d.Ledger.Put(ctx, keyRetRun(m.RetainRun)+"count", []byte(strconv.Itoa(len(targets)))); err != nil {
+		return wrapLedger(err)
+	}
+	index := map[provider.Product]int{}
+	for _, t := range targets {
+		n := job.Message{JobID: job.NewID("retention", m.RetainRun, t.InstanceID), Step: job.StepRetain, RetainRun: m.RetainRun,
+			Created: m.Created, Deadline: m.Deadline, Origin: m.Origin,
+			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID}}
+		// One instance a second per product: each deletes a few backups
+		// per hand-off, well within every delete call's limit.
+		delay := time.Duration(index[t.Product]) * time.Second
+		index[t.Product]++
+		if err := s.send(ctx, n, delay); err != nil {
+			return err
+		}
+	}
+	loggerFrom(ctx, s.log).Info("retention fanned out", "run", m.RetainRun, "instances", len(targets))
+	return s.closeRetainStep(ctx, m, Succeeded, fmt.Sprintf("retention fanned out to %d instances", len(targets)))
+}
+
+// retain is the retain step of one instance.
+func (s *Service) retain(ctx context.Context, m job.Message) error {
+	if m.Spec.InstanceID == "" {
+		return s.retainRun(ctx, m)
+	}
+	log := loggerFrom(ctx, s.log).With("run", m.RetainRun, "instance", m.Spec.InstanceID)
+	now := s.d.Now()
+	res := RetentionResult{Instance: m.Spec.InstanceID, Run: m.RetainRun, Report: !s.cfg.RetentionDelete}
+	t := Target{InstanceID: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region}
+	rule := s.cfg.Retention
+	for _, c := range s.cfg.Targets {
+		if c.InstanceID == t.InstanceID && c.Retention != nil {
+			rule = *c.Retention
+		}
+	}
+	p, err := s.planInstance(ctx, t, rule)
+	if err == nil {
+		err = s.skipDeleted(ctx, &p)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNoExpirer) || apierr.KindOf(err) == apierr.Permanent {
+			res.Error = err.Error()
+			return s.retainDone(ctx, m, res)
+		}
+		return s.retainRetry(ctx, m, res, err)
+	}
+	res.Withheld = retention.CapAfter([]retention.Plan{p}, s.cfg.RetentionShare, m.Polls)
+	dels := p.Deletes()
+	res.Selected = len(dels) + m.Polls // m.Polls: deleted by this step's earlier hand-offs
+	if !s.cfg.RetentionDelete {
+		for _, v := range dels {
+			log.Info("retention would delete (report-only)", "backup", v.Backup.ID, "name", v.Backup.Name, "reason", v.Reason)
+		}
+		return s.retainDone(ctx, m, res)
+	}
+	pr, _ := s.provider(t.Product)
+	ex := pr.(provider.Expirer)
+	spec := provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID}
+	done := 0
+	for _, v := range dels {
+		if done == maxDeletesPerStep {
+			next := m
+			next.Polls += done
+			next.Attempt, next.Retrying = 0, time.Time{}
+			return s.requeue(ctx, next, time.Second)
+		}
+		d := Deletion{State: "deleting", Instance: t.InstanceID, BackupID: v.Backup.ID, Name: v.Backup.Name,
+			Job: v.JobID, Run: m.RetainRun, Size: v.Backup.Size, At: now.UTC()}
+		b, _ := json.Marshal(d)
+		if _, err := s.d.Ledger.Claim(ctx, keyDeletion(t.InstanceID, v.Backup.ID), b); err != nil {
+			return wrapLedger(err)
+		}
+		crashPoint("retention-before-delete")
+		if err := ex.Delete(ctx, spec, []provider.CloudBackup{v.Backup}); err != nil {
+			if apierr.KindOf(err) == apierr.Permanent {
+				log.Error("retention delete refused", "backup", v.Backup.ID, "code", apierr.Code(err), "err", err)
+				res.Error = err.Error()
+				break
+			}
+			return s.retainRetry(ctx, m, res, err)
+		}
+		crashPoint("retention-after-delete")
+		d.State, d.At = "deleted", s.d.Now().UTC()
+		b, _ = json.Marshal(d)
+		if err := s.d.Ledger.Put(ctx, keyDeletion(t.InstanceID, v.Backup.ID), b); err != nil {
+			return wrapLedger(err)
+		}
+		log.Info("retention deleted a backup", "backup", v.Backup.ID, "name", v.Backup.Name, "job", v.JobID, "reason", v.Reason)
+		done++
+	}
+	res.Expired, res.Bytes = 0, 0
+	if err := s.countExpired(ctx, &res); err != nil {
+		return err
+	}
+	return s.retainDone(ctx, m, res)
+}
+
+// skipDeleted keeps what the ledger records as deleted (the cloud may list
+// a backup while it removes it) out of a plan's deletions.
+func (s *Service) skipDeleted(ctx context.Context, p *retention.Plan) error {
+	keys, err := s.d.Ledger.List(ctx, "retention/deleted/"+p.Instance+"/")
+	if err != nil {
+		return wrapLedger(err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	for i := range p.Items {
+		v := &p.Items[i]
+		if !v.Delete || !slices.Contains(keys, keyDeletion(p.Instance, v.Backup.ID)) {
+			continue
+		}
+		b, _, err := s.d.Ledger.Get(ctx, keyDeletion(p.Instance, v.Backup.ID))
+		if err != nil {
+			return wrapLedger(err)
+		}
+		var d Deletion
+		if json.Unmarshal(b, &d) == nil && d.State == "deleted" {
+			v.Delete = false
+			v.Reason = fmt.Sprintf("deleted by retention of %s; the cloud is still removing it", d.Run)
+		}
+	}
+	return nil
+}
+
+// countExpired counts the run's recorded deletions of the instance.
+func (s *Service) countExpired(ctx context.Context, res *RetentionResult) error {
+	keys, err := s.d.Ledger.List(ctx, "retention/deleted/"+res.Instance+"/")
+	if err != nil {
+		return wrapLedger(err)
+	}
+	for _, k := range keys {
+		b, _, err := s.d.Ledger.Get(ctx, k)
+		if err != nil {
+			return wrapLedger(err)
+		}
+		var d Deletion
+		if json.Unmarshal(b, &d) == nil && d.Run == res.Run && d.State == "deleted" {
+			res.Expired++
+			res.Bytes += d.Size
+		}
+	}
+	return nil
+}
+
+// retainRetry retries a transient fault with backoff within the retry
+// budget, then ends the instance's step with the error.
+func (s *Service) retainRetry(ctx context.Context, m job.Message, res RetentionResult, cause error) error {
+	now := s.d.Now()
+	next := m
+	next.Attempt++
+	if next.Retrying.IsZero() {
+		next.Retrying = now
+	}
+	if now.Sub(next.Retrying) >= s.cfg.RetryBudget {
+		res.Error = fmt.Sprintf("still failing after %s of retries: %v", now.Sub(next.Retrying).Round(time.Second), cause)
+		if m.Spec.InstanceID == "" {
+			loggerFrom(ctx, s.log).Error("retention of the run given up", "run", m.RetainRun, "err", res.Error)
+			return s.closeRetainStep(ctx, m, Failed, res.Error)
+		}
+		return s.retainDone(ctx, m, res)
+	}
+	loggerFrom(ctx, s.log).Info("retention will retry", "kind", apierr.KindOf(cause).String(), "try", next.Attempt, "code", apierr.Code(cause))
+	return s.requeue(ctx, next, s.backoff(next.Attempt-1, apierr.KindOf(cause)))
+}
+
+// retainDone records the instance's one result; the last instance of the
+// run to finish sends the run's retention notice.
+func (s *Service) retainDone(ctx context.Context, m job.Message, res RetentionResult) error {
+	log := loggerFrom(ctx, s.log)
+	b, _ := json.Marshal(res)
+	won, err := s.d.Ledger.Claim(ctx, keyRetRun(m.RetainRun)+"result/"+m.Spec.InstanceID, b)
+	if err != nil {
+		return wrapLedger(err)
+	}
+	if won {
+		log.Info("retention finished", "run", m.RetainRun, "instance", res.Instance, "report", res.Report,
+			"selected", res.Selected, "expired", res.Expired, "bytes", res.Bytes, "withheld", res.Withheld, "err", res.Error)
+	}
+	r := Succeeded
+	if res.Error != "" {
+		r = Failed
+	}
+	if err := s.closeRetainStep(ctx, m, r, fmt.Sprintf("retention: %d selected, %d expired %s", res.Selected, res.Expired, res.Error)); err != nil {
+		return err
+	}
+	return s.maybeRetentionNotice(ctx, m.RetainRun)
+}
+
+// closeRetainStep ends a retain step like a job: an outcome and its
+// notified mark (no notice of its own), so a duplicate is dropped and the
+// sweep forgets its open record.
+func (s *Service) closeRetainStep(ctx context.Context, m job.Message, r Result, detail string) error {
+	o := outcomeOf(m, r, s.d.Now())
+	o.Detail = detail
+	ob, _ := json.Marshal(o)
+	if _, err := s.d.Ledger.Claim(ctx, keyOutcome(m.JobID), ob); err != nil {
+		return wrapLedger(err)
+	}
+	if _, err := s.d.Ledger.Claim(ctx, keyNotified(m.JobID), []byte(s.d.Now().UTC().Format(time.RFC3339))); err != nil {
+		return wrapLedger(err)
+	}
+	s.closeOpen(ctx, m.JobID)
+	return nil
+}
+
+func (s *Service) maybeRetentionNotice(ctx context.Context, run string) error {
+	cb, ok, err := s.d.Ledger.Get(ctx, keyRetRun(run)+"count")
+	if err != nil || !ok {
+		return wrapLedger(err)
+	}
+	total, _ := strconv.Atoi(string(cb))
+	if total <= 0 {
+		return nil
+	}
+	keys, err := s.d.Ledger.List(ctx, keyRetRun(run)+"result/")
+	if err != nil {
+		return wrapLedger(err)
+	}
+	if len(keys) < total {
+		return nil
+	}
+	if _, sent, err := s.d.Ledger.Get(ctx, keyRetRun(run)+"notice-sent"); err != nil || sent {
+		return wrapLedger(err)
+	}
+	n := RetentionNotice{Run: run, Report: !s.cfg.RetentionDelete}
+	for _, k := range keys {
+		b, ok, err := s.d.Ledger.Get(ctx, k)
+		if err != nil || !ok {
+			return wrapLedger(err)
+		}
+		var r RetentionResult
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("retention result %s: %w", k, err)
+		}
+		n.Results = append(n.Results, r)
+	}
+	won, err := s.d.Ledger.Claim(ctx, keyRetRun(run)+"notice", nil)
+	if err != nil || !won {
+		return wrapLedger(err)
+	}
+	if err := s.d.Notifier.Notify(ctx, Notice{Retention: &n}); err != nil {
+		// The claim stands: a retention notice is worth one try, not a
+		// chance of two (the run's backups were already summarized).
+		s.log.Error("retention notice not delivered", "run", run, "err", err)
+		return nil
+	}
+	return wrapLedger(s.d.Ledger.Put(ctx, keyRetRun(run)+"notice-sent", []byte(s.d.Now().UTC().Format(time.RFC3339))))
 }

@@ -103,6 +103,8 @@ func (s *Service) Handle(ctx context.Context, body []byte) error {
 		err = s.create(ctx, m)
 	case job.StepPoll:
 		err = s.poll(ctx, m)
+	case job.StepRetain:
+		err = s.retain(ctx, m)
 	}
 	if err != nil {
 		return err

@@ -168,6 +168,13 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 			if err != nil {
 				return nil, err
 			}
+			// Retention follows a full run (its step waits for the run's
+			// summary); a narrowed run expires nothing.
+			if len(sel.Targets) == 0 && svc.RetentionConfigured() {
+				if err := svc.QueueRetention(ctx, rep.Run, at); err != nil {
+					return nil, fmt.Errorf("create-backup: %w", err)
+				}
+			}
 			// On AWS (no drain timer) the nightly run is the sweep's turn.
 			sw := sweep(ctx, svc, o, true)
 			return json.Marshal(Report{Run: rep.Run, Jobs: rep.Jobs, Skipped: len(rep.Skipped), Requeued: sw.Requeued, Stuck: sw.Stuck})

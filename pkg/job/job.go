@@ -27,6 +27,10 @@ type Step string
 const (
 	StepCreate Step = "create" // start the backup or import (after looking for one already started)
 	StepPoll   Step = "poll"   // read the job's state; finish or look again later
+	// StepRetain follows a nightly run (RetainRun): without an instance it
+	// waits for the run's summary and fans out one retain step per target;
+	// with one, it expires that instance's old backupflow backups.
+	StepRetain Step = "retain"
 )
 
 // Object is the source of an import: the uploaded backup file.
@@ -107,6 +111,8 @@ type Message struct {
 	// delay exceeded the queue's maximum; the receiver re-sends the rest.
 	NotBefore time.Time `json:"notBefore,omitempty"`
 	Origin    Origin    `json:"origin"`
+	// RetainRun is the nightly run a retain step follows.
+	RetainRun string `json:"retainRun,omitempty"`
 }
 
 // Encode marshals the envelope, stamping the version.
@@ -141,8 +147,10 @@ func Decode(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: version %d (this build reads 1..%d)", ErrMalformed, m.V, Version)
 	case m.JobID == "":
 		return m, fmt.Errorf("%w: no job id", ErrMalformed)
-	case m.Step != StepCreate && m.Step != StepPoll:
+	case m.Step != StepCreate && m.Step != StepPoll && m.Step != StepRetain:
 		return m, fmt.Errorf("%w: job %s: unknown step %q", ErrMalformed, m.JobID, m.Step)
+	case m.Step == StepRetain && (m.RetainRun == "" || (m.Spec.InstanceID != "") != (m.Spec.Product != "")):
+		return m, fmt.Errorf("%w: job %s: retain without a run, or an instance without its product", ErrMalformed, m.JobID)
 	case m.Step == StepCreate && (m.Spec.Op == "" || m.Spec.Product == "" || m.Spec.InstanceID == ""):
 		return m, fmt.Errorf("%w: job %s: create without a spec (op, product and instance are required)", ErrMalformed, m.JobID)
 	case m.Step == StepPoll && m.Ref == "":

@@ -209,7 +209,11 @@ const DefaultShare = 0.5
 // successful backupflow backups its plans looked at, rounded up: the
 // oldest selected backups are deleted first, the rest are kept with
 // ReasonCap. It returns how many deletions it withheld.
-func Cap(plans []Plan, share float64) int {
+func Cap(plans []Plan, share float64) int { return CapAfter(plans, share, 0) }
+
+// CapAfter is Cap for a pass that already deleted some backups (an
+// earlier hand-off of the same run): they count against the share.
+func CapAfter(plans []Plan, share float64, already int) int {
 	if share <= 0 || share > 1 || math.IsNaN(share) {
 		share = DefaultShare
 	}
@@ -224,7 +228,7 @@ func Cap(plans []Plan, share float64) int {
 			}
 		}
 	}
-	limit := int(math.Ceil(share * float64(owned)))
+	limit := max(int(math.Ceil(share*float64(owned+already)))-already, 0)
 	if len(sel) <= limit {
 		return 0
 	}

@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/job"
+)
+
+// The deployed retention step over CMQ and the emulator: each nightly run
+// (its timer delivered twice) is followed by retention once the run's
+// summary is sent. Report-only by default: it says how many backups it
+// would expire and deletes none. With BACKUPFLOW_RETENTION_DELETE=true it
+// deletes exactly the backupflow backups beyond keep-last-2, oldest first,
+// once each, and never the cloud's automatic backup, one made by hand, or
+// one whose name only looks like backupflow's.
+func TestEndToEnd_RetentionAfterNightly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("four nights of virtual time")
+	}
+	const inst = "cdb-c1nl9rpv"
+	for _, tc := range []struct {
+		name   string
+		delete string
+	}{{"report only", ""}, {"deleting", "true"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, emulator.Options{}, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none",
+				"BACKUPFLOW_PRODUCTS": "mysql", "BACKUPFLOW_RETENTION": "keep-last=2", "BACKUPFLOW_RETENTION_DELETE": tc.delete})
+			past := s.clk.Now().Add(-30 * 24 * time.Hour)
+			keep := map[string]bool{}
+			for i, name := range []string{"", "before-upgrade", job.Name(job.NewID("nightly", "19990101T0000Z", inst))} {
+				id, err := s.emu.Tencent.SeedBackup(inst, name, i == 0, past.Add(time.Duration(i)*time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				keep[id] = true
+			}
+			for night := 1; night <= 4; night++ {
+				timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
+				s.invoke(s.create, timer)
+				s.invoke(s.create, timer) // the platform's duplicate
+				run := "nightly-" + job.Slot(s.clk.Now())
+				s.runFor(3*time.Hour, func() bool { return strings.Contains(s.out.String(), "Retention after "+run) })
+				s.clk.Advance(24*time.Hour - 3*time.Hour)
+			}
+			out := s.out.String()
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, "Retention") {
+					t.Log(line)
+				}
+			}
+			var ours []string
+			deleted := map[string]int{}
+			jobs := s.emu.Tencent.Jobs()
+			sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].Created.Before(jobs[j].Created) })
+			for _, j := range jobs {
+				if !keep[j.ID] {
+					ours = append(ours, j.ID)
+				}
+				if !j.Deleted.IsZero() {
+					deleted[j.ID]++
+				}
+			}
+			if len(ours) != 4 {
+				t.Fatalf("%d backupflow backups after four nights; want 4 (one per night, duplicates dropped)", len(ours))
+			}
+			for id := range keep {
+				if deleted[id] > 0 {
+					t.Errorf("backup %s, not backupflow's, was deleted", id)
+				}
+			}
+			if n := strings.Count(out, "Retention after "); n != 4 {
+				t.Errorf("%d retention notices; want one per night:\n%s", n, out)
+			}
+			if tc.delete == "" {
+				if len(deleted) != 0 {
+					t.Errorf("report-only retention deleted %v", deleted)
+				}
+				for _, want := range []string{"(report only): 0 backupflow backups would be expired", "(report only): 1 backupflow backups would be expired",
+					"(report only): 2 backupflow backups would be expired"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("no notice %q:\n%s", want, out)
+					}
+				}
+				return
+			}
+			var gone []string
+			for id := range deleted {
+				gone = append(gone, id)
+			}
+			slices.Sort(gone)
+			want := append([]string(nil), ours[:2]...)
+			slices.Sort(want)
+			if !slices.Equal(gone, want) {
+				t.Errorf("deleted %v; want the two oldest backupflow backups %v", gone, want)
+			}
+			if calls := s.emu.Tencent.Calls("cdb", "DeleteBackup"); calls != 2 {
+				t.Errorf("%d DeleteBackup calls; want 2 (one per expired backup)", calls)
+			}
+			if n := strings.Count(out, "backupflow backups expired"); n != 4 || !strings.Contains(out, ": 1 backupflow backups expired") {
+				t.Errorf("retention notices:\n%s", out)
+			}
+		})
+	}
+}
