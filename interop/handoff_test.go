@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -66,6 +67,29 @@ func (g *gate) Open() {
 	}
 }
 
+// handOver gives records, taken off their queue by the case (to hand them
+// over in an order the event source may choose, or twice, as at-least-once
+// delivery may), to r as one SQS batch. Since they are no longer on the
+// queue, a record the function lists as failed — one SQS would deliver
+// again — fails the case instead of being lost.
+func handOver(ctx context.Context, c *R, r *rie, what string, records ...events.SQSMessage) bool {
+	batch, _ := json.Marshal(events.SQSEvent{Records: records})
+	inv, err := r.invoke(ctx, batch)
+	var br batchResponse
+	switch {
+	case err != nil || inv.err != nil:
+		c.Errorf("%s: %v %s", what, err, inv)
+		return false
+	case json.Unmarshal(inv.body, &br) != nil:
+		c.Errorf("%s: not a partial batch response: %s", what, inv.body)
+		return false
+	case len(br.BatchItemFailures) > 0:
+		c.Errorf("%s: records listed as failed (SQS would deliver them again): %s", what, inv.body)
+		return false
+	}
+	return true
+}
+
 // step is a queued job message's step and hand-off number.
 func step(m events.SQSMessage) (string, int) {
 	var env struct {
@@ -128,38 +152,26 @@ func TestLambdaDuplicateCreateWhileStartHeld(t *testing.T) {
 			return
 		}
 		job := jobID(rec)
-		batch, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{rec}})
-
 		// A takes the claim and calls CreateBackup, which the gate holds.
-		aDone := make(chan invocation, 1)
-		go func() {
-			inv, err := a.invoke(ctx, batch)
-			if err != nil {
-				inv.err = &struct {
-					Message string `json:"errorMessage"`
-					Type    string `json:"errorType"`
-				}{Message: err.Error()}
-			}
-			aDone <- inv
-		}()
+		ra := &R{t: c.t} // A's own failures, merged once it has returned
+		aDone := make(chan bool, 1)
+		go func() { aDone <- handOver(ctx, ra, a, "the create on A", rec) }()
 		select {
 		case <-g.arrived:
 		case <-ctx.Done():
 			c.Errorf("A never called the Tencent API")
-			return
 		}
 		_, bFrom := b.logs.From(0)
-		if inv, err := b.invoke(ctx, batch); err != nil || inv.err != nil {
-			c.Errorf("the copy on B: %v %s", err, inv)
-			return
-		}
-		if logs, _ := b.logs.From(bFrom); !strings.Contains(logs, "holds the start claim") {
-			c.Errorf("the copy did not find the start claim held: %s", logs)
-			return
-		}
+		bOK := handOver(ctx, c, b, "the copy on B", rec)
+		bLogs, _ := b.logs.From(bFrom)
 		g.Open()
-		if inv := <-aDone; inv.err != nil {
-			c.Errorf("A: %s", inv)
+		aOK := <-aDone
+		c.errs = append(c.errs, ra.errs...)
+		if !aOK || !bOK {
+			return
+		}
+		if !strings.Contains(bLogs, "holds the start claim") {
+			c.Errorf("the copy did not find the start claim held: %s", bLogs)
 			return
 		}
 
@@ -191,9 +203,7 @@ func TestLambdaDuplicateCreateWhileStartHeld(t *testing.T) {
 		}
 
 		_, bFrom = b.logs.From(0)
-		one, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{create1}})
-		if inv, err := b.invoke(ctx, one); err != nil || inv.err != nil {
-			c.Errorf("create(1): %v %s", err, inv)
+		if !handOver(ctx, c, b, "create(1)", create1) {
 			return
 		}
 		logs, _ := b.logs.From(bFrom)
@@ -212,9 +222,7 @@ func TestLambdaDuplicateCreateWhileStartHeld(t *testing.T) {
 		}
 
 		_, pFrom := p.logs.From(0)
-		one, _ = json.Marshal(events.SQSEvent{Records: []events.SQSMessage{poll1}})
-		if inv, err := p.invoke(ctx, one); err != nil || inv.err != nil {
-			c.Errorf("poll(1): %v %s", err, inv)
+		if !handOver(ctx, c, p, "poll(1)", poll1) {
 			return
 		}
 		logs, _ = p.logs.From(pFrom)

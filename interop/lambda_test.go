@@ -487,7 +487,9 @@ func TestLambdaSQSEventSource(t *testing.T) {
 }
 
 // TestLambdaTimeout: a 1-second function timeout (the cloud APIs hang) is
-// survived, and the next invocation works.
+// survived: the RIE ends the invocation as Lambda does ("Task timed out"),
+// restarts the runtime, and the next invocation does the nightly run —
+// its work is on the queue.
 func TestLambdaTimeout(t *testing.T) {
 	e := startEmulator(t)
 	target := strings.TrimPrefix(e.URL, "http://")
@@ -517,10 +519,17 @@ func TestLambdaTimeout(t *testing.T) {
 		if !strings.Contains(string(inv.body), "timed out") {
 			c.Errorf("want a timeout with the API hanging, got %s after %s", inv, time.Since(start))
 		}
+		if got, _ := take(ctx, sqsClient(e), "backupflow-work"); len(got) != 0 {
+			c.Errorf("the timed-out run, its API hanging, queued %d jobs", len(got))
+		}
 		hang.Store(false)
 		var last invocation
 		for i := 0; i < 3; i++ { // the runtime is restarted after a timeout
 			if last, err = r.invoke(ctx, sched); err == nil && last.status == http.StatusOK && last.err == nil {
+				// It did the run: the nightly's work is on the queue.
+				if got, err := take(ctx, sqsClient(e), "backupflow-work"); err != nil || len(got) == 0 {
+					c.Errorf("the invocation after the timeout answered %s but queued no work (%v)", last, err)
+				}
 				return
 			}
 		}
@@ -788,9 +797,7 @@ func TestLambdaDuplicateCreate(t *testing.T) {
 		job := jobID(rec)
 		_, from := r.logs.From(0)
 		for i := range 2 {
-			batch, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{rec}})
-			if inv, err := r.invoke(ctx, batch); err != nil || inv.err != nil {
-				c.Errorf("delivery %d: %v %s", i+1, err, inv)
+			if !handOver(ctx, c, r, fmt.Sprintf("delivery %d", i+1), rec) {
 				return
 			}
 		}
