@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/cosemu"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -216,22 +217,22 @@ func TestMemSharedByName(t *testing.T) {
 
 func TestMemTTL(t *testing.T) {
 	ctx := context.Background()
-	now := time.Unix(1700000000, 0)
-	l, err := ledger.Open(ctx, "mem://ttl-test?ttl=1h", openurl.Env{Now: func() time.Time { return now }})
+	clk := clocktest.New(time.Unix(1700000000, 0))
+	l, err := ledger.Open(ctx, "mem://ttl-test?ttl=1h", openurl.Env{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := l.Claim(ctx, "dedupe/msg-1", nil); !ok {
 		t.Fatal("claim lost")
 	}
-	now = now.Add(59 * time.Minute)
+	clk.Advance(59 * time.Minute)
 	if ok, _ := l.Claim(ctx, "dedupe/msg-1", nil); ok {
 		t.Error("claimed again before the TTL")
 	}
 	if keys, _ := l.List(ctx, "dedupe/"); len(keys) != 1 {
 		t.Errorf("List before TTL = %v", keys)
 	}
-	now = now.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if _, ok, _ := l.Get(ctx, "dedupe/msg-1"); ok {
 		t.Error("record visible at its expiry")
 	}

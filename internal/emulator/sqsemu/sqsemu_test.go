@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/backupflow/backupflow/internal/clocktest"
 )
 
 func call(t *testing.T, s *Server, op, body string) (int, map[string]any) {
@@ -73,8 +75,8 @@ func TestErrorsFollowJSONProtocol(t *testing.T) {
 }
 
 func TestSendReceiveDelete(t *testing.T) {
-	now := time.Unix(1_767_225_600, 0)
-	s := New(Options{Now: func() time.Time { return now }, AutoCreate: true})
+	clk := clocktest.New(time.Unix(1_767_225_600, 0))
+	s := New(Options{Now: clk.Now, AutoCreate: true})
 	_, u := call(t, s, "GetQueueUrl", `{"QueueName":"auto"}`)
 	qu := u["QueueUrl"].(string)
 	if qu != "http://sqs.local/000000000000/auto" {
@@ -87,7 +89,7 @@ func TestSendReceiveDelete(t *testing.T) {
 	if v, i, d := s.Stats("auto"); v != 0 || i != 0 || d != 1 {
 		t.Errorf("Stats = %d, %d, %d; want 1 delayed", v, i, d)
 	}
-	now = now.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	_, got := call(t, s, "ReceiveMessage", `{"QueueUrl":"`+qu+`","MessageSystemAttributeNames":["ApproximateReceiveCount"]}`)
 	msgs := got["Messages"].([]any)
 	if len(msgs) != 1 {
