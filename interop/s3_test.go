@@ -3,6 +3,9 @@ package interop_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +38,42 @@ func TestS3LedgerConditionalWrites(t *testing.T) {
 	if err != nil {
 		return
 	}
+	// The finding the ledger's claims rest on, asked of the server itself
+	// over HTTP: a PUT with If-None-Match: * writes a new key and is refused
+	// with 412 PreconditionFailed on an existing one, leaving it unchanged.
+	check(t, s3Client, "the server honours If-None-Match: * (201/200 on a new key, 412 on an existing one)", func(c *R) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		put := func(body string) (int, string) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/backupflow-ledger/probe/if-none-match", strings.NewReader(body))
+			if err != nil {
+				return 0, err.Error()
+			}
+			req.Header.Set("If-None-Match", "*")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if st, b := put("first"); st/100 != 2 {
+			c.Errorf("conditional PUT of a new key: %d %s", st, b)
+		}
+		if st, b := put("second"); st != http.StatusPreconditionFailed || !strings.Contains(b, "PreconditionFailed") {
+			c.Errorf("conditional PUT of an existing key: %d %s; want 412 PreconditionFailed", st, b)
+		}
+		resp, err := http.Get(srv.URL + "/backupflow-ledger/probe/if-none-match")
+		if err != nil {
+			c.Errorf("get: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		if b, _ := io.ReadAll(resp.Body); string(b) != "first" {
+			c.Errorf("the refused PUT changed the object: %q", b)
+		}
+	})
 	check(t, s3Client, "16 concurrent claims of one key: exactly one wins (If-None-Match: *)", func(c *R) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
