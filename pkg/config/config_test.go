@@ -64,3 +64,28 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionSettings(t *testing.T) {
+	env := map[string]string{
+		"BACKUPFLOW_TARGETS":   `[{"instance":"cdb-c1nl9rpv","retention":{"keepLast":2}},{"instance":"cdb-k2m4p6r8"}]`,
+		"BACKUPFLOW_RETENTION": "keep-last=7,keep-days=30", "BACKUPFLOW_RETENTION_DELETE": "true",
+	}
+	c, err := config.LoadFrom(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Flow()
+	if f.Retention.KeepLast != 7 || f.Retention.KeepDays != 30 || !f.RetentionDelete || f.RetentionShare != 0.5 {
+		t.Errorf("flow retention settings = %+v, %v, %v", f.Retention, f.RetentionDelete, f.RetentionShare)
+	}
+	if r := f.Targets[0].Retention; r == nil || r.KeepLast != 2 || f.Targets[1].Retention != nil {
+		t.Errorf("per-target rules = %+v, %+v", f.Targets[0].Retention, f.Targets[1].Retention)
+	}
+	for k, v := range map[string]string{"BACKUPFLOW_RETENTION": "keep=3", "BACKUPFLOW_RETENTION_SHARE": "1.5",
+		"BACKUPFLOW_TARGETS": `[{"instance":"cdb-c1nl9rpv","retention":{"keepLast":-1}}]`} {
+		bad := map[string]string{k: v}
+		if _, err := config.LoadFrom(func(k string) string { return bad[k] }); err == nil || strings.Contains(err.Error(), v) {
+			t.Errorf("%s=%s: err %v; want an error naming the variable, not the value", k, v, err)
+		}
+	}
+}
