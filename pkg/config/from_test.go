@@ -8,6 +8,7 @@ import (
 
 	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/feishu"
 	"github.com/backupflow/backupflow/pkg/objstore/cosstore"
 	"github.com/backupflow/backupflow/pkg/objstore/s3store"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
@@ -42,6 +43,11 @@ func TestEmptyMeansUnset(t *testing.T) {
 		{"sqs", reflect.TypeFor[sqsqueue.Settings](), 6, func(g func(string) string) (any, error) { return sqsqueue.SettingsFrom(g) }},
 		{"cos", reflect.TypeFor[cosstore.Settings](), 2, func(g func(string) string) (any, error) { return cosstore.SettingsFrom(g) }},
 		{"s3", reflect.TypeFor[s3store.Settings](), 5, func(g func(string) string) (any, error) { return s3store.SettingsFrom(g) }},
+		{"feishu", reflect.TypeFor[feishu.Settings](), 3, func(g func(string) string) (any, error) {
+			var s feishu.Settings
+			err := config.ProcessFrom(g, &s)
+			return s, err
+		}},
 	}
 	for _, l := range loaders {
 		keys := variables(l.typ)
