@@ -86,8 +86,8 @@ func TestStatusDefaultsToLocalStackLedger(t *testing.T) {
 	}
 	t.Chdir(dir)
 	ran := runLocalUntil(t, []string{"local", "--dir", ".backupflow", "--now", "--chat-listen", "off", "--view", "lines",
-		"--job-duration", "1s"}, "cdb-c1nl9rpv succeeded")
-	m := regexp.MustCompile(`job (j[a-z0-9]+) backup/timer cdb-c1nl9rpv succeeded`).FindStringSubmatch(ran)
+		"--job-duration", "1s"}, regexp.MustCompile(`(j[a-z0-9]+)\s+backup/timer\s+cdb-c1nl9rpv\s+succeeded`))
+	m := regexp.MustCompile(`(j[a-z0-9]+)\s+backup/timer\s+cdb-c1nl9rpv\s+succeeded`).FindStringSubmatch(ran)
 	if m == nil {
 		t.Fatalf("no nightly job of cdb-c1nl9rpv in:\n%s", ran)
 	}
@@ -107,14 +107,20 @@ func TestStatusDefaultsToLocalStackLedger(t *testing.T) {
 
 // runLocalUntil runs `backupflow local` in this process until its output
 // holds want, stops it as Ctrl-C does and returns what it printed.
-func runLocalUntil(t *testing.T, args []string, want string) string {
+func runLocalUntil(t *testing.T, args []string, want *regexp.Regexp) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, args, &out, &errb, noEnv) }()
-	waitFor(t, time.Minute, want, func() bool { return strings.Contains(out.String(), want) })
+	end := time.Now().Add(time.Minute)
+	for !want.MatchString(out.String()) {
+		if time.Now().After(end) {
+			t.Fatalf("the stack printed no %q in a minute:\n%s\n%s", want, &out, &errb)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	cancel()
 	if code := <-done; code != ExitOK {
 		t.Fatalf("local ended %d\nstdout:\n%s\nstderr:\n%s", code, &out, &errb)
