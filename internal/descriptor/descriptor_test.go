@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -649,5 +650,42 @@ func TestSAMLint(t *testing.T) {
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
+
+// TestNotifySettingsAgree: both descriptors deploy the same notification
+// mode and heartbeat to every function, and the values parse: a summary
+// sent on one platform and dropped on the other would be a surprise
+// (BACKUPFLOW_NOTIFY_HEARTBEAT, issue 16 item 8).
+func TestNotifySettingsAgree(t *testing.T) {
+	s := loadServerless(t)
+	sam := loadSAM(t)
+	ids := samFunctions(t, sam)
+	valid := map[string][]string{
+		"BACKUPFLOW_NOTIFY_MODE":      {"all", "failures"},
+		"BACKUPFLOW_NOTIFY_HEARTBEAT": {"true", "false"},
+	}
+	for _, fn := range functionDirs(t) {
+		scf := s.Env(fn)
+		aws := sam.EnvKeys(ids[fn])
+		for _, k := range sortedKeys(valid) {
+			got := map[string]string{"serverless.yml": scf[k]}
+			switch v := aws[k].(type) {
+			case string:
+				got["template.yaml"] = v
+			default:
+				ref, _ := asMap(v)["Ref"].(string)
+				d, _ := sam.Parameters[ref]["Default"].(string)
+				got["template.yaml"] = d
+			}
+			for file, v := range got {
+				if !slices.Contains(valid[k], v) {
+					t.Errorf("%s %s: %s = %q; want one of %v", file, fn, k, v, valid[k])
+				}
+			}
+			if got["serverless.yml"] != got["template.yaml"] {
+				t.Errorf("%s: %s is %q in serverless.yml but %q in template.yaml", fn, k, got["serverless.yml"], got["template.yaml"])
+			}
+		}
 	}
 }

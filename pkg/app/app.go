@@ -183,12 +183,15 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 }
 
 func newNotifier(cfg config.Config, o Options) (*notifier, error) {
-	nopts := &notify.Options{FailuresOnly: cfg.NotifyMode == "failures", Now: o.Now, Stdout: o.Stdout, HTTPClient: o.HTTPClient}
+	// The mode is applied here, not by the channels: the nightly summary
+	// may pass it (BACKUPFLOW_NOTIFY_HEARTBEAT).
+	nopts := &notify.Options{Now: o.Now, Stdout: o.Stdout, HTTPClient: o.HTTPClient}
 	team, err := notify.ParseList(cfg.Notify.Reveal(), nopts)
 	if err != nil {
 		return nil, fmt.Errorf("BACKUPFLOW_NOTIFY: %w", err)
 	}
-	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now}
+	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now,
+		failuresOnly: cfg.NotifyMode == "failures", heartbeat: cfg.NotifyHeartbeat}
 	hopts := &notify.Options{Now: o.Now, HTTPClient: o.HTTPClient}
 	if ep := o.Getenv(ChatReplyEndpoint); ep != "" {
 		hopts.Endpoints = map[string]string{"slack": ep, "dingtalk": ep, "wecom": ep}

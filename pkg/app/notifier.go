@@ -29,6 +29,10 @@ type notifier struct {
 	handles func(platform, handle string) (sender, error)
 	now     func() time.Time
 	log     *slog.Logger
+	// failuresOnly (BACKUPFLOW_NOTIFY_MODE=failures) keeps everything below
+	// a failure off the team channels, except, with heartbeat
+	// (BACKUPFLOW_NOTIFY_HEARTBEAT), the nightly summary.
+	failuresOnly, heartbeat bool
 }
 
 // handleMargin keeps a post off a handle about to expire: one that lapses
@@ -37,10 +41,16 @@ const handleMargin = time.Minute
 
 func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if no.Summary != nil {
-		return n.team.Send(ctx, SummaryMessage(*no.Summary))
+		msg := SummaryMessage(*no.Summary)
+		if n.failuresOnly && msg.Level < notify.Failure && !n.heartbeat {
+			n.logger().InfoContext(ctx, "nightly summary not sent: every job succeeded, BACKUPFLOW_NOTIFY_MODE=failures "+
+				"and BACKUPFLOW_NOTIFY_HEARTBEAT=false", "run", no.Summary.Run, "jobs", len(no.Summary.Outcomes))
+			return nil
+		}
+		return n.team.Send(ctx, msg)
 	}
 	if no.Stale != nil {
-		return n.team.Send(ctx, StaleMessage(*no.Stale))
+		return n.toTeam(ctx, StaleMessage(*no.Stale))
 	}
 	if no.Retention != nil {
 		return n.team.Send(ctx, RetentionMessage(*no.Retention))
@@ -50,7 +60,7 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	}
 	o := *no.Outcome
 	msg := OutcomeMessage(o)
-	err := n.team.Send(ctx, msg)
+	err := n.toTeam(ctx, msg)
 	if o.Origin.Platform == "" {
 		return err
 	}
@@ -59,6 +69,14 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 		err = errors.Join(err, fmt.Errorf("reply to %s: %w", o.Origin.Platform, rerr))
 	}
 	return err
+}
+
+// toTeam sends m to the team channels unless the mode keeps it off them.
+func (n *notifier) toTeam(ctx context.Context, m notify.Message) error {
+	if n.failuresOnly && m.Level < notify.Failure {
+		return nil
+	}
+	return n.team.Send(ctx, m)
 }
 
 // reply sends a chat job's result to the conversation the command came

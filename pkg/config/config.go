@@ -68,6 +68,10 @@ type Config struct {
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
 	NotifyMode string        `env:"BACKUPFLOW_NOTIFY_MODE" default:"all"` // all | failures
+	// NotifyHeartbeat: with NotifyMode failures, the nightly summary of a
+	// run where every job succeeded is still sent, once a day, so that
+	// silence cannot mean the run never happened; false drops it too.
+	NotifyHeartbeat bool `env:"BACKUPFLOW_NOTIFY_HEARTBEAT" default:"true"`
 
 	LogLevel  string `env:"BACKUPFLOW_LOG_LEVEL" default:"info"`
 	LogFormat string `env:"BACKUPFLOW_LOG_FORMAT" default:"json"`

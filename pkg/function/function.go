@@ -168,6 +168,13 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 			if err != nil {
 				return nil, err
 			}
+			name := tr.Timer.Name
+			if name == "" {
+				name = "nightly"
+			}
+			// The one line an operator looks for after a run: what it started.
+			o.Logger.InfoContext(ctx, fmt.Sprintf("%s fired: %d queued, %d skipped", name, len(rep.Jobs), len(rep.Skipped)),
+				"run", rep.Run, "queued", len(rep.Jobs), "skipped", len(rep.Skipped))
 			// Retention follows a full run (its step waits for the run's
 			// summary); a narrowed run expires nothing.
 			if len(sel.Targets) == 0 && svc.RetentionConfigured() {
