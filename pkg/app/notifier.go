@@ -53,7 +53,7 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 		return n.toTeam(ctx, StaleMessage(*no.Stale))
 	}
 	if no.Retention != nil {
-		return n.team.Send(ctx, RetentionMessage(*no.Retention))
+		return n.toTeam(ctx, RetentionMessage(*no.Retention))
 	}
 	if no.Outcome == nil {
 		return fmt.Errorf("notify: an empty notice")
