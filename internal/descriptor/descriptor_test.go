@@ -28,6 +28,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/objstore/s3store"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
 	"github.com/backupflow/backupflow/pkg/queue/sqsqueue"
+	"github.com/backupflow/backupflow/pkg/wecom"
 )
 
 // repoRoot is where the descriptors, functions/ and events/ live.
@@ -254,7 +255,8 @@ func TestNoSecretLiterals(t *testing.T) {
 func secretVariables() map[string]bool {
 	out := map[string]bool{"TENCENTCLOUD_SECRET_ID": true, "TENCENTCLOUD_SECRET_KEY": true,
 		"HUAWEICLOUD_SDK_AK": true, "HUAWEICLOUD_SDK_SK": true}
-	for _, typ := range []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(chatapp.ChatConfig{})} {
+	for _, typ := range []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(chatapp.ChatConfig{}),
+		reflect.TypeOf(feishu.Settings{}), reflect.TypeOf(wecom.Settings{})} {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			if tag := f.Tag.Get("env"); tag != "" && f.Type.Name() == "String" && strings.HasSuffix(f.Type.PkgPath(), "/secret") {
@@ -269,16 +271,18 @@ func secretVariables() map[string]bool {
 }
 
 // readVariables returns every variable a function reads: the env tags
-// of config.Config and the drivers' Settings (all functions) and
-// chatapp.ChatConfig (chatops), the reply
+// of config.Config, the drivers' Settings and the chat APIs' Settings
+// (Feishu, WeCom app: every function that ends a job sends its result
+// through them) and chatapp.ChatConfig (chatops), the reply
 // channels, and every getenv("NAME") in the adapters the functions link.
 func readVariables(t *testing.T, fn string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	types := []reflect.Type{reflect.TypeOf(config.Config{}), reflect.TypeOf(cmqqueue.Settings{}), reflect.TypeOf(sqsqueue.Settings{}),
-		reflect.TypeOf(cosstore.Settings{}), reflect.TypeOf(s3store.Settings{})}
+		reflect.TypeOf(cosstore.Settings{}), reflect.TypeOf(s3store.Settings{}),
+		reflect.TypeOf(feishu.Settings{}), reflect.TypeOf(wecom.Settings{})}
 	if fn == "chatops" {
-		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}), reflect.TypeOf(feishu.Settings{}))
+		types = append(types, reflect.TypeOf(chatapp.ChatConfig{}))
 	}
 	for _, typ := range types {
 		for i := range typ.NumField() {

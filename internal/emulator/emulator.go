@@ -23,6 +23,7 @@ import (
 	"github.com/backupflow/backupflow/internal/emulator/huaweiemu"
 	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/internal/emulator/tencentemu"
+	"github.com/backupflow/backupflow/internal/emulator/wecomemu"
 )
 
 // Default credentials of a local emulator. They are not secrets: they only
@@ -65,7 +66,9 @@ type Emulator struct {
 	Feishu  *feishuemu.Server
 	// Chat receives what is posted to chat reply handles (Slack
 	// response_url, DingTalk sessionWebhook, WeCom robot response_url).
-	Chat   *chatemu.Server
+	Chat *chatemu.Server
+	// WeCom serves a self-built app's gettoken and message/send.
+	WeCom  *wecomemu.Server
 	Faults *fault.Injector
 	Fleet  *fixture.Set
 	opts   Options
@@ -95,7 +98,8 @@ func New(o Options) (*Emulator, error) {
 	if faults == nil && o.FaultRate > 0 {
 		faults = fault.New(o.FaultRate, o.Seed)
 	}
-	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now), Chat: chatemu.New()}
+	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now), Chat: chatemu.New(),
+		WeCom: wecomemu.New(o.Now)}
 	e.CMQ = cmqemu.New(cmqemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Now: o.Now,
 		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
 	for _, q := range o.Queues {
@@ -138,6 +142,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.Feishu.ServeHTTP(w, r)
 	case "chat":
 		e.Chat.ServeHTTP(w, r)
+	case "wecom":
+		e.WeCom.ServeHTTP(w, r)
 	case "health":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -165,6 +171,8 @@ func (e *Emulator) route(r *http.Request) string {
 		return "feishu"
 	case chatemu.Match(r):
 		return "chat"
+	case wecomemu.Match(r):
+		return "wecom"
 	case r.URL.Path == "/v2/index.php":
 		return "cmq"
 	case r.URL.Path == "/healthz":

@@ -26,6 +26,7 @@ func (e *Emulator) Env(url string) map[string]string {
 		"BACKUPFLOW_CMQ_ENDPOINT":     url,
 		"BACKUPFLOW_AWS_ENDPOINT":     url,
 		"BACKUPFLOW_FEISHU_API":       url,
+		"BACKUPFLOW_WECOM_API":        url,
 		// Chat reply handles (hooks.slack.com/commands/…) land here.
 		"BACKUPFLOW_CHAT_REPLY_ENDPOINT": url,
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/config"
+	"github.com/backupflow/backupflow/pkg/feishu"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/notify"
@@ -24,6 +25,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/queue"
 	_ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem:// queues (cmq:// and sqs:// by platform, drivers_*.go)
 	"github.com/backupflow/backupflow/pkg/tencent"
+	"github.com/backupflow/backupflow/pkg/wecom"
 )
 
 // Options are the process-level inputs that are not configuration.
@@ -198,6 +200,22 @@ func newNotifier(cfg config.Config, o Options) (*notifier, error) {
 	}
 	n.handles = func(platform, handle string) (sender, error) {
 		return notify.ReplyHandle(platform, handle, hopts)
+	}
+	// Feishu and WeCom app results go back through the platform's API with
+	// the app's credentials, from whichever function ends the job.
+	var fs feishu.Settings
+	var ws wecom.Settings
+	if err := config.ProcessFrom(o.Getenv, &fs); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := config.ProcessFrom(o.Getenv, &ws); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if fs.Enabled() {
+		n.feishu = feishu.New(fs, o.HTTPClient, o.Now)
+	}
+	if ws.Enabled() {
+		n.wecomApp = wecom.New(ws, o.HTTPClient, o.Now)
 	}
 	for platform, env := range ReplyVariables {
 		spec := o.Getenv(env)

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/feishu"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/notify"
 	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/wecom"
 )
 
 // sender is what the notify package's channels and fan-out provide.
@@ -27,8 +29,13 @@ type notifier struct {
 	// handles builds the sender for a job's reply handle (the platform's
 	// short-lived URL to the conversation); nil when none may be used.
 	handles func(platform, handle string) (sender, error)
-	now     func() time.Time
-	log     *slog.Logger
+	// feishu and wecomApp answer through the platform's own API where a
+	// command carried no handle: a Feishu reply under the command's
+	// message, a WeCom app message to who asked. Nil when not configured.
+	feishu   *feishu.Client
+	wecomApp *wecom.Client
+	now      func() time.Time
+	log      *slog.Logger
 	// failuresOnly (BACKUPFLOW_NOTIFY_MODE=failures) keeps everything below
 	// a failure off the team channels, except, with heartbeat
 	// (BACKUPFLOW_NOTIFY_HEARTBEAT), the nightly summary.
@@ -80,34 +87,81 @@ func (n *notifier) toTeam(ctx context.Context, m notify.Message) error {
 }
 
 // reply sends a chat job's result to the conversation the command came
-// from: through the command's reply handle while it lasts, else (expired,
-// refused, or failed) through the platform's static reply channel. With no
-// static channel, a handle's failure is returned only when a later try can
-// succeed (the redelivery re-sends the notice); a used-up or refused handle
-// is logged and dropped, since retrying it would only repeat the team's
-// notice. Neither the handle nor its errors' URLs reach the log.
+// from: through the command's reply handle while it lasts, or through the
+// platform's own API (Feishu, the WeCom app), else (expired, refused, or
+// failed) through the platform's static reply channel. With no static
+// channel, a failure is returned only when a later try can succeed (the
+// redelivery re-sends the notice); a used-up or refused handle is logged
+// and dropped, since retrying it would only repeat the team's notice.
+// Neither the handle nor its errors' URLs reach the log.
 func (n *notifier) reply(ctx context.Context, o flow.Outcome, msg notify.Message) error {
 	static, hasStatic := n.replies[o.Origin.Platform]
-	if h := o.Origin.Reply; h != "" && n.handles != nil {
-		herr := n.viaHandle(ctx, o, msg)
+	var direct func() error
+	switch {
+	case o.Origin.Reply != "" && n.handles != nil:
+		direct = func() error { return n.viaHandle(ctx, o, msg) }
+	case o.Origin.Platform == "feishu" && o.Origin.Thread != "" && n.feishu != nil:
+		direct = func() error { return n.feishu.Reply(ctx, o.Origin.Thread, feishuText(msg)) }
+	case o.Origin.Platform == "wecom" && strings.HasPrefix(o.Origin.Thread, WeComAppThread) && n.wecomApp != nil:
+		direct = func() error { return n.wecomApp.SendText(ctx, o.Origin.User, notify.PlainText(msg)) }
+	}
+	if direct != nil {
+		herr := direct()
 		if herr == nil {
 			return nil
 		}
 		if !hasStatic {
-			if _, retry := notify.RetryAfter(herr); retry {
+			if retryable(herr) {
 				return herr
 			}
 			n.logger().WarnContext(ctx, "chat result not delivered to the conversation; no static reply channel to fall back on",
 				"job", o.JobID, "platform", o.Origin.Platform, "err", herr.Error())
 			return nil
 		}
-		n.logger().InfoContext(ctx, "chat result sent through the static reply channel instead of the reply handle",
+		n.logger().InfoContext(ctx, "chat result sent through the static reply channel instead of the conversation",
 			"job", o.JobID, "platform", o.Origin.Platform, "reason", herr.Error())
 	}
 	if !hasStatic {
 		return nil
 	}
 	return static.Send(ctx, msg)
+}
+
+// WeComAppThread starts the Origin.Thread of a command that came through a
+// WeCom self-built app's callback (the rest is the agent id): its result
+// goes back as an app message to who asked.
+const WeComAppThread = "wecom-app:"
+
+// feishuText is msg as a Feishu text message, mentioning who asked.
+func feishuText(msg notify.Message) string {
+	s := notify.PlainText(msg)
+	if msg.Mention != "" {
+		s += "\n<at user_id=\"" + msg.Mention + "\"></at>"
+	}
+	return s
+}
+
+// retryable reports whether a failed post to the conversation may succeed
+// later: a handle's rate limit or server error, a platform API's server
+// error, or a transport failure (no answer at all).
+func retryable(err error) bool {
+	if errors.Is(err, errHandleExpired) || errors.Is(err, notify.ErrHandle) {
+		return false
+	}
+	var fe *feishu.Error
+	if errors.As(err, &fe) {
+		return fe.Temporary()
+	}
+	var we *wecom.Error
+	if errors.As(err, &we) {
+		return we.Temporary()
+	}
+	var ne *notify.Error
+	if errors.As(err, &ne) {
+		_, ok := notify.RetryAfter(err)
+		return ok
+	}
+	return true
 }
 
 func (n *notifier) logger() *slog.Logger {

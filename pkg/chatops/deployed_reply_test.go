@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/internal/emulator/feishuemu"
+	"github.com/backupflow/backupflow/internal/emulator/wecomemu"
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/invoke"
@@ -112,33 +114,81 @@ func handlePath(t *testing.T, handle string) string {
 	return u.RequestURI()
 }
 
-// Issue 14 item 2: a job started from chat ends with its result in the
-// conversation the command came from, through the reply handle the command
-// arrived with, while that handle lasts; after it expires, through the
-// platform's static reply channel. The deployed constructor, configured from
+func wecomAppEnv() map[string]string {
+	return map[string]string{
+		"BACKUPFLOW_WECOM_TOKEN":       chatopstest.WeComToken,
+		"BACKUPFLOW_WECOM_AES_KEY":     chatopstest.WeComEncodingAESKey,
+		"BACKUPFLOW_WECOM_CORP_ID":     chatopstest.WeComCorpID,
+		"BACKUPFLOW_WECOM_APP_SECRET":  wecomemu.DefaultSecret,
+		"BACKUPFLOW_WECOM_AGENT_ID":    chatopstest.WeComAgentID,
+		"BACKUPFLOW_CHAT_BACKUP_USERS": "wecom:" + chatopstest.User,
+	}
+}
+
+func hookEnv() map[string]string {
+	return map[string]string{
+		"BACKUPFLOW_HOOK_SECRET":       chatopstest.HookSecret,
+		"BACKUPFLOW_CHAT_BACKUP_USERS": "hook:" + chatopstest.User,
+	}
+}
+
+// conversation is what one conversation received, as its platform shows it.
+type conversation struct {
+	// answer is the immediate answer: from the HTTP answer (Slack, DingTalk,
+	// WeCom passive replies, the hook) or the platform's API (Feishu).
+	answer func(d *deployed, m chatopstest.Message, rec *httptest.ResponseRecorder) string
+	// results are the messages that arrived after the answer.
+	results func(d *deployed, m chatopstest.Message, static *staticSink) []string
+}
+
+func fromBody(read func(*fixture, *httptest.ResponseRecorder) string) func(*deployed, chatopstest.Message, *httptest.ResponseRecorder) string {
+	return func(d *deployed, _ chatopstest.Message, rec *httptest.ResponseRecorder) string {
+		return read(&fixture{t: d.t}, rec)
+	}
+}
+
+func atHandle(handle func(chatopstest.Message) string) func(*deployed, chatopstest.Message, *staticSink) []string {
+	return func(d *deployed, m chatopstest.Message, _ *staticSink) []string {
+		var out []string
+		for _, p := range d.emu.Chat.To(handlePath(d.t, handle(m))) {
+			out = append(out, p.Text)
+		}
+		return out
+	}
+}
+
+// Issue 14, done-when: for each platform a job started from chat ends with
+// the immediate answer and then its result in the conversation the command
+// came from — through the reply handle the command arrived with while that
+// handle lasts (after it expires, the platform's static reply channel), or
+// through the platform's own API (Feishu's IM reply under the command's
+// message, the WeCom app's message API to who asked), or for the generic
+// hook its static reply channel. The deployed constructor, configured from
 // the environment, over the COS ledger and CMQ on the emulator.
 func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 	platforms := []struct {
 		name, platform, instance string
 		env                      map[string]string
 		req                      func(chatopstest.Message, time.Time) *http.Request
-		answer                   func(*fixture, *httptest.ResponseRecorder) string
-		handle                   func(chatopstest.Message) string // as the request builder sets it
-		lifetime                 time.Duration                    // how long the platform honours it
-		responseType             string
+		conversation
+		handle       func(chatopstest.Message) string // as the request builder sets it; nil: none
+		lifetime     time.Duration                    // how long the platform honours it
+		responseType string
 	}{
 		{
 			name: "slack", platform: "slack", instance: "cdb-c1nl9rpv",
 			env: slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User),
-			req: chatopstest.Slack, answer: jsonText("text"),
+			req: chatopstest.Slack,
 			handle: func(m chatopstest.Message) string {
 				return "https://hooks.slack.com/commands/" + chatopstest.Team + "/1/" + m.ID
 			},
-			lifetime: 30 * time.Minute, responseType: "in_channel",
+			conversation: conversation{answer: fromBody(jsonText("text"))},
+			lifetime:     30 * time.Minute, responseType: "in_channel",
 		},
 		{
 			name: "dingtalk", platform: "dingtalk", instance: "cmgo-ayxpky6l",
-			env: dingTalkEnv(), req: chatopstest.DingTalk, answer: jsonText("text", "content"),
+			env: dingTalkEnv(), req: chatopstest.DingTalk,
+			conversation: conversation{answer: fromBody(jsonText("text", "content"))},
 			handle: func(m chatopstest.Message) string {
 				return "https://oapi.dingtalk.com/robot/sendBySession?session=" + m.ID
 			},
@@ -148,22 +198,80 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 		},
 		{
 			name: "wecom robot", platform: "wecom", instance: "mssql-i1z41iwd",
-			env: wecomRobotEnv(), req: chatopstest.WeComRobot, answer: wecomPassive(true),
+			env: wecomRobotEnv(), req: chatopstest.WeComRobot,
+			conversation: conversation{answer: fromBody(wecomPassive(true))},
 			handle: func(m chatopstest.Message) string {
 				return "https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=" + m.ID
 			},
 			lifetime: time.Hour,
 		},
+		{
+			name: "wecom app", platform: "wecom", instance: "mssql-i1z41iwd",
+			env: wecomAppEnv(), req: chatopstest.WeComApp,
+			conversation: conversation{answer: fromBody(wecomPassive(false)),
+				results: func(d *deployed, m chatopstest.Message, _ *staticSink) []string {
+					var out []string
+					for _, s := range d.emu.WeCom.Sent() {
+						if s.ToUser != chatopstest.User || s.AgentID != wecomemu.DefaultAgentID {
+							d.t.Errorf("app message to %q as agent %d; want %q as %d", s.ToUser, s.AgentID, chatopstest.User, wecomemu.DefaultAgentID)
+						}
+						out = append(out, s.Text+"\n"+s.ToUser)
+					}
+					return out
+				}},
+		},
+		{
+			name: "feishu", platform: "feishu", instance: "cdb-c1nl9rpv",
+			env: feishuEnv(feishuemu.DefaultAppSecret), req: chatopstest.Feishu,
+			conversation: conversation{
+				answer: func(d *deployed, m chatopstest.Message, _ *httptest.ResponseRecorder) string {
+					got := d.emu.Feishu.Replies()
+					if len(got) != 1 || got[0].MessageID != "om_"+m.ID {
+						d.t.Fatalf("feishu replies %+v; want the answer under om_%s", got, m.ID)
+					}
+					return got[0].Text
+				},
+				results: func(d *deployed, m chatopstest.Message, _ *staticSink) []string {
+					var out []string
+					for _, r := range d.emu.Feishu.Replies()[1:] {
+						if r.MessageID != "om_"+m.ID {
+							d.t.Errorf("result replied under %s; want om_%s, the command", r.MessageID, m.ID)
+						}
+						out = append(out, r.Text)
+					}
+					return out
+				}},
+		},
+		{
+			name: "hook", platform: "hook", instance: "cdb-c1nl9rpv",
+			env: hookEnv(), req: chatopstest.Hook,
+			conversation: conversation{answer: fromBody(jsonText("text")),
+				// The hook's conversation is its static reply channel
+				// (BACKUPFLOW_REPLY_HOOK): its reply_url has no known
+				// lifetime and is never posted to.
+				results: func(_ *deployed, _ chatopstest.Message, static *staticSink) []string { return static.posts() }},
+		},
 	}
 	for _, p := range platforms {
-		for _, expired := range []bool{false, true} {
+		variants := []bool{false}
+		if p.handle != nil {
+			variants = append(variants, true)
+			p.results = atHandle(p.handle)
+		}
+		for _, expired := range variants {
 			name := p.name + "/fresh handle"
-			if expired {
+			switch {
+			case p.handle == nil:
+				name = p.name
+			case expired:
 				name = p.name + "/expired handle"
 			}
 			t.Run(name, func(t *testing.T) {
 				static := newStaticSink(t)
 				env := map[string]string{app.ReplyVariables[p.platform]: static.spec}
+				if p.handle == nil && p.platform != "hook" {
+					delete(env, app.ReplyVariables[p.platform]) // the platform's API is the way back
+				}
 				for k, v := range p.env {
 					env[k] = v
 				}
@@ -175,7 +283,7 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 					t.Fatalf("status %d %s", rec.Code, rec.Body)
 				}
 				// The answer, in the conversation at once.
-				ack := p.answer(&fixture{t: t}, rec)
+				ack := p.answer(d, m, rec)
 				job, spec := d.queued(ack)
 				if spec.InstanceID != p.instance {
 					t.Fatalf("queued %+v; want a backup of %s", spec, p.instance)
@@ -183,9 +291,8 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 				if expired {
 					clock.Advance(p.lifetime + time.Minute)
 				}
-				handle := handlePath(t, p.handle(m))
 				d.runUntil(2*time.Hour, func() bool {
-					return len(d.emu.Chat.To(handle)) > 0 || len(static.posts()) > 0
+					return len(p.results(d, m, static)) > 0 || len(static.posts()) > 0
 				})
 				// The job: one backup of the instance, succeeded.
 				var backups []string
@@ -199,7 +306,7 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 					t.Errorf("emulated jobs %v; want one backup of %s", backups, p.instance)
 				}
 				// The result, in the same conversation.
-				got := d.emu.Chat.To(handle)
+				got := p.results(d, m, static)
 				if expired {
 					if len(got) != 0 || len(static.posts()) != 1 {
 						t.Fatalf("expired handle: %d posts to it, %d to the static channel; want 0 and 1", len(got), len(static.posts()))
@@ -209,21 +316,29 @@ func TestDeployed_resultReturnsToTheConversation(t *testing.T) {
 					}
 					return
 				}
-				if len(got) != 1 || len(static.posts()) != 0 || len(d.emu.Chat.Posts()) != 1 {
-					t.Fatalf("%d results at the handle, %d elsewhere, %d on the static channel; want exactly one, at the handle",
-						len(got), len(d.emu.Chat.Posts())-len(got), len(static.posts()))
+				elsewhere := len(d.emu.Chat.Posts()) + len(d.emu.WeCom.Sent()) + len(d.emu.Feishu.Replies()) + len(static.posts()) - len(got)
+				if p.platform == "feishu" {
+					elsewhere-- // the immediate answer
 				}
-				r := got[0]
-				if r.ResponseType != p.responseType {
-					t.Errorf("response_type %q; want %q", r.ResponseType, p.responseType)
+				if len(got) != 1 || elsewhere != 0 {
+					t.Fatalf("results %q in the conversation, %d elsewhere; want exactly one, in the conversation (log:\n%s)", got, elsewhere, d.logs)
+				}
+				if p.responseType != "" {
+					if r := d.emu.Chat.To(handlePath(t, p.handle(m)))[0]; r.ResponseType != p.responseType {
+						t.Errorf("response_type %q; want %q", r.ResponseType, p.responseType)
+					}
 				}
 				for _, want := range []string{p.instance, job, "succeeded", chatopstest.User} {
-					if !strings.Contains(r.Text, want) {
-						t.Errorf("result %q does not contain %q", r.Text, want)
+					if !strings.Contains(got[0], want) {
+						t.Errorf("result %q does not contain %q", got[0], want)
 					}
+				}
+				if p.handle == nil {
+					return
 				}
 				// The handle is a credential: never in a log line, nor in
 				// the status record `status` reads.
+				handle := handlePath(t, p.handle(m))
 				if logs := d.logs.String(); strings.Contains(logs, handle) || strings.Contains(logs, url.QueryEscape(handle)) {
 					t.Errorf("the reply handle reached the log:\n%s", logs)
 				}

@@ -45,7 +45,7 @@ type Origin struct {
 	User      string // Slack user_id, WeCom userid, DingTalk senderStaffId, Feishu open_id, hook "user"
 	Team      string // Slack team_id, WeCom CorpID, DingTalk corp id, Feishu tenant_key, hook "team"
 	Chat      string // Slack channel_id, WeCom robot chatid, DingTalk conversationId, Feishu chat_id, hook "chat"
-	Thread    string // Feishu message to reply under; empty elsewhere
+	Thread    string // Feishu message to reply under; WeComAppThread+agent id for the WeCom app; empty elsewhere
 	MessageID string // the platform's message or event id
 	// ReplyURL is the short-lived reply handle (Slack response_url, DingTalk
 	// sessionWebhook, WeCom robot response_url). It is a bearer credential:

@@ -214,7 +214,11 @@ func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (in
 		h.log.WarnContext(ctx, "chatops: wecom app message is not XML", "err", err.Error())
 		return inbound{}, "", false
 	}
-	o := Origin{Platform: "wecom", User: m.FromUserName, Team: m.ToUserName, MessageID: m.MsgID}
+	// Thread marks the app (and its agent): the job's result goes back to
+	// who asked as an app message (app.WeComAppThread), since the passive
+	// reply answers only this callback.
+	o := Origin{Platform: "wecom", User: m.FromUserName, Team: m.ToUserName, MessageID: m.MsgID,
+		Thread: WeComAppThread + m.AgentID}
 	if o.MessageID == "" {
 		o.MessageID = "nonce:" + nonce
 	}
@@ -226,6 +230,10 @@ func (h *handler) wecomApp1(ctx context.Context, plain []byte, nonce string) (in
 	}
 	return inbound{origin: o}, "Sorry, I only understand text commands.\n\n" + HelpText, false
 }
+
+// WeComAppThread starts the Thread of a command that came through the
+// self-built app's callback; pkg/app reads the same prefix.
+const WeComAppThread = "wecom-app:"
 
 // wecomRobotReplyLifetime is how long a smart robot's response_url takes its
 // one post (facts/chatops.md §3.3).

@@ -13,6 +13,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/objstore/s3store"
 	"github.com/backupflow/backupflow/pkg/queue/cmqqueue"
 	"github.com/backupflow/backupflow/pkg/queue/sqsqueue"
+	"github.com/backupflow/backupflow/pkg/wecom"
 )
 
 // variables lists the env tags of a settings struct.
@@ -45,6 +46,11 @@ func TestEmptyMeansUnset(t *testing.T) {
 		{"s3", reflect.TypeFor[s3store.Settings](), 5, func(g func(string) string) (any, error) { return s3store.SettingsFrom(g) }},
 		{"feishu", reflect.TypeFor[feishu.Settings](), 3, func(g func(string) string) (any, error) {
 			var s feishu.Settings
+			err := config.ProcessFrom(g, &s)
+			return s, err
+		}},
+		{"wecom", reflect.TypeFor[wecom.Settings](), 4, func(g func(string) string) (any, error) {
+			var s wecom.Settings
 			err := config.ProcessFrom(g, &s)
 			return s, err
 		}},

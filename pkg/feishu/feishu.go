@@ -146,3 +146,9 @@ func (c *Client) post(ctx context.Context, op, path, token string, body []byte, 
 	}
 	return nil
 }
+
+// Temporary reports whether a later try may succeed: a server error or
+// throttling.
+func (e *Error) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Code == 11232
+}

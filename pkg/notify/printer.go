@@ -104,3 +104,17 @@ func plainBody(m Message) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// PlainText renders m as one plain-text message: the headline (with its
+// job), then the text and fields a line each. It is what the chat APIs that
+// take plain text receive (Feishu's IM reply, the WeCom app's message API);
+// the mention is the caller's to add in the platform's own syntax.
+func PlainText(m Message) string {
+	m = m.clean()
+	m.Mention = ""
+	s := m.Level.emoji() + " " + m.title() + jobSuffix(m.JobID)
+	if body := plainBody(m); body != "" {
+		s += "\n" + body
+	}
+	return s
+}
