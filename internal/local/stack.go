@@ -274,11 +274,7 @@ func Overrides(emu *emulator.Emulator, url string) map[string]string {
 	env := emu.Env(url)
 	env["BACKUPFLOW_NOTIFY"] = "print:"
 	for platform, v := range app.ReplyVariables {
-		style := platform
-		if platform == "hook" {
-			style = ""
-		}
-		env[v] = "print:" + style
+		env[v] = "print:" + platform // [slack] … [hook]: a reply, not a team notification
 	}
 	return env
 }
@@ -488,7 +484,7 @@ func (s *Stack) Summary() []string {
 	q := s.anyApp().Cfg.WorkQueue
 	lines = append(lines, "queues      "+strings.Join([]string{q, s.anyApp().Cfg.PollQueue, s.anyApp().Cfg.DeadQueue}, ", "))
 	lines = append(lines, "notices     printed, not posted: [notify] lines are what BACKUPFLOW_NOTIFY would post to the team,",
-		"            [slack] [wecom] [dingtalk] [feishu] lines the replies to chat commands")
+		"            [slack] [wecom] [dingtalk] [feishu] [hook] lines the replies to chat commands")
 	return lines
 }
 

@@ -163,6 +163,7 @@ func TestParse(t *testing.T) {
 		{"print:", "print:"},
 		{"stdout:", "stdout:"},
 		{"print:wecom", "print:wecom"},
+		{"print:hook", "print:hook"},
 		{"print:teams", ""},
 		{"teams:x", ""},
 		{"nocolon", ""},
@@ -233,5 +234,28 @@ func TestSend_BoundByContext(t *testing.T) {
 	var e *Error
 	if !errors.Is(err, context.Canceled) || !errors.As(err, &e) || !e.Retryable() {
 		t.Errorf("Send = %v; want a retryable *Error wrapping context.Canceled", err)
+	}
+}
+
+// A plain print: channel marks its messages [notify], a styled one with its
+// platform: the local stack's output tells team notices from chat replies.
+func TestPrinterLabels(t *testing.T) {
+	for _, tt := range []struct{ spec, want string }{
+		{"print:", "[notify] ✅ done (job 7)\n"},
+		{"stdout:", "[notify] ✅ done (job 7)\n"},
+		{"print:slack", "[slack] ✅ done (job 7)\n"},
+		{"print:hook", "[hook] ✅ done (job 7)\n"},
+	} {
+		var b strings.Builder
+		s, err := Parse(tt.spec, &Options{Stdout: &b})
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.spec, err)
+		}
+		if err := s.Send(context.Background(), Message{Level: Success, Title: "done", JobID: "7"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); got != tt.want {
+			t.Errorf("%s printed %q; want %q", tt.spec, got, tt.want)
+		}
 	}
 }

@@ -44,6 +44,8 @@ var printStyles = map[string]func(Message) string{
 	"dingtalk": withoutHeading(dingtalkStyle, dingtalkMax),
 	"feishu":   withoutHeading(feishuStyle, feishuBodyMax),
 	"lark":     withoutHeading(feishuStyle, feishuBodyMax),
+	// The generic webhook's replies: plain text, marked as its own.
+	"hook": plainBody,
 }
 
 func withoutHeading(s mdStyle, max int) func(Message) string {
@@ -58,7 +60,7 @@ func parsePrinter(kind, rest string, o *Options) (Sender, error) {
 	}
 	body, ok := printStyles[style]
 	if !ok {
-		return nil, fmt.Errorf("notify: %s: unknown style (want slack, wecom, dingtalk, feishu or lark)", kind)
+		return nil, fmt.Errorf("notify: %s: unknown style (want slack, wecom, dingtalk, feishu, lark or hook)", kind)
 	}
 	return &printer{w: o.Stdout, label: style, body: body}, nil
 }
