@@ -114,3 +114,17 @@ func TestLocalStaleLockTakenOver(t *testing.T) {
 	}
 	stop()
 }
+
+// `make run ARGS=...` hands the flags to the stack (issue 16 item 3).
+func TestMakeRunPassesArgs(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	out, err := exec.Command("make", "-n", "-C", filepath.Join("..", ".."), "run", "ARGS=--now --view lines").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "bin/backupflow local --now --view lines") {
+		t.Errorf("make run ARGS=... does not pass them on:\n%s", out)
+	}
+}
