@@ -425,3 +425,41 @@ func TestDeployed_confirmedImportAnswersThroughTheConfirmHandle(t *testing.T) {
 		t.Errorf("result %q does not name job %s and its instance", got[0].Text, job)
 	}
 }
+
+// The WeCom app's access token is fetched once and reused for later
+// results; a wrong app secret gets no token, so the result goes to the
+// static channel instead, and the log names WeCom's refusal, never the
+// secret.
+func TestDeployed_wecomAppCredentials(t *testing.T) {
+	t.Run("token cached", func(t *testing.T) {
+		d := newDeployed(t, clocktest.New(now), wecomAppEnv())
+		for _, id := range []string{"wa-1", "wa-2"} {
+			m := chatopstest.Message{ID: id, Text: "backup mssql-i1z41iwd"}
+			if rec := d.serve(chatopstest.WeComApp(m, d.clock.Now())); rec.Code != http.StatusOK {
+				t.Fatalf("status %d %s", rec.Code, rec.Body)
+			}
+		}
+		d.runUntil(2*time.Hour, func() bool { return len(d.emu.WeCom.Sent()) >= 2 })
+		if n := d.emu.WeCom.TokensIssued(); n != 1 {
+			t.Errorf("%d access tokens fetched for two results; want 1, cached", n)
+		}
+	})
+	t.Run("wrong secret", func(t *testing.T) {
+		env := wecomAppEnv()
+		env["BACKUPFLOW_WECOM_APP_SECRET"] = "not-the-app-secret"
+		static := newStaticSink(t)
+		env[app.ReplyVariables["wecom"]] = static.spec
+		d := newDeployed(t, clocktest.New(now), env)
+		m := chatopstest.Message{ID: "wa-x", Text: "backup mssql-i1z41iwd"}
+		if rec := d.serve(chatopstest.WeComApp(m, now)); rec.Code != http.StatusOK {
+			t.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+		d.runUntil(2*time.Hour, func() bool { return len(static.posts()) > 0 })
+		if n := len(d.emu.WeCom.Sent()); n != 0 || len(static.posts()) != 1 || !strings.Contains(static.posts()[0], "mssql-i1z41iwd") {
+			t.Errorf("%d app messages, static %q; want the result on the static channel only", n, static.posts())
+		}
+		if logs := d.logs.String(); !strings.Contains(logs, "40001") || strings.Contains(logs, "not-the-app-secret") {
+			t.Errorf("log does not name the refusal, or leaks the secret:\n%s", logs)
+		}
+	})
+}
