@@ -477,3 +477,45 @@ func TestBenchmarksRunTheTable(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryPkgShips: pkg/ holds what the deployed functions link, so a
+// reader sees at once what ships. Every package under pkg/ is linked by a
+// function on some platform; a package no function links (tooling, a
+// parser only the local stack uses) belongs under internal/. The *test
+// packages are the helpers tests of those packages import.
+func TestEveryPkgShips(t *testing.T) {
+	const module = "github.com/backupflow/backupflow/"
+	linked := map[string]bool{}
+	for _, tag := range []string{"scf", "lambda.norpc"} {
+		args := []string{"list", "-deps", "-tags", tag}
+		for _, f := range app.Functions {
+			args = append(args, "./"+f.Name)
+		}
+		out, err := exec.Command("go", args...).Output()
+		if err != nil {
+			t.Fatalf("go list -deps (%s): %v", tag, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			linked[dep] = true
+		}
+	}
+	out, err := exec.Command("go", "list", "../pkg/...").Output()
+	if err != nil {
+		t.Fatalf("go list ../pkg/...: %v", err)
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) < 20 {
+		t.Fatalf("go list shows %d packages under pkg/; the check would prove nothing", len(pkgs))
+	}
+	for _, p := range pkgs {
+		if !strings.HasPrefix(p, module+"pkg/") {
+			t.Fatalf("go list gave %s", p)
+		}
+		if strings.HasSuffix(p, "test") {
+			continue
+		}
+		if !linked[p] {
+			t.Errorf("%s is linked by no deployed function: move it under internal/", strings.TrimPrefix(p, module))
+		}
+	}
+}

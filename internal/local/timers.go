@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/descriptor"
-	"github.com/backupflow/backupflow/pkg/cron"
+	"github.com/backupflow/backupflow/internal/cron"
 	"github.com/backupflow/backupflow/pkg/function"
 )
 
