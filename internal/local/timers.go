@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/backupflow/backupflow/internal/descriptor"
 	"github.com/backupflow/backupflow/internal/cron"
+	"github.com/backupflow/backupflow/internal/descriptor"
 	"github.com/backupflow/backupflow/pkg/function"
 )
 
