@@ -3,6 +3,7 @@ package chatapp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -156,7 +157,17 @@ type replier struct {
 
 func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error {
 	if o.Platform == "feishu" && r.feishu != nil && o.Thread != "" {
-		return r.feishu.Reply(ctx, o.Thread, text)
+		err := r.feishu.Reply(ctx, o.Thread, text)
+		if err == nil {
+			return nil
+		}
+		// Refused (a revoked secret, a deleted message): the static bot,
+		// when there is one, still reaches the team's chat.
+		if serr := r.a.Reply(ctx, o.Platform, o.User, text); serr != nil {
+			return errors.Join(err, serr)
+		}
+		r.a.Log.WarnContext(ctx, "chat answer sent through the static reply channel; the Feishu reply API refused it", "err", err.Error())
+		return nil
 	}
 	return r.a.Reply(ctx, o.Platform, o.User, text)
 }

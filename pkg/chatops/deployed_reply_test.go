@@ -463,3 +463,40 @@ func TestDeployed_wecomAppCredentials(t *testing.T) {
 		}
 	})
 }
+
+// A Feishu app whose secret is refused cannot reply, so the job's result
+// goes to the static Feishu bot, once.
+func TestDeployed_feishuResultFallsBackToStatic(t *testing.T) {
+	env := feishuEnv("not-the-secret")
+	static := newStaticSink(t)
+	env[app.ReplyVariables["feishu"]] = static.spec
+	d := newDeployed(t, clocktest.New(now), env)
+	m := chatopstest.Message{ID: "fs-static", Text: "backup cdb-c1nl9rpv"}
+	if rec := d.serve(chatopstest.Feishu(m, now)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	// The immediate answer goes to the static bot too (no token).
+	if ps := static.posts(); len(ps) != 1 || !strings.Contains(ps[0], "queued as job") {
+		t.Fatalf("static posts %q; want the immediate answer", ps)
+	}
+	d.runUntil(2*time.Hour, func() bool {
+		for _, p := range static.posts() {
+			if strings.Contains(p, "succeeded") {
+				return true
+			}
+		}
+		return false
+	})
+	var results int
+	for _, p := range static.posts() {
+		if strings.Contains(p, "succeeded") && strings.Contains(p, "cdb-c1nl9rpv") {
+			results++
+		}
+	}
+	if results != 1 || len(d.emu.Feishu.Replies()) != 0 {
+		t.Errorf("%d results on the static bot, %d replies; want 1 and 0 (posts %q)", results, len(d.emu.Feishu.Replies()), static.posts())
+	}
+	if strings.Contains(d.logs.String(), "not-the-secret") {
+		t.Errorf("the app secret reached the log:\n%s", d.logs)
+	}
+}
