@@ -3,14 +3,17 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/feishu"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/notify"
+	"github.com/backupflow/backupflow/pkg/wecom"
 )
 
 type sendFunc func(context.Context, notify.Message) error
@@ -119,3 +122,30 @@ func TestNotifier_replyHandleThenStatic(t *testing.T) {
 }
 
 var now0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+// A failed post to a conversation through a platform's API is retried
+// (the notice redelivered) only when a later try can succeed; a refusal is
+// dropped, since the redelivery would repeat the team's notice for nothing.
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"feishu server error", &feishu.Error{Op: "reply", Status: 503}, true},
+		{"feishu throttled", &feishu.Error{Op: "reply", Status: 200, Code: 11232}, true},
+		{"feishu refused", &feishu.Error{Op: "reply", Status: 200, Code: 230002}, false},
+		{"feishu bad secret", fmt.Errorf("wrapped: %w", &feishu.Error{Op: "tenant token", Status: 200, Code: 10014}), false},
+		{"wecom busy", &wecom.Error{Op: "send", Status: 200, ErrCode: -1}, true},
+		{"wecom bad secret", &wecom.Error{Op: "gettoken", Status: 200, ErrCode: 40001}, false},
+		{"handle expired", errHandleExpired, false},
+		{"handle not the platform's", fmt.Errorf("%w: x", notify.ErrHandle), false},
+		{"handle throttled", &notify.Error{Channel: "slack", StatusCode: 429}, true},
+		{"handle used up", &notify.Error{Channel: "slack", StatusCode: 404, Code: "used_url"}, false},
+		{"no answer", errors.New("wecom send: connection refused"), true},
+	} {
+		if got := retryable(c.err); got != c.want {
+			t.Errorf("%s: retryable(%v) = %v; want %v", c.name, c.err, got, c.want)
+		}
+	}
+}
