@@ -61,7 +61,8 @@ func uses(groups ...[]use) []use {
 //   - poll-status: the drain receives poll steps and asks for their Status;
 //     outcomes are recorded in the ledger, run summaries list it.
 //   - chatops: a command is sent to the work queue; the replay guard and the
-//     status answer use the ledger.
+//     status answer use the ledger; `retention <instance>` lists backups
+//     (read-only) to preview what retention would expire.
 var tencentUses = map[string][]use{
 	"create-backup": uses(
 		provider("tcmysql", "Provider.Discover", "Provider.Find", "Provider.Start", "Provider.Backups", "Provider.Delete"),
@@ -83,6 +84,7 @@ var tencentUses = map[string][]use{
 		cos("Store.Get", "Store.Put", "Store.List", "Store.Versioning"),
 	),
 	"chatops": uses(
+		provider("tcmysql", "Provider.Backups"),
 		cmq("cmqDriver.Send"),
 		cos("Store.Get", "Store.Put", "Store.Versioning"),
 	),

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/chatapp"
+	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/job"
 )
 
@@ -106,4 +109,51 @@ func TestEndToEnd_RetentionAfterNightly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Chat `retention <instance>` previews, through the deployed chat
+// constructor over the emulator, what the configured rule would expire.
+func TestEndToEnd_ChatRetentionPreview(t *testing.T) {
+	const inst = "cdb-c1nl9rpv"
+	s := newStack(t, emulator.Options{}, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none",
+		"BACKUPFLOW_PRODUCTS": "mysql", "BACKUPFLOW_RETENTION": "keep-last=1"})
+	auto, err := s.emu.Tencent.SeedBackup(inst, "", true, s.clk.Now().Add(-48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
+		s.invoke(s.create, timer)
+		run := "nightly-" + job.Slot(s.clk.Now())
+		s.runFor(3*time.Hour, func() bool { return strings.Contains(s.out.String(), "Retention after "+run) })
+		s.clk.Advance(21 * time.Hour)
+	}
+	var first string
+	for _, j := range s.emu.Tencent.Jobs() {
+		if j.ID != auto && (first == "" || j.Created.Before(s.firstCreated(first))) {
+			first = j.ID
+		}
+	}
+	h, err := chatapp.New(s.app, chatopstest.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, chatopstest.Slack(chatopstest.Message{ID: "m-ret", Text: "retention " + inst}, s.clk.Now()))
+	body := rec.Body.String()
+	for _, want := range []string{"Retention of " + inst + " (rule keep-last-1; report only", "1 of 3 backups would be deleted",
+		"delete " + first + " backupflow-", "keep " + auto + " (automatic)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("chat preview lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+func (s *stack) firstCreated(id string) time.Time {
+	for _, j := range s.emu.Tencent.Jobs() {
+		if j.ID == id {
+			return j.Created
+		}
+	}
+	return time.Time{}
 }

@@ -175,8 +175,11 @@ func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error
 // chatJobs adapts the flow service to the chat handler's port.
 type chatJobs struct{ svc *flow.Service }
 
-// The handler answers `dead` only through this optional port.
-var _ chatops.DeadLetters = (*chatJobs)(nil)
+// The handler answers `dead` and `retention` only through these optional ports.
+var (
+	_ chatops.DeadLetters      = (*chatJobs)(nil)
+	_ chatops.RetentionPreview = (*chatJobs)(nil)
+)
 
 func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, error) {
 	if r.Origin.ReplyExpires.IsZero() {
@@ -196,6 +199,10 @@ func (j *chatJobs) Status(ctx context.Context, query string) (string, error) {
 
 func (j *chatJobs) DeadText(ctx context.Context) (string, error) {
 	return j.svc.DeadText(ctx, 5)
+}
+
+func (j *chatJobs) RetentionText(ctx context.Context, instance string) (string, error) {
+	return j.svc.RetentionText(ctx, instance, 10)
 }
 
 // ledgerStore backs the chat handler's replay guard and pending

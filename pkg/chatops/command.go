@@ -19,12 +19,15 @@ const (
 	VerbHelp    = "help"
 	VerbConfirm = "confirm"
 	VerbDead    = "dead"
+	// VerbRetention previews which backupflow backups of an instance
+	// retention would expire.
+	VerbRetention = "retention"
 )
 
 // Command is one parsed chat command. Only the fields of its Verb are set.
 type Command struct {
-	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp, VerbConfirm or VerbDead
-	Instance string // backup, import: a validated instance id
+	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp, VerbConfirm, VerbDead or VerbRetention
+	Instance string // backup, import, retention: a validated instance id
 	Method   string // backup: "", "logical", "physical" or "snapshot"
 	Object   string // import: cos://bucket/key, s3://bucket/key or bucket/key
 	Query    string // status: "", a job id or an instance id
@@ -46,6 +49,7 @@ const HelpText = `Commands:
   status [job-id | instance]
   confirm <code>   (finishes an import you asked for in the last 5 minutes)
   dead             (the jobs given up on; replay them with the CLI)
+  retention <instance>   (which backupflow backups retention would expire, and why the others are kept)
   help`
 
 var (
@@ -156,6 +160,14 @@ func ParseCommand(text string) (Command, error) {
 			return Command{}, usagef("dead takes nothing: it lists the jobs given up on (replay them with backupflow dead replay)")
 		}
 		return Command{Verb: VerbDead}, nil
+	case VerbRetention:
+		if len(args) != 1 {
+			return Command{}, usagef("retention takes one instance")
+		}
+		if err := checkInstance(args[0]); err != nil {
+			return Command{}, err
+		}
+		return Command{Verb: VerbRetention, Instance: args[0]}, nil
 	case VerbConfirm:
 		if len(args) != 1 {
 			return Command{}, usagef("confirm takes the code you were given")

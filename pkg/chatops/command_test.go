@@ -37,6 +37,7 @@ func TestParseCommand(t *testing.T) {
 		{"status job", "status slack-0123456789abcdef", chatops.Command{Verb: "status", Query: "slack-0123456789abcdef"}},
 		{"confirm", "confirm abc234", chatops.Command{Verb: "confirm", Code: "ABC234"}},
 		{"dead", "/backupflow DEAD", chatops.Command{Verb: "dead"}},
+		{"retention", "retention cdb-c1nl9rpv", chatops.Command{Verb: "retention", Instance: "cdb-c1nl9rpv"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +70,9 @@ func TestParseCommand_usage(t *testing.T) {
 		"confirm 12",
 		"confirm abc23456",
 		"dead replay jabc",
+		"retention",
+		"retention cdb-c1nl9rpv now",
+		"retention jabc",
 	} {
 		if got, err := chatops.ParseCommand(text); !errors.Is(err, chatops.ErrUsage) {
 			t.Errorf("ParseCommand(%q) = %+v, %v; want ErrUsage", text, got, err)

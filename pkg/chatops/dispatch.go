@@ -107,6 +107,26 @@ func (h *handler) run(ctx context.Context, in inbound) string {
 		}
 		h.decision(ctx, o, cmd, "allow")
 		return text
+	case VerbRetention:
+		// Which backups would go is for those who may back the instance up.
+		if !p.Backup.allows(o) {
+			return h.deny(ctx, o, cmd, "backup rule")
+		}
+		if !p.instanceAllowed(cmd.Instance) {
+			return h.deny(ctx, o, cmd, "instance not allowed")
+		}
+		rp, ok := h.deps.Jobs.(RetentionPreview)
+		if !ok {
+			h.decision(ctx, o, cmd, "allow")
+			return "The retention preview is not available here; run backupflow retention --instance " + cmd.Instance + " --dry-run."
+		}
+		text, err := rp.RetentionText(ctx, cmd.Instance)
+		if err != nil {
+			h.decision(ctx, o, cmd, "error", "err", err.Error())
+			return "The retention preview is unavailable right now; try again in a minute."
+		}
+		h.decision(ctx, o, cmd, "allow")
+		return text
 	}
 	return HelpText
 }

@@ -62,6 +62,15 @@ func (j *fakeJobs) DeadText(context.Context) (string, error) {
 	return "1 dead letter(s) waiting", nil
 }
 
+func (j *fakeJobs) RetentionText(_ context.Context, instance string) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return "", j.fail
+	}
+	return "Retention of " + instance + ": 2 of 5 backups would be deleted", nil
+}
+
 func (j *fakeJobs) enqueued() []chatops.Request {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -26,6 +26,13 @@ type DeadLetters interface {
 	DeadText(ctx context.Context) (string, error)
 }
 
+// RetentionPreview is the optional side of Jobs that answers
+// `retention <instance>`: what retention would expire there, read-only. A
+// Jobs without it answers that the preview is not available here.
+type RetentionPreview interface {
+	RetentionText(ctx context.Context, instance string) (string, error)
+}
+
 // Request is one job asked for from chat.
 type Request struct {
 	// ID is deterministic from the platform and its message/event id

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -507,4 +508,56 @@ func (s *Service) maybeRetentionNotice(ctx context.Context, run string) error {
 		return nil
 	}
 	return wrapLedger(s.d.Ledger.Put(ctx, keyRetRun(run)+"notice-sent", []byte(s.d.Now().UTC().Format(time.RFC3339))))
+}
+
+// RetentionText is the chat preview of an instance's retention: what the
+// configured rule would delete now and why the rest is kept, at most
+// limit backups (those to delete first).
+func (s *Service) RetentionText(ctx context.Context, instance string, limit int) (string, error) {
+	rep, err := s.RetentionPlans(ctx, RetentionQuery{Instances: []string{instance}})
+	if err != nil {
+		return "", err
+	}
+	if len(rep.Skipped) > 0 {
+		return fmt.Sprintf("No retention preview for %s: %s.", instance, rep.Skipped[0].Reason), nil
+	}
+	p := rep.Plans[0]
+	if err := s.skipDeleted(ctx, &p); err != nil {
+		return "", err
+	}
+	mode := "report only: nothing is deleted until BACKUPFLOW_RETENTION_DELETE=true"
+	if s.cfg.RetentionDelete {
+		mode = "deletion on"
+	}
+	dels := p.Deletes()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Retention of %s (rule %s; %s): %d of %d backups would be deleted (%d made by backupflow).",
+		instance, p.Rule, mode, len(dels), len(p.Items), p.Owned)
+	shown := 0
+	line := func(v retention.Verdict) {
+		verb := "keep"
+		if v.Delete {
+			verb = "delete"
+		}
+		name := v.Backup.Name
+		if name == "" {
+			name = "(automatic)"
+		}
+		fmt.Fprintf(&b, "\n%s %s %s %s: %s", verb, v.Backup.ID, name, v.Backup.Created.UTC().Format("2006-01-02 15:04Z"), v.Reason)
+		shown++
+	}
+	for _, v := range dels {
+		if shown < limit {
+			line(v)
+		}
+	}
+	for _, v := range p.Items {
+		if !v.Delete && shown < limit {
+			line(v)
+		}
+	}
+	if rest := len(p.Items) - shown; rest > 0 {
+		fmt.Fprintf(&b, "\n… and %d more: backupflow retention --instance %s --dry-run", rest, instance)
+	}
+	return b.String(), nil
 }
