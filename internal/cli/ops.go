@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -78,8 +79,17 @@ func runImport(ctx context.Context, env Env, args []string) int {
 	if *object == "" || *instance == "" {
 		return errorf(env, ExitUsage, "import: --object and --instance are required (or --rerun JOB)")
 	}
+	if isLocalPath(*object) {
+		base := filepath.Base(*object)
+		return errorf(env, ExitUsage, "import: --object %s is a local path, but the cloud imports from COS or S3: upload the file first "+
+			"(e.g. coscli cp %s cos://<bucket>/imports/%s) and pass cos://<bucket>/imports/%s; against `backupflow emulator --cos-dir DIR`, "+
+			"copy it to DIR/backups-1250000000/imports/%s (docs/operations.md)", *object, *object, base, base, base)
+	}
 	req := flow.Request{ID: []string{"cli", "import", *object, *instance, nonce()}, Op: provider.Import, Instance: *instance,
 		Object: *object, Origin: job.Origin{Source: "cli"}}
+	if code, ok := checkObject(ctx, env, req.Object); !ok {
+		return code
+	}
 	return runJob(ctx, env, req, *wait, *timeout)
 }
 
@@ -98,6 +108,9 @@ func rerunImport(ctx context.Context, env Env, jobID string, wait bool, timeout 
 		return errorf(env, ExitRuntime, "import: %v", err)
 	}
 	req.ID, req.Origin = []string{"cli", "rerun", jobID, nonce()}, job.Origin{Source: "cli"}
+	if code, ok := checkObject(ctx, env, req.Object); !ok {
+		return code
+	}
 	fmt.Fprintf(env.Stdout, "rerun of job %s: %s into %s\n", jobID, req.Object, req.Instance)
 	return runJob(ctx, env, req, wait, timeout)
 }

@@ -11,6 +11,9 @@ import (
 
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 // emulatorEnv starts an emulator and points the environment at it.
@@ -154,8 +157,14 @@ func TestImportRerun(t *testing.T) {
 		t.Skip("runs jobs in real time")
 	}
 	emu := emulatorEnv(t)
-	code, out, errs := run(t, getenvOS, "import", "--object", "cos://backups-1250000000/manual/late.bak",
-		"--instance", "mssql-rdc0gajn", "--wait", "--timeout", "1m")
+	// `import` now refuses a missing object before any job exists, so the
+	// failed import (its file deleted between the check and the start) is
+	// made past that check, by the step runJob takes after it.
+	var ob, eb bytes.Buffer
+	req := flow.Request{ID: []string{"test", "late", nonce()}, Op: provider.Import, Instance: "mssql-rdc0gajn",
+		Object: "cos://backups-1250000000/manual/late.bak", Origin: job.Origin{Source: "cli"}}
+	code := runJob(context.Background(), envWithLog(Env{Stdout: &ob, Stderr: &eb, Getenv: getenvOS}, "text", "warn"), req, true, time.Minute)
+	out, errs := ob.String(), eb.String()
 	if code != ExitFailed {
 		t.Fatalf("import of a missing file = %d; want %d (failed)\nstdout:\n%s\nstderr:\n%s", code, ExitFailed, out, errs)
 	}
