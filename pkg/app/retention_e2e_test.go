@@ -157,3 +157,69 @@ func (s *stack) firstCreated(id string) time.Time {
 	}
 	return time.Time{}
 }
+
+// A delete whose answer is a server fault (it may or may not have landed)
+// is retried on the same backup, and the backup is deleted once; a
+// backup the ledger records as deleted — by a step that crashed before
+// the cloud stopped listing it — is never asked to be deleted again.
+func TestEndToEnd_RetentionFaultAndCrashRecords(t *testing.T) {
+	const inst = "cdb-c1nl9rpv"
+	s := newStack(t, emulator.Options{}, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none",
+		"BACKUPFLOW_PRODUCTS": "mysql", "BACKUPFLOW_RETENTION": "keep-last=1", "BACKUPFLOW_RETENTION_SHARE": "1",
+		"BACKUPFLOW_RETENTION_DELETE": "true"})
+	night := func() {
+		timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
+		s.invoke(s.create, timer)
+		run := "nightly-" + job.Slot(s.clk.Now())
+		s.runFor(3*time.Hour, func() bool { return strings.Contains(s.out.String(), "Retention after "+run) })
+		s.clk.Advance(21 * time.Hour)
+	}
+	night()
+	jobs := s.emu.Tencent.Jobs()
+	if len(jobs) != 1 {
+		t.Fatalf("%d backups after night 1", len(jobs))
+	}
+	first := jobs[0].ID
+	night()
+	// Night 2 deleted night 1's backup. Night 3 starts with a fault.
+	s.emu.Tencent.InjectError("cdb", "DeleteBackup", "InternalError", "injected server fault")
+	night()
+	deleted := 0
+	for _, j := range s.emu.Tencent.Jobs() {
+		if !j.Deleted.IsZero() {
+			deleted++
+		}
+	}
+	if deleted != 2 {
+		t.Errorf("%d backups deleted after three nights of keep-last-1; want 2", deleted)
+	}
+	// The fault was answered (injected answers are not counted as calls
+	// that reached the handler): one call on night 2, the retry on night 3.
+	if n := s.emu.Tencent.PendingInjected("cdb", "DeleteBackup"); n != 0 {
+		t.Errorf("the injected fault was never met (%d pending)", n)
+	}
+	if calls := s.emu.Tencent.Calls("cdb", "DeleteBackup"); calls != 2 {
+		t.Errorf("%d DeleteBackup calls reached the cloud; want 2", calls)
+	}
+	b, ok, err := s.app.Ledger.Get(t.Context(), "retention/deleted/"+inst+"/"+first)
+	if err != nil || !ok || !strings.Contains(string(b), `"state":"deleted"`) {
+		t.Errorf("deletion record of %s = %s, %v, %v; want state deleted", first, b, ok, err)
+	}
+	// A step that deleted a backup and crashed leaves its "deleted" record
+	// while the cloud may still list the backup: night 4 would select
+	// night 3's backup, but the record keeps it from a second delete call.
+	var newest string
+	for _, j := range s.emu.Tencent.Jobs() {
+		if j.Deleted.IsZero() {
+			newest = j.ID
+		}
+	}
+	rec := `{"state":"deleted","instance":"` + inst + `","backup":"` + newest + `","run":"crashed"}`
+	if err := s.app.Ledger.Put(t.Context(), "retention/deleted/"+inst+"/"+newest, []byte(rec)); err != nil {
+		t.Fatal(err)
+	}
+	night()
+	if calls := s.emu.Tencent.Calls("cdb", "DeleteBackup"); calls != 2 {
+		t.Errorf("%d DeleteBackup calls after night 4; want still 2: a backup recorded deleted was deleted again", calls)
+	}
+}

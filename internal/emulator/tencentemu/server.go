@@ -462,3 +462,11 @@ func (s *Server) popInjected(key string) *apiError {
 	s.injected[key] = q[1:]
 	return q[0]
 }
+
+// PendingInjected counts the injected errors of service's action not yet
+// answered, so a test can tell its fault was met.
+func (s *Server) PendingInjected(service, action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.injected[service+"."+action])
+}
