@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/cossign"
 	"github.com/backupflow/backupflow/internal/emulator/cosemu"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
@@ -53,8 +54,10 @@ func newCOS(t *testing.T, sk string, now time.Time, endpoint string) *cosstore.S
 
 func TestCheckURL(t *testing.T) {
 	ctx := context.Background()
-	var now time.Time
-	emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: key, Now: func() time.Time { return now }})
+	// Each case reads its own clock: the cases go back and forth in time,
+	// and the one clock only moves forward.
+	clk := clocktest.New(t0)
+	emu := cosemu.New(cosemu.Options{SecretID: id, SecretKey: key, Now: func() time.Time { return clk.Now() }})
 	for k, v := range map[string][]byte{
 		"mssql/orders.bak":      bak(),
 		"mssql/compressed.bak":  []byte("MSSQLBAK and the rest"),
@@ -95,7 +98,7 @@ func TestCheckURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now = tt.now
+			clk = clocktest.New(tt.now)
 			err := emu.CheckURL(ctx, tt.url)
 			var e *cosemu.Error
 			switch {
@@ -118,7 +121,7 @@ func TestCheckURL(t *testing.T) {
 			}
 		})
 	}
-	now = t0.Add(2 * time.Hour)
+	clk = clocktest.New(t0.Add(2 * time.Hour))
 	var e *cosemu.Error
 	if err := emu.CheckURL(ctx, presign(good, bucket, "mssql/orders.bak")); !errors.As(err, &e) || e.Message != "Request has expired" {
 		t.Errorf("expired message = %v", err)
