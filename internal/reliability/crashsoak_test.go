@@ -587,7 +587,17 @@ func TestCrashSoak(t *testing.T) {
 		}
 	}
 	if len(runs) != 1 {
-		t.Fatalf("notifications for %d jobs that have no outcome (%v); want only the night's summary", len(runs), runs)
+		var lines []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "summary") || strings.Contains(l, "open-run") || strings.Contains(l, "sweep") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Fatalf("notifications for %d jobs that have no outcome (%v); want only the night's summary\nsummary log lines:\n%s",
+			len(runs), runs, strings.Join(lines, "\n"))
 	}
 	if line := strings.SplitN(byJob[runs[0]][0].p.Text, "\n", 2)[0]; !strings.HasPrefix(line, fmt.Sprintf("%d jobs: ", nNightly)) {
 		t.Errorf("summary %q; want it to count the night's %d jobs", line, nNightly)
