@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 CLIFLAGS := -trimpath -buildvcs=auto
 FUZZTIME ?= 60s
 
-.PHONY: help run demo test test-short lint vet fmt-check build package bench fuzz soak emulator clean cli interop
+.PHONY: help run demo test test-short lint vet fmt-check build package bench fuzz soak emulator clean cli interop report-browser-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,7 +98,7 @@ clean:
 # build-<LogicalId> with ARTIFACTS_DIR set; each writes bootstrap there with
 # the same flags as `make build`.
 SAM_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILDFLAGS) -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap
-.PHONY: build-CreateBackup build-StartMigration build-PollStatus build-Chatops
+.PHONY: build-CreateBackup build-StartMigration build-PollStatus build-Chatops report-browser-test
 
 build-CreateBackup:
 	$(SAM_BUILD) ./functions/create-backup
@@ -111,3 +111,16 @@ build-PollStatus:
 
 build-Chatops:
 	$(SAM_BUILD) ./functions/chatops
+
+# The run report in a real browser: headless Chromium from the Debian
+# packages, installed here when missing; the test renders the page a demo
+# night's `report --html` wrote, counts its bars against the run's jobs and
+# takes the screenshot docs/operations.md shows (docs/report.png).
+report-browser-test: ## render a demo night's report in headless Chromium, count its bars, screenshot it to docs/report.png
+	@if ! command -v chromium >/dev/null; then \
+	  if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+	    S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
+	  fi; \
+	fi; \
+	if ! command -v chromium >/dev/null; then echo "report-browser-test: SKIPPED - chromium is not installed and could not be installed with apt-get"; exit 0; fi; \
+	BACKUPFLOW_REPORT_SCREENSHOT=$(CURDIR)/docs/report.png $(GO) test -count=1 -run TestReportAfterADemoNight -v ./internal/cli/ | grep -E '^(---|ok|FAIL|PASS)|bars|SKIPPED|screenshot'; exit $${PIPESTATUS[0]}
