@@ -226,3 +226,19 @@ func TestDeployed_feishuWrongSecretIsLogged(t *testing.T) {
 		t.Errorf("log does not name the refusal, or leaks the secret: %s", d.logs)
 	}
 }
+
+// Issue 16: `status` of a job the ledger does not hold says so in words
+// that name the job, never an empty or internal answer; an instance with
+// no jobs says that instead.
+func TestDeployed_statusOfUnknownJob(t *testing.T) {
+	d := newDeployed(t, clocktest.New(now), slackEnv("BACKUPFLOW_CHAT_BACKUP_USERS", "slack:"+chatopstest.User))
+	for i, tc := range []struct{ text, want string }{
+		{"status jnosuchjob0000000000", "No job jnosuchjob0000000000 is known."},
+		{"status slack-0123456789abcdef", "No job slack-0123456789abcdef is known."},
+		{"status cdb-c1nl9rpv", "No jobs recorded for cdb-c1nl9rpv."},
+	} {
+		if got := d.slack(chatopstest.Message{ID: "st-" + strconv.Itoa(i), Text: tc.text}); !strings.Contains(got, tc.want) {
+			t.Errorf("%s answered %q; want %q", tc.text, got, tc.want)
+		}
+	}
+}
