@@ -60,7 +60,17 @@ func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 		return n.toTeam(ctx, StaleMessage(*no.Stale))
 	}
 	if no.Retention != nil {
-		return n.toTeam(ctx, RetentionMessage(*no.Retention))
+		// The retention notice is the nightly summary's tail (the summary
+		// cannot carry it: retention runs after it), so it follows the
+		// summary's rule: with BACKUPFLOW_NOTIFY_MODE=failures it is sent
+		// with the heartbeat, and a failed pass is always sent.
+		msg := RetentionMessage(*no.Retention)
+		if n.failuresOnly && msg.Level < notify.Failure && !n.heartbeat {
+			n.logger().InfoContext(ctx, "retention notice not sent: BACKUPFLOW_NOTIFY_MODE=failures and BACKUPFLOW_NOTIFY_HEARTBEAT=false",
+				"run", no.Retention.Run)
+			return nil
+		}
+		return n.team.Send(ctx, msg)
 	}
 	if no.Outcome == nil {
 		return fmt.Errorf("notify: an empty notice")
@@ -286,7 +296,7 @@ func RetentionMessage(n flow.RetentionNotice) notify.Message {
 	default:
 		m.Title = fmt.Sprintf("Retention after %s: %d backupflow backups expired", n.Run, expired)
 		if bytes > 0 {
-			m.Text = fmt.Sprintf("%.1f MiB freed.", float64(bytes)/(1<<20))
+			m.Title += ", " + freed(bytes) + " freed"
 		}
 	}
 	if failed > 0 {
@@ -300,6 +310,14 @@ func RetentionMessage(n flow.RetentionNotice) notify.Message {
 		m.Fields = append(m.Fields, notify.Field{Name: "Failed", Value: strings.Join(lines, "; ")})
 	}
 	return m
+}
+
+// freed renders a size the cloud reported: GiB from 1 GiB, else MiB.
+func freed(bytes int64) string {
+	if bytes >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(bytes)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
 }
 
 // roughly renders a duration of hours as "31h", shorter ones to the minute.

@@ -149,3 +149,39 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+// The retention notice: the count expired and the space freed in its
+// title, in MiB below a GiB and GiB above; report-only counts what would
+// be expired; a failed instance makes it a failure naming the instance.
+func TestRetentionMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		n         flow.RetentionNotice
+		wantTitle string
+		failure   bool
+	}{
+		{"MiB", flow.RetentionNotice{Run: "r", Results: []flow.RetentionResult{{Instance: "a", Expired: 2, Bytes: 3 << 20}}},
+			"Retention after r: 2 backupflow backups expired, 3.0 MiB freed", false},
+		{"GiB", flow.RetentionNotice{Run: "r", Results: []flow.RetentionResult{{Instance: "a", Expired: 1, Bytes: 1 << 30},
+			{Instance: "b", Expired: 1, Bytes: 1 << 29}}}, "Retention after r: 2 backupflow backups expired, 1.5 GiB freed", false},
+		{"no sizes", flow.RetentionNotice{Run: "r", Results: []flow.RetentionResult{{Instance: "a", Expired: 1}}},
+			"Retention after r: 1 backupflow backups expired", false},
+		{"report only", flow.RetentionNotice{Run: "r", Report: true, Results: []flow.RetentionResult{{Instance: "a", Selected: 4}}},
+			"Retention after r (report only): 4 backupflow backups would be expired", false},
+		{"failed", flow.RetentionNotice{Run: "r", Results: []flow.RetentionResult{{Instance: "a", Error: "refused"}}},
+			"Retention after r: 0 backupflow backups expired", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := RetentionMessage(tc.n)
+			if m.Title != tc.wantTitle {
+				t.Errorf("title = %q; want %q", m.Title, tc.wantTitle)
+			}
+			if got := m.Level == notify.Failure; got != tc.failure {
+				t.Errorf("failure = %v; want %v", got, tc.failure)
+			}
+			if tc.failure && !strings.Contains(fmt.Sprint(m.Fields), "a: refused") {
+				t.Errorf("fields %v do not name the failed instance", m.Fields)
+			}
+		})
+	}
+}

@@ -223,3 +223,48 @@ func TestEndToEnd_RetentionFaultAndCrashRecords(t *testing.T) {
 		t.Errorf("%d DeleteBackup calls after night 4; want still 2: a backup recorded deleted was deleted again", calls)
 	}
 }
+
+// The run's expiries reach the team in the mode both descriptors deploy
+// (BACKUPFLOW_NOTIFY_MODE=failures): the retention notice follows the
+// nightly summary's rule, sent with the heartbeat and held back with it,
+// so the all-OK heartbeat is always followed by what retention did.
+func TestEndToEnd_RetentionNoticeFollowsTheSummaryRule(t *testing.T) {
+	const inst = "cdb-c1nl9rpv"
+	for _, tc := range []struct {
+		name, heartbeat string
+		want            bool
+	}{{"failures with heartbeat (deployed)", "true", true}, {"failures without heartbeat", "false", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, emulator.Options{}, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none",
+				"BACKUPFLOW_PRODUCTS": "mysql", "BACKUPFLOW_RETENTION": "keep-last=1", "BACKUPFLOW_RETENTION_SHARE": "1",
+				"BACKUPFLOW_RETENTION_DELETE": "true", "BACKUPFLOW_NOTIFY_MODE": "failures", "BACKUPFLOW_NOTIFY_HEARTBEAT": tc.heartbeat})
+			for range 2 {
+				timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
+				s.invoke(s.create, timer)
+				run := "nightly-" + job.Slot(s.clk.Now())
+				s.runFor(3*time.Hour, func() bool {
+					_, ok, _ := s.app.Ledger.Get(t.Context(), "retention/runs/"+run+"/notice")
+					return ok
+				})
+				s.clk.Advance(21 * time.Hour)
+			}
+			deleted := 0
+			for _, j := range s.emu.Tencent.Jobs() {
+				if !j.Deleted.IsZero() {
+					deleted++
+				}
+			}
+			if deleted != 1 {
+				t.Fatalf("%d backups deleted after two nights of keep-last-1; want 1", deleted)
+			}
+			out := s.out.String()
+			got := strings.Contains(out, ": 1 backupflow backups expired") && strings.Contains(out, "MiB freed")
+			if got != tc.want {
+				t.Errorf("retention notice with the count and the space freed sent = %v; want %v:\n%s", got, tc.want, out)
+			}
+			if n := strings.Count(out, "Retention after "); tc.want && n != 2 || !tc.want && n != 0 {
+				t.Errorf("%d retention notices; want %v:\n%s", n, tc.want, out)
+			}
+		})
+	}
+}

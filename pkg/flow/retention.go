@@ -194,7 +194,12 @@ type RetentionResult struct {
 }
 
 // RetentionNotice is a run's retention summary, sent once its last
-// instance is done.
+// instance is done. It is a notice of its own rather than a line of the
+// nightly Summary because retention runs after the summary is sent (the
+// summary is what confirms tonight's backups, the floor that lets last
+// night's go): the summary cannot count expiries that have not happened,
+// and carrying them into the next night's summary would report them a
+// day late, under the wrong run, and never for a last night.
 type RetentionNotice struct {
 	Run     string
 	Report  bool // deletion off: the counts are what would be expired
