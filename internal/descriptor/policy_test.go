@@ -66,7 +66,7 @@ func uses(groups ...[]use) []use {
 var tencentUses = map[string][]use{
 	"create-backup": uses(
 		provider("tcmysql", "Provider.Discover", "Provider.Find", "Provider.Start", "Provider.Backups", "Provider.Delete"),
-		provider("tcsqlserver", "Provider.Discover", "Provider.Find", "Provider.Start"),
+		provider("tcsqlserver", "Provider.Discover", "Provider.Find", "Provider.Start", "Provider.Backups", "Provider.Delete"),
 		provider("tcmongodb", "Provider.Discover", "Provider.Find", "Provider.Start"),
 		cmq("cmqDriver.Send", "cmqDriver.Receive", "cmqDriver.Delete"),
 		cos("Store.Presign", "Store.Get", "Store.Put", "Store.List", "Store.Versioning"),
@@ -85,6 +85,7 @@ var tencentUses = map[string][]use{
 	),
 	"chatops": uses(
 		provider("tcmysql", "Provider.Backups"),
+		provider("tcsqlserver", "Provider.Backups"),
 		cmq("cmqDriver.Send"),
 		cos("Store.Get", "Store.Put", "Store.Versioning"),
 	),

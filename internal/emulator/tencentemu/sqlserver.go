@@ -23,6 +23,10 @@ func mssqlActions() map[string]action {
 			str("BackupName"), num("Strategy"), num("BackupWay"), num("BackupId"), str("DatabaseName"),
 			num("Group"), num("Type"), str("BackupFormat"), num("StorageStrategy"),
 		}},
+		// RemoveBackups publishes no rate limit; CreateBackup's 20/s is assumed.
+		"RemoveBackups": {handle: (*Server).mssqlRemoveBackups, params: []field{
+			reqStr("InstanceId"), strs("BackupNames"), str("StartTime"), str("EndTime"),
+		}},
 		"DescribeBackupByFlowId": {handle: (*Server).mssqlDescribeBackupByFlowID, params: []field{
 			reqStr("InstanceId"), reqStr("FlowId"),
 		}},
@@ -177,13 +181,12 @@ type mssqlBackupOut struct {
 func (s *Server) mssqlBackupsOf(j *job, now time.Time) []mssqlBackupOut {
 	ph := j.at(now)
 	st := map[provider.State]int64{provider.Running: 0, provider.Succeeded: 1, provider.Failed: 2}[ph.state]
-	stamp := j.created.In(bjt).Format("20060102150405")
 	one := func(file string, dbs []string, id int64, format string) mssqlBackupOut {
 		out := mssqlBackupOut{
 			FileName:  file,
 			StartTime: fmtTime(j.created), EndTime: fmtTime(ph.finished), Id: id, Status: st,
 			DBs: dbs, Strategy: j.strategy, StorageStrategy: j.storageStrategy,
-			BackupWay: 1, BackupName: j.name, GroupId: fmt.Sprintf("group-%d", j.flowID), BackupFormat: format,
+			BackupWay: j.mssqlWay(), BackupName: j.name, GroupId: fmt.Sprintf("group-%d", j.flowID), BackupFormat: format,
 			Region: j.region, CrossBackupAddr: []any{}, CrossBackupStatus: []any{},
 		}
 		if ph.state == provider.Succeeded {
@@ -193,15 +196,132 @@ func (s *Server) mssqlBackupsOf(j *job, now time.Time) []mssqlBackupOut {
 		}
 		return out
 	}
-	if !j.single {
-		return []mssqlBackupOut{one(fmt.Sprintf("%s_%s_%d.bak", j.instanceID, stamp, j.backupID),
-			append([]string{}, j.dbs...), j.backupID, "pkg")}
-	}
 	var out []mssqlBackupOut
-	for _, db := range j.dbs {
-		out = append(out, one(fmt.Sprintf("%s_%s_%s.bak", j.instanceID, db, stamp), []string{db}, 0, "single"))
+	for _, f := range j.mssqlFiles() {
+		if j.removed[f.name] {
+			continue
+		}
+		if j.single {
+			out = append(out, one(f.name, []string{f.db}, 0, "single"))
+		} else {
+			out = append(out, one(f.name, append([]string{}, j.dbs...), j.backupID, "pkg"))
+		}
 	}
 	return out
+}
+
+type mssqlFile struct{ name, db string }
+
+// mssqlFiles names a backup's files: one packed file, or one per database.
+func (j *job) mssqlFiles() []mssqlFile {
+	stamp := j.created.In(bjt).Format("20060102150405")
+	if !j.single {
+		return []mssqlFile{{name: fmt.Sprintf("%s_%s_%d.bak", j.instanceID, stamp, j.backupID)}}
+	}
+	var out []mssqlFile
+	for _, db := range j.dbs {
+		out = append(out, mssqlFile{name: fmt.Sprintf("%s_%s_%s.bak", j.instanceID, db, stamp), db: db})
+	}
+	return out
+}
+
+// mssqlWay is the backup's BackupWay: 0 the cloud's scheduled backup, 1 manual.
+func (j *job) mssqlWay() int64 {
+	if j.auto {
+		return 0
+	}
+	return 1
+}
+
+// mssqlGone reports whether every file of a SQL Server backup was removed.
+func (j *job) mssqlGone() bool {
+	return j.deleted || j.kind == mssqlBackup && len(j.removed) > 0 && len(j.removed) >= len(j.mssqlFiles())
+}
+
+// mssqlRemoveBackups removes manual backup files by file name (at most 10
+// a call), or every manual backup started within StartTime-EndTime. All
+// named files are checked before any is removed, so a refused call removes
+// nothing. Removal takes effect at once: no asynchrony is documented.
+func (s *Server) mssqlRemoveBackups(c *call) (any, *apiError) {
+	var req struct {
+		InstanceId         string
+		BackupNames        []string
+		StartTime, EndTime string
+	}
+	if e := c.bind(&req); e != nil {
+		return nil, e
+	}
+	byName := len(req.BackupNames) > 0
+	if !byName && (req.StartTime == "" || req.EndTime == "") {
+		return nil, errf(codeMssqlInputIllegal, "BackupNames, or StartTime and EndTime, are required.")
+	}
+	if len(req.BackupNames) > 10 {
+		return nil, errf(codeMssqlInputIllegal, "At most 10 backups can be removed in one request; got %d.", len(req.BackupNames))
+	}
+	var from, to time.Time
+	if !byName {
+		var err1, err2 error
+		from, err1 = time.ParseInLocation(tcTime, req.StartTime, bjt)
+		to, err2 = time.ParseInLocation(tcTime, req.EndTime, bjt)
+		if err1 != nil || err2 != nil {
+			return nil, errf(codeMssqlInputIllegal, "StartTime and EndTime must look like 2006-01-02 15:04:05.")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, e := s.mssqlInstance(req.InstanceId, c.region)
+	if e != nil {
+		return nil, e
+	}
+	if st := in.StatusOrDefault(); st != "running" {
+		return nil, errf(codeMssqlStatusInvalid, "The instance %s is %s; backups cannot be removed now.", in.ID, st)
+	}
+	type hit struct {
+		j    *job
+		file string
+	}
+	var hits []hit
+	files := map[string]hit{}
+	for _, j := range s.st.jobs {
+		if j.kind != mssqlBackup || j.instanceID != in.ID || j.mssqlGone() {
+			continue
+		}
+		for _, f := range j.mssqlFiles() {
+			if !j.removed[f.name] {
+				files[f.name] = hit{j, f.name}
+			}
+		}
+		if !byName && j.mssqlWay() == 1 && !j.created.Before(from) && !j.created.After(to) &&
+			j.at(c.now).state != provider.Running {
+			for _, f := range j.mssqlFiles() {
+				if !j.removed[f.name] {
+					hits = append(hits, hit{j, f.name})
+				}
+			}
+		}
+	}
+	for _, n := range req.BackupNames {
+		h, ok := files[n]
+		switch {
+		case !ok:
+			return nil, errf(codeMssqlInputIllegal, "The backup file %s does not exist on %s.", n, in.ID)
+		case h.j.mssqlWay() != 1:
+			return nil, errf(codeMssqlInputIllegal, "The backup file %s is a scheduled backup; only manual backups can be removed.", n)
+		case h.j.at(c.now).state == provider.Running:
+			return nil, errf(codeMssqlInputIllegal, "The backup file %s is still being created.", n)
+		}
+		hits = append(hits, h)
+	}
+	for _, h := range hits {
+		if h.j.removed == nil {
+			h.j.removed = map[string]bool{}
+		}
+		h.j.removed[h.file] = true
+		if h.j.mssqlGone() && h.j.deleting.IsZero() {
+			h.j.deleting = c.now
+		}
+	}
+	return struct{}{}, nil
 }
 
 func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
@@ -241,13 +361,13 @@ func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
 	if req.Type == nil || *req.Type == 1 { // only data backups exist here, no log backups
 		for i := len(s.st.jobs) - 1; i >= 0; i-- { // newest first
 			j := s.st.jobs[i]
-			if j.kind != mssqlBackup || j.instanceID != in.ID || j.deleted {
+			if j.kind != mssqlBackup || j.instanceID != in.ID || j.mssqlGone() {
 				continue
 			}
 			if j.created.Before(from) || j.created.After(to) ||
 				req.BackupName != "" && j.name != req.BackupName ||
 				req.Strategy != nil && *req.Strategy != j.strategy ||
-				req.BackupWay != nil && *req.BackupWay != 1 ||
+				req.BackupWay != nil && *req.BackupWay != j.mssqlWay() ||
 				req.DatabaseName != "" && !contains(j.dbs, req.DatabaseName) {
 				continue
 			}
@@ -283,8 +403,8 @@ func (s *Server) mssqlDescribeBackupByFlowID(c *call) (any, *apiError) {
 	flow, err := strconv.ParseInt(req.FlowId, 10, 64)
 	if err == nil {
 		for _, j := range s.st.jobs {
-			if j.kind == mssqlBackup && j.instanceID == in.ID && j.flowID == flow && !j.deleted {
-				b := s.mssqlBackupsOf(j, c.now)[0] // single-database files: the first database's
+			if j.kind == mssqlBackup && j.instanceID == in.ID && j.flowID == flow && !j.mssqlGone() {
+				b := s.mssqlBackupsOf(j, c.now)[0] // single-database files: the first left
 				return struct {
 					Id                                  int64 `json:",omitempty"`
 					FileName, BackupName                string

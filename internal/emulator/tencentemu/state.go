@@ -67,6 +67,8 @@ type job struct {
 	deleting time.Time
 	// auto marks a backup the cloud made on its own schedule (SeedBackup).
 	auto bool
+	// removed holds the SQL Server backup files RemoveBackups removed.
+	removed map[string]bool
 }
 
 // deleteDuration is how long a deleted backup stays listed.
@@ -244,7 +246,8 @@ func (s *Server) Jobs() []fixture.Job {
 
 // SeedBackup adds a successful backup that backupflow did not make, created
 // at created: the cloud's automatic backup (auto), or a manual one named
-// name, made by hand or by another tool. It returns the backup's id.
+// name, made by hand or by another tool. It returns the id Jobs reports
+// for it (cdb: the BackupId; sqlserver: a flow id, as for backupflow's).
 // Retention tests hold such backups next to backupflow's own.
 func (s *Server) SeedBackup(instanceID, name string, auto bool, created time.Time) (string, error) {
 	s.mu.Lock()
@@ -261,6 +264,16 @@ func (s *Server) SeedBackup(instanceID, name string, auto bool, created time.Tim
 		s.st.nextCdbBackup++
 		s.st.add(j)
 		return strconv.FormatInt(j.backupID, 10), nil
+	case provider.SQLServer:
+		j.kind, j.backupID, j.flowID = mssqlBackup, s.st.nextMssqlBackup, s.st.nextFlow
+		s.st.nextMssqlBackup++
+		s.st.nextFlow++
+		j.single = in.BackupFormat == "single"
+		for _, d := range in.Databases {
+			j.dbs = append(j.dbs, d.Name)
+		}
+		s.st.add(j)
+		return strconv.FormatInt(j.flowID, 10), nil
 	}
 	return "", fmt.Errorf("tencentemu: seed backup: %s backups cannot be seeded", in.Product)
 }

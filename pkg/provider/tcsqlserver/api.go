@@ -60,8 +60,23 @@ type Backup struct {
 	Status     int64    `json:"Status"` // 0 creating, 1 success, 2 failed
 	DBs        []string `json:"DBs"`
 	Strategy   int64    `json:"Strategy"`
-	BackupWay  int64    `json:"BackupWay"`
+	BackupWay  int64    `json:"BackupWay"` // 0 scheduled, 1 manual, 2 periodic
 	BackupName string   `json:"BackupName"`
+	// GroupId groups the single-database files of one backup.
+	GroupId string `json:"GroupId"`
+}
+
+// RemoveBackupsRequest is RemoveBackups' input: manual backup files by
+// FileName, at most 10. (The StartTime/EndTime form, every manual backup
+// in a window, is never sent: it would remove what backupflow did not make.)
+type RemoveBackupsRequest struct {
+	InstanceId  string   `json:"InstanceId"`
+	BackupNames []string `json:"BackupNames"`
+}
+
+// RemoveBackupsResponse is RemoveBackups' output.
+type RemoveBackupsResponse struct {
+	RequestId string `json:"RequestId"`
 }
 
 // CreateBackupMigrationRequest is CreateBackupMigration's input.

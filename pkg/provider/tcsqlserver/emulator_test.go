@@ -1,9 +1,11 @@
 package tcsqlserver_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,20 +37,32 @@ type env struct {
 	emu   *tencentemu.Server
 	clock *clocktest.Clock
 	p     *tcsqlserver.Provider
+	c     *tencent.Client
 	calls atomic.Int64
 	inj   *fault.Injector
+	// hook, when set, sees each request (its body read into body) and may
+	// answer it itself (returning true).
+	hook func(w http.ResponseWriter, r *http.Request, body []byte) bool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvLimits(t, false) }
+
+func newEnvLimits(t *testing.T, rateLimits bool) *env {
 	t.Helper()
 	fleet := fixture.Default()
+	var many []fixture.Database
+	for i := range 12 {
+		many = append(many, fixture.Database{Name: fmt.Sprintf("shard%02d", i)})
+	}
 	fleet.Instances = append(fleet.Instances,
 		fixture.Instance{Product: provider.SQLServer, ID: "mssql-fail0001", FailJobs: "backup volume full"},
 		fixture.Instance{Product: provider.SQLServer, ID: "mssql-busy0001", Busy: true},
+		fixture.Instance{Product: provider.SQLServer, ID: "mssql-shards12", BackupFormat: "single", Databases: many},
+		fixture.Instance{Product: provider.SQLServer, ID: "mssql-is0lated", Status: "isolated", Databases: []fixture.Database{{Name: "old"}}},
 	)
 	e := &env{clock: clocktest.New(time.Now()), inj: fault.New(0, 1)}
 	e.emu = tencentemu.New(tencentemu.Options{SecretID: "AKIDtest", SecretKey: "sk-test", Fleet: fleet,
-		Now: e.clock.Now, JobDuration: jobDuration, DisableRateLimits: true, Faults: e.inj,
+		Now: e.clock.Now, JobDuration: jobDuration, DisableRateLimits: !rateLimits, Faults: e.inj,
 		SourceChecker: func(_ context.Context, raw string) error {
 			if strings.Contains(raw, "missing.bak") {
 				return errors.New("GET " + raw + ": 404 NoSuchKey")
@@ -57,6 +71,18 @@ func newEnv(t *testing.T) *env {
 		}})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.calls.Add(1)
+		if e.hook != nil {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if e.hook(w, r, body) {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		e.emu.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -65,6 +91,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.c = c
 	e.p = tcsqlserver.New(c, tcsqlserver.Options{Region: "ap-guangzhou", Now: e.clock.Now})
 	return e
 }
