@@ -172,9 +172,9 @@ func fanoutPacing(targets []Target) ([]time.Duration, map[provider.Product]time.
 	index := map[provider.Product]int{}
 	for i, t := range targets {
 		// The i-th create of a product is due at floor(i / (share × rate))
-		// seconds: never more than the limit in one second, with 10 % of each
-		// second left free so a retried create does not collide with the
-		// creates scheduled there and cascade into throttling.
+		// seconds: never more than the limit in one second. Retries are not
+		// given reserved room here: the drain's pacer spaces due creates,
+		// retried or not, at the limit (see fanoutShare).
 		rate := provider.LimitsOf(t.Product, provider.Backup).CreatePerSecond * fanoutShare
 		delays[i] = time.Duration(math.Floor(float64(index[t.Product])/rate)) * time.Second
 		index[t.Product]++

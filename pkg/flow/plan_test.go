@@ -24,7 +24,7 @@ func TestPlanIsTheNightsFanOut(t *testing.T) {
 		{Product: provider.MySQL, InstanceID: "cdb-b4sic001", Eligible: true, Methods: []string{"snapshot"}, Kind: "Basic edition"},
 		{Product: provider.MySQL, InstanceID: "cdb-ro000001", Eligible: false, Reason: "read-only replica"},
 	}
-	for i := range 12 { // over the 4.5/s planned rate: creates spread over seconds
+	for i := range 12 { // over the 5/s planned rate: creates spread over seconds
 		found = append(found, provider.Instance{Product: provider.MySQL, InstanceID: fmt.Sprintf("cdb-m%07d", i), Eligible: true,
 			Methods: []string{"physical", "logical"}})
 	}
@@ -82,8 +82,8 @@ func TestPlanIsTheNightsFanOut(t *testing.T) {
 			mysql = pc
 		}
 	}
-	if mysql.Jobs != 12 || mysql.PerSecond != 4.5 || mysql.LastDue != 2*time.Second {
-		t.Errorf("mysql pacing = %+v; want 12 jobs at 4.5/s, the last due at 2s", mysql)
+	if mysql.Jobs != 12 || mysql.PerSecond != 5 || mysql.LastDue != 2*time.Second {
+		t.Errorf("mysql pacing = %+v; want 12 jobs at the whole 5/s limit, the last due at 2s", mysql)
 	}
 	if w := plan.Window; w.P50 <= 0 || w.P50 > w.P95 || w.P95 > w.Last {
 		t.Errorf("window = %+v; want 0 < p50 <= p95 <= last", w)

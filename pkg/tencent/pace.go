@@ -2,6 +2,7 @@ package tencent
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 )
@@ -26,29 +27,34 @@ var Rates = map[string]float64{
 // DefaultRate is the limit of an action Rates does not list.
 const DefaultRate = 20
 
-// PaceShare is the part of each limit the pacer uses. The limits are
-// counted per clock second; a call that reaches the server after its slot (a loaded host,
-// the request's own latency) lands one call in the next second on top of
-// that second's full quota, and at exactly the rate that is one too many
-// (found by TestNightlyFanOutKeepsToTheSendLimit: 21 discovery calls in one
-// second). A tenth of headroom absorbs such a straggler.
+// PaceShare is the part of each clock second the pacer's slots fill. The
+// limits are counted per clock second, and a call that reaches the server
+// after its slot (a loaded host, the request's own latency) would land in
+// the next second on top of that second's full quota (found by
+// TestNightlyFanOutKeepsToTheSendLimit: 21 discovery calls in one second).
+// So each second's whole quota is packed into its first PaceShare, and a
+// call may land up to a tenth of a second late and still count in its
+// own second. Spacing calls evenly at PaceShare of the rate gave the same
+// headroom but used only 90 % of the limit: the nightly fan-out took
+// 1.11 × the rate-limit bound without a single fault.
 const PaceShare = 0.9
 
-// pacer hands out each action's next free slot, one every 1/rate seconds,
-// and waits for it. One process is paced; instances running at once share
-// the limit, which the flows' retries absorb.
+// pacer hands out each action's next free slot on its grid (quota calls
+// per clock second, packed into the first PaceShare of it) and waits for
+// it. One process is paced; instances running at once share the limit,
+// which the flows' retries absorb.
 type pacer struct {
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	mu    sync.Mutex
-	next  map[string]time.Time
+	next  map[string]int64 // the action's next free slot index on its grid
 }
 
 func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
 	if now == nil || sleep == nil {
 		now, sleep = time.Now, realSleep
 	}
-	return &pacer{now: now, sleep: sleep, next: map[string]time.Time{}}
+	return &pacer{now: now, sleep: sleep, next: map[string]int64{}}
 }
 
 func (p *pacer) wait(ctx context.Context, key string) error {
@@ -56,19 +62,49 @@ func (p *pacer) wait(ctx context.Context, key string) error {
 	if !ok {
 		rate = DefaultRate
 	}
-	gap := time.Duration(float64(time.Second) / (rate * PaceShare))
+	g := newGrid(rate)
 	p.mu.Lock()
 	now := p.now()
-	at := p.next[key]
-	if at.Before(now) {
-		at = now
-	}
-	p.next[key] = at.Add(gap)
+	// Idle time is not banked: a slot in the past is never handed out.
+	i := max(g.index(now), p.next[key])
+	p.next[key] = i + 1
 	p.mu.Unlock()
-	if d := at.Sub(now); d > 0 {
+	if d := g.at(i).Sub(now); d > 0 {
 		return p.sleep(ctx, d)
 	}
 	return nil
+}
+
+// grid is the slots of one per-second limit: slot i is call i%quota of
+// clock second i/quota, at gap × (i%quota) into that second.
+type grid struct {
+	quota int64
+	gap   time.Duration
+}
+
+func newGrid(perSecond float64) grid {
+	q := max(int64(math.Floor(perSecond)), 1)
+	return grid{quota: q, gap: time.Duration(PaceShare * float64(time.Second) / float64(q))}
+}
+
+// index is the first slot at or after t.
+func (g grid) index(t time.Time) int64 {
+	sec := t.Unix()
+	into := t.Sub(time.Unix(sec, 0))
+	k := int64((into + g.gap - 1) / g.gap)
+	if k >= g.quota {
+		return (sec + 1) * g.quota
+	}
+	return sec*g.quota + k
+}
+
+// at is slot i's time.
+func (g grid) at(i int64) time.Time {
+	sec := i / g.quota
+	if i%g.quota < 0 {
+		sec--
+	}
+	return time.Unix(sec, 0).Add(time.Duration(i-sec*g.quota) * g.gap)
 }
 
 func realSleep(ctx context.Context, d time.Duration) error {

@@ -47,8 +47,43 @@ func TestPacerSpacesEachActionAtItsRate(t *testing.T) {
 	}
 }
 
+// gapAt is the spacing of slots inside one clock second: the second's
+// quota packed into its first PaceShare.
 func gapAt(rate float64) time.Duration {
-	return time.Duration(float64(time.Second) / (rate * PaceShare))
+	return time.Duration(PaceShare * float64(time.Second) / rate)
+}
+
+// TestPacerUsesTheWholeLimit: every clock second carries its full quota,
+// none more. Spacing calls at PaceShare of the rate (before) put 4.5
+// CreateBackup calls into a second and 50 of them needed 10.9 s; packed
+// into the first PaceShare of each second they need 10 seconds' windows.
+func TestPacerUsesTheWholeLimit(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 12, 3, 18, 0, 0, 300_000_000, time.UTC))
+	start := clk.Now()
+	p := newPacer(clk.Now, func(_ context.Context, d time.Duration) error {
+		clk.Advance(d)
+		return nil
+	})
+	perSecond := map[int64]int{}
+	for range 50 {
+		if err := p.wait(context.Background(), "cdb.CreateBackup"); err != nil { // 5/s
+			t.Fatal(err)
+		}
+		perSecond[clk.Now().Unix()]++
+	}
+	for sec, n := range perSecond {
+		if n > 5 {
+			t.Errorf("%d calls in second %d; the limit is 5", n, sec)
+		}
+	}
+	// The first second has 0.7 s left (slots .36, .54 and .72), then nine
+	// full seconds of five, and the last one two more.
+	if got := len(perSecond); got != 11 {
+		t.Errorf("50 calls at 5/s from %s spread over %d clock seconds; want 11 (%v)", start.Format(".000"), got, perSecond)
+	}
+	if got, want := clk.Now().Sub(start), 10*time.Second+180*time.Millisecond-300*time.Millisecond; got != want {
+		t.Errorf("50 calls took %s; want %s", got, want)
+	}
 }
 
 // Concurrent callers whose requests land up to 80 ms after their slot, as
