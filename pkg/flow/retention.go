@@ -168,7 +168,9 @@ func (s *Service) madeBackups(ctx context.Context, instance string) ([]retention
 //
 // Records (under retention/):
 //   - runs/<run>/count: how many instances the run's retention covers.
-//   - runs/<run>/result/<instance>: the instance's RetentionResult.
+//   - runs/<run>/result/items/<instance>: the instance's RetentionResult,
+//     counted in runs/<run>/result/slot/<n> (countIn); the one that claims
+//     the last slot sends the notice.
 //   - runs/<run>/notice: claimed by the one that notifies.
 //   - deleted/<instance>/<backup id>: a Deletion, before and after the call.
 
@@ -434,24 +436,38 @@ func (s *Service) retainRetry(ctx context.Context, m job.Message, res RetentionR
 // retainDone records the instance's one result; the last instance of the
 // run to finish sends the run's retention notice.
 func (s *Service) retainDone(ctx context.Context, m job.Message, res RetentionResult) error {
-	log := loggerFrom(ctx, s.log)
-	b, _ := json.Marshal(res)
-	won, err := s.d.Ledger.Claim(ctx, keyRetRun(m.RetainRun)+"result/"+m.Spec.InstanceID, b)
-	if err != nil {
-		return wrapLedger(err)
+	cb, ok, err := s.d.Ledger.Get(ctx, keyRetRun(m.RetainRun)+"count")
+	if err != nil || !ok {
+		return fmt.Errorf("retention of %s: no instance count (found %v): %w", m.RetainRun, ok, wrapLedger(err))
 	}
-	if won {
-		log.Info("retention finished", "run", m.RetainRun, "instance", res.Instance, "report", res.Report,
-			"selected", res.Selected, "expired", res.Expired, "bytes", res.Bytes, "withheld", res.Withheld, "err", res.Error)
+	total, err := strconv.Atoi(string(cb))
+	if err != nil || total <= 0 {
+		return fmt.Errorf("retention of %s: bad instance count %q", m.RetainRun, cb)
+	}
+	b, _ := json.Marshal(res)
+	prefix := keyRetRun(m.RetainRun) + "result/"
+	check, err := s.countIn(ctx, prefix, m.Spec.InstanceID, b, total)
+	if err != nil {
+		return err
+	}
+	loggerFrom(ctx, s.log).Info("retention finished", "run", m.RetainRun, "instance", res.Instance, "report", res.Report,
+		"selected", res.Selected, "expired", res.Expired, "bytes", res.Bytes, "withheld", res.Withheld, "err", res.Error)
+	if check {
+		recs, err := s.counted(ctx, prefix, total)
+		if err != nil {
+			return err
+		}
+		if recs != nil {
+			if err := s.retentionNotice(ctx, m.RetainRun, recs); err != nil {
+				return err
+			}
+		}
 	}
 	r := Succeeded
 	if res.Error != "" {
 		r = Failed
 	}
-	if err := s.closeRetainStep(ctx, m, r, fmt.Sprintf("retention: %d selected, %d expired %s", res.Selected, res.Expired, res.Error)); err != nil {
-		return err
-	}
-	return s.maybeRetentionNotice(ctx, m.RetainRun)
+	return s.closeRetainStep(ctx, m, r, fmt.Sprintf("retention: %d selected, %d expired %s", res.Selected, res.Expired, res.Error))
 }
 
 // closeRetainStep ends a retain step like a job: an outcome and its
@@ -471,34 +487,92 @@ func (s *Service) closeRetainStep(ctx context.Context, m job.Message, r Result, 
 	return nil
 }
 
-func (s *Service) maybeRetentionNotice(ctx context.Context, run string) error {
-	cb, ok, err := s.d.Ledger.Get(ctx, keyRetRun(run)+"count")
-	if err != nil || !ok {
-		return wrapLedger(err)
-	}
-	total, _ := strconv.Atoi(string(cb))
-	if total <= 0 {
-		return nil
-	}
-	keys, err := s.d.Ledger.List(ctx, keyRetRun(run)+"result/")
+// countIn files member's record under prefix+"items/" and counts it by
+// claiming one of total numbered slots under prefix+"slot/". It reports
+// whether the caller should look for completion: it claimed the last slot,
+// or found none free. Only the one who files the record claims a slot; a
+// duplicate that finds the record filed claims one only when no
+// prefix+"slotted/" mark says its twin did (a twin that died between the
+// two), and a duplicate of the one that had to check checks again (its
+// twin may have died checking). A slot claimed twice can only make a check early — the
+// caller verifies by listing, once — and whoever then finds every slot
+// taken checks again, so completion is never missed. Each member costs
+// O(log total) reads; a run of N members costs O(N), not a listing per
+// member (the O(N²) this replaced).
+func (s *Service) countIn(ctx context.Context, prefix, member string, value []byte, total int) (bool, error) {
+	won, err := s.d.Ledger.Claim(ctx, prefix+"items/"+member, value)
 	if err != nil {
-		return wrapLedger(err)
+		return false, wrapLedger(err)
 	}
-	if len(keys) < total {
-		return nil
+	if !won {
+		// The mark says whether the twin had to check: a twin that died
+		// before its check finished leaves it to this one.
+		if mark, ok, err := s.d.Ledger.Get(ctx, prefix+"slotted/"+member); err != nil || ok {
+			return string(mark) == "check", wrapLedger(err)
+		}
 	}
+	slot := func(i int) string { return fmt.Sprintf("%sslot/%06d", prefix, i) }
+	lo, hi := 0, total
+	for lo < hi {
+		mid := (lo + hi) / 2
+		_, taken, err := s.d.Ledger.Get(ctx, slot(mid))
+		if err != nil {
+			return false, wrapLedger(err)
+		}
+		if taken {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	check := true // no free slot: every member counted, maybe one twice
+	for i := lo; i < total; i++ {
+		won, err := s.d.Ledger.Claim(ctx, slot(i), []byte(member))
+		if err != nil {
+			return false, wrapLedger(err)
+		}
+		if won {
+			check = i == total-1
+			break
+		}
+	}
+	mark := []byte("counted")
+	if check {
+		mark = []byte("check")
+	}
+	return check, wrapLedger(s.d.Ledger.Put(ctx, prefix+"slotted/"+member, mark))
+}
+
+// counted lists the records countIn filed under prefix, or nil while fewer
+// than total are filed.
+func (s *Service) counted(ctx context.Context, prefix string, total int) ([][]byte, error) {
+	keys, err := s.d.Ledger.List(ctx, prefix+"items/")
+	if err != nil || len(keys) < total {
+		return nil, wrapLedger(err)
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		b, ok, err := s.d.Ledger.Get(ctx, k)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("retention record %s (found %v): %w", k, ok, wrapLedger(err))
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// retentionNotice sends the run's one retention notice once every
+// instance's result is filed: the notice claim makes it one under any
+// number of duplicate checks.
+func (s *Service) retentionNotice(ctx context.Context, run string, recs [][]byte) error {
 	if _, sent, err := s.d.Ledger.Get(ctx, keyRetRun(run)+"notice-sent"); err != nil || sent {
 		return wrapLedger(err)
 	}
 	n := RetentionNotice{Run: run, Report: !s.cfg.RetentionDelete}
-	for _, k := range keys {
-		b, ok, err := s.d.Ledger.Get(ctx, k)
-		if err != nil || !ok {
-			return wrapLedger(err)
-		}
+	for _, b := range recs {
 		var r RetentionResult
 		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("retention result %s: %w", k, err)
+			return fmt.Errorf("retention result of %s: %w", run, err)
 		}
 		n.Results = append(n.Results, r)
 	}
