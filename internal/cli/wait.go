@@ -19,33 +19,30 @@ import (
 	"github.com/backupflow/backupflow/pkg/queue"
 )
 
-// checkInstance looks the instance up as the nightly run does (discovery by
-// BACKUPFLOW_DISCOVER_TAG) and refuses one the run would skip (isolated,
-// creating, a read-only replica): its create would be refused and retried
-// for hours. An instance without the tag is not covered by discovery and is
-// left to the create.
+// checkInstance looks the instance up by id (one describe call) and refuses
+// one the nightly run would skip (isolated, creating, a read-only replica),
+// tagged for discovery or not: its create would be refused and retried for
+// hours. An instance the cloud does not list is left to the create, which
+// fails with the cloud's own code.
 func checkInstance(ctx context.Context, env Env, a *app.App, instance string) (int, bool) {
 	p, ok := provider.ProductOf(instance)
 	if !ok {
 		return ExitOK, true // Enqueue names the shape that is wrong
 	}
-	d, ok := a.Providers[p].(provider.Discoverer)
-	key, value, err := flow.ParseTag(a.Cfg.DiscoverTag)
-	if !ok || err != nil {
+	d, ok := a.Providers[p].(provider.Describer)
+	if !ok {
 		return ExitOK, true
 	}
-	found, err := d.Discover(ctx, key, value)
+	in, found, err := d.Describe(ctx, instance)
 	if err != nil {
 		// The create will meet the same fault and classify it; a lookup
 		// that failed is no reason to refuse the backup.
 		env.Log.Warn("instance check failed; backing up anyway", "instance", instance, "err", err)
 		return ExitOK, true
 	}
-	for _, in := range found {
-		if in.InstanceID == instance && !in.Eligible {
-			return errorf(env, ExitFailed, "backup: %s %s is %s, so it cannot be backed up now (the nightly run skips it too); nothing was started",
-				p, instance, in.Reason), false
-		}
+	if found && !in.Eligible {
+		return errorf(env, ExitFailed, "backup: %s %s is %s, so it cannot be backed up now (the nightly run skips it too); nothing was started",
+			p, instance, in.Reason), false
 	}
 	return ExitOK, true
 }

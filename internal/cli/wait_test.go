@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/internal/emulator/fixture"
+	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 // While the create is retried (the instance is busy), --wait says so, with
@@ -40,17 +44,38 @@ func TestWaitShowsRetries(t *testing.T) {
 }
 
 // An isolated instance is checked first, as the nightly run does, and the
-// backup fails at once, naming why, instead of retrying for hours.
+// backup fails at once, naming why, instead of retrying for hours; also
+// when the instance is not tagged for nightly discovery, for each product.
 func TestWaitIsolatedFailsFast(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs jobs in real time")
 	}
-	emulatorEnv(t)
-	start := time.Now()
-	code, out, errs := run(t, getenvOS, "backup", "--instance", "cdb-iso00001", "--wait", "--timeout", "1m")
-	if code != ExitFailed || !strings.Contains(out+errs, "isolated") || time.Since(start) > 20*time.Second {
-		t.Errorf("backup of an isolated instance = %d after %s; want %d naming isolated at once\nstdout:\n%s\nstderr:\n%s",
-			code, time.Since(start).Round(time.Second), ExitFailed, out, errs)
+	fleet := fixture.Default()
+	untagged := map[string]string{"team": "db"}
+	fleet.Instances = append(fleet.Instances,
+		fixture.Instance{Product: provider.MySQL, ID: "cdb-iso00002", Status: "isolated", Tags: untagged},
+		fixture.Instance{Product: provider.SQLServer, ID: "mssql-iso00002", Status: "isolated", Tags: untagged},
+		fixture.Instance{Product: provider.MongoDB, ID: "cmgo-iso00002", Status: "isolated", Tags: untagged},
+		fixture.Instance{Product: provider.HuaweiRDS, ID: "d8e6ca5a624745bcb546a227aa3ae1cfin09", Region: "cn-north-4",
+			Engine: "MySQL", Status: "isolated", Tags: untagged},
+	)
+	emulatorEnvWith(t, emulator.Options{Fleet: fleet})
+	for _, tc := range []struct{ instance, reason string }{
+		{"cdb-iso00001", "isolated"}, // tagged: discovery would skip it too
+		{"cdb-iso00002", "isolated"},
+		{"mssql-iso00002", "isolated"},
+		{"cmgo-iso00002", "isolated"},
+		{"d8e6ca5a624745bcb546a227aa3ae1cfin09", "frozen"},
+	} {
+		t.Run(tc.instance, func(t *testing.T) {
+			start := time.Now()
+			code, out, errs := run(t, getenvOS, "backup", "--instance", tc.instance, "--wait", "--timeout", "15s")
+			if code != ExitFailed || !strings.Contains(errs, tc.reason) || !strings.Contains(errs, "nothing was started") ||
+				strings.Contains(out, "queued") || time.Since(start) > 10*time.Second {
+				t.Errorf("backup of an isolated instance = %d after %s; want %d naming %q at once, no job\nstdout:\n%s\nstderr:\n%s",
+					code, time.Since(start).Round(time.Second), ExitFailed, tc.reason, out, errs)
+			}
+		})
 	}
 }
 

@@ -50,3 +50,11 @@ func (in Instance) MethodError(method string) error {
 type Discoverer interface {
 	Discover(ctx context.Context, tagKey, tagValue string) ([]Instance, error)
 }
+
+// Describer looks one instance up by id, whatever its tags, and classifies
+// it as Discover does, so a one-off backup of an untagged instance is
+// checked like a nightly one. found is false when the cloud lists no such
+// instance.
+type Describer interface {
+	Describe(ctx context.Context, instanceID string) (in Instance, found bool, err error)
+}

@@ -54,6 +54,28 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 	return nil, fmt.Errorf("huaweirds: discover %s: more than %d pages of instances", filter, maxPages)
 }
 
+// Describe is ListInstances filtered by the one id.
+func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
+	limit := int32(1)
+	req := &model.ListInstancesRequest{Id: &id, Limit: &limit}
+	resp, err := p.call(ctx, actionListInstances, func(h map[string]string) (any, error) {
+		return p.client.ListInstancesInvoker(req).AddHeaders(h).Invoke()
+	})
+	if err != nil {
+		return provider.Instance{}, false, fmt.Errorf("huaweirds: describe %s: %w", id, err)
+	}
+	r, _ := resp.(*model.ListInstancesResponse)
+	if r == nil || r.Instances == nil {
+		return provider.Instance{}, false, nil
+	}
+	for _, in := range *r.Instances {
+		if in.Id == id {
+			return p.instance(in), true, nil
+		}
+	}
+	return provider.Instance{}, false, nil
+}
+
 func hasTag(tags []model.TagResponse, key, value string) bool {
 	for _, t := range tags {
 		if t.Key == key && (value == "" || t.Value == value) {

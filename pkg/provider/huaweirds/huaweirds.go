@@ -48,6 +48,7 @@ type Provider struct {
 var (
 	_ provider.Provider   = (*Provider)(nil)
 	_ provider.Discoverer = (*Provider)(nil)
+	_ provider.Describer  = (*Provider)(nil)
 )
 
 // New builds the SDK client. It does no I/O: the project id is given, so

@@ -36,6 +36,7 @@ type Provider struct {
 var (
 	_ provider.Provider   = (*Provider)(nil)
 	_ provider.Discoverer = (*Provider)(nil)
+	_ provider.Describer  = (*Provider)(nil)
 )
 
 // New returns a Provider sending through c.
@@ -340,6 +341,29 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		}
 	}
 	return out, nil
+}
+
+// Describe is DescribeDBInstances filtered by the one id, read-only
+// replicas included (InstanceType -1), so one is named as such.
+func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
+	req := DescribeDBInstancesRequest{InstanceIds: []string{id}, InstanceType: -1, ClusterType: -1, Limit: 1}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		return provider.Instance{}, false, fmt.Errorf("tcmongodb: describe %s in %s: %w", id, p.opts.Region, err)
+	}
+	for _, in := range resp.InstanceDetails {
+		if in.InstanceId != id {
+			continue
+		}
+		c := classify(in, p.opts.Region)
+		if c.Eligible {
+			if err := p.kind(ctx, &c, in); err != nil {
+				return provider.Instance{}, false, fmt.Errorf("tcmongodb: describe: %w", err)
+			}
+		}
+		return c, true, nil
+	}
+	return provider.Instance{}, false, nil
 }
 
 func hasTag(tags []TagFilter, k, v string) bool {

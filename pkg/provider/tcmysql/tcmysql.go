@@ -41,6 +41,7 @@ type Provider struct {
 var (
 	_ provider.Provider   = (*Provider)(nil)
 	_ provider.Discoverer = (*Provider)(nil)
+	_ provider.Describer  = (*Provider)(nil)
 )
 
 // New returns a Provider sending through c.
@@ -297,6 +298,25 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		}
 	}
 	return out, nil
+}
+
+// Describe is DescribeDBInstances filtered by the one id.
+func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
+	req := DescribeDBInstancesRequest{InstanceIds: []string{id}, Limit: 1}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		return provider.Instance{}, false, fmt.Errorf("tcmysql: describe %s in %s: %w", id, p.opts.Region, err)
+	}
+	for _, in := range resp.Items {
+		if in.InstanceId == id {
+			c := classify(in, p.opts.Region)
+			if c.Eligible {
+				c.Methods, c.Kind = Methods(in.DeviceType)
+			}
+			return c, true, nil
+		}
+	}
+	return provider.Instance{}, false, nil
 }
 
 func hasTag(tags []TagInfo, k, v string) bool {

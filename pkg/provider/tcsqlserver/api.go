@@ -162,9 +162,10 @@ type MigrationDetail struct {
 // DescribeDBInstancesRequest is DescribeDBInstances' input; TagKeys is the
 // only tag filter this product has (no value filter).
 type DescribeDBInstancesRequest struct {
-	TagKeys []string `json:"TagKeys,omitempty"`
-	Limit   int64    `json:"Limit"`
-	Offset  int64    `json:"Offset"` // page number
+	InstanceIdSet []string `json:"InstanceIdSet,omitempty"`
+	TagKeys       []string `json:"TagKeys,omitempty"`
+	Limit         int64    `json:"Limit"`
+	Offset        int64    `json:"Offset"` // page number
 }
 
 // DescribeDBInstancesResponse is DescribeDBInstances' output.

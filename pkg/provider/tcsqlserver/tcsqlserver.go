@@ -46,6 +46,7 @@ type Provider struct {
 var (
 	_ provider.Provider   = (*Provider)(nil)
 	_ provider.Discoverer = (*Provider)(nil)
+	_ provider.Describer  = (*Provider)(nil)
 )
 
 // New returns a Provider sending through c.
@@ -590,6 +591,21 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		}
 	}
 	return out, nil
+}
+
+// Describe is DescribeDBInstances filtered by the one id.
+func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
+	req := DescribeDBInstancesRequest{InstanceIdSet: []string{id}, Limit: 1}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		return provider.Instance{}, false, fmt.Errorf("tcsqlserver: describe %s in %s: %w", id, p.opts.Region, err)
+	}
+	for _, in := range resp.DBInstances {
+		if in.InstanceId == id {
+			return classify(in, p.opts.Region), true, nil
+		}
+	}
+	return provider.Instance{}, false, nil
 }
 
 func hasTag(tags []ResourceTag, k, v string) bool {
