@@ -66,13 +66,13 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 	}
 	rep.Print(env.Stdout)
 	if f, ok := rep.Find(simulate.Flow, 1); ok {
-		wall := time.Duration(0)
+		var wall, cpu time.Duration
 		for _, x := range rep.Nights {
 			if x.Strategy == simulate.Flow {
-				wall += x.Wall
+				wall, cpu = wall+x.Wall, cpu+x.CPU
 			}
 		}
-		fmt.Fprintf(env.Stdout, "backupflow strategy wall time for %d instances × %d nights: %s\n", f.Jobs, *nights, wall.Round(time.Millisecond))
+		fmt.Fprintf(env.Stdout, "backupflow strategy wall time for %d instances × %d nights: %s (CPU %s)\n", f.Jobs, *nights, wall.Round(time.Millisecond), cpu.Round(time.Millisecond))
 	}
 	return ExitOK
 }

@@ -110,7 +110,7 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
 	var out []Night
 	for night := range o.Nights {
-		wallStart := time.Now()
+		wallStart, cpuStart := time.Now(), cpuTime()
 		at := epoch.Add(time.Duration(night) * 24 * time.Hour)
 		clk.Set(at)
 		w, err := newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919))
@@ -159,7 +159,7 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			running = still
 		}
 		n := measure(Fixed, night, recs, w, fl, at, o, invocations, 0)
-		n.Wall = time.Since(wallStart)
+		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
 	}
@@ -175,7 +175,7 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
 	var out []Night
 	for night := range o.Nights {
-		wallStart := time.Now()
+		wallStart, cpuStart := time.Now(), cpuTime()
 		at := epoch.Add(time.Duration(night) * 24 * time.Hour)
 		clk.Set(at)
 		w, err := newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919))
@@ -243,7 +243,7 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		ev.at(at.Add(rescanInterval), func() { scan(at.Add(rescanInterval)) })
 		ev.run(clk, at.Add(baselineHorizon+time.Hour))
 		n := measure(Rescan, night, recs, w, fl, at, o, invocations, 0)
-		n.Wall = time.Since(wallStart)
+		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
 	}

@@ -49,7 +49,7 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
 	var out []Night
 	for night := range o.Nights {
-		wallStart := time.Now()
+		wallStart, cpuStart := time.Now(), cpuTime()
 		at := epoch.Add(time.Duration(night) * 24 * time.Hour)
 		clk.Set(at)
 		set := fl.night(o.Seed, night)
@@ -116,7 +116,7 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		// One invocation per distinct call instant would flatter nobody;
 		// the oracle is a bound on detection, not on cost.
 		n := measure(Oracle, night, recs, w, fl, at, o, 1, 0)
-		n.Wall = time.Since(wallStart)
+		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
 	}

@@ -95,6 +95,8 @@ func (r Report) Print(w io.Writer) {
 		row("GB-s/job (model)", func(n Night) float64 { return n.GBsPerJob }, gbs)
 		row("simulator wall time", func(n Night) float64 { return float64(n.Wall.Round(time.Millisecond)) },
 			func(v float64) string { return time.Duration(v).String() })
+		row("simulator CPU time", func(n Night) float64 { return float64(n.CPU.Round(time.Millisecond)) },
+			func(v float64) string { return time.Duration(v).String() })
 		_ = tw.Flush()
 		for _, c := range cols {
 			if len(c.FailReasons) == 0 {
@@ -112,7 +114,7 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s failures: %s\n", c.Strategy, strings.Join(s, ", "))
 		}
 	}
-	fmt.Fprintf(w, "\nsimulator wall time, all strategies and nights: %s\n", r.Wall.Round(time.Millisecond))
+	fmt.Fprintf(w, "\nsimulator wall time, all strategies and nights: %s (CPU %s)\n", r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond))
 }
 
 // ratio is ours/theirs, "-" when undefined.

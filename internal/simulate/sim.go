@@ -116,6 +116,10 @@ type Night struct {
 	GBsPerJob         float64       `json:"gbSecondsPerJob"`
 
 	Wall time.Duration `json:"wallNs"`
+	// CPU is the process's CPU time over the night (user + system, the
+	// garbage collector's included): unlike Wall, it does not grow with
+	// the other load on the machine.
+	CPU time.Duration `json:"cpuNs"`
 }
 
 // Report is a whole simulation.
@@ -129,6 +133,7 @@ type Report struct {
 	CostModel  string                   `json:"costModel"`
 	Nights     []Night                  `json:"nights"`
 	Wall       time.Duration            `json:"wallNs"`
+	CPU        time.Duration            `json:"cpuNs"`
 }
 
 // Find returns the figures of one strategy and night.
@@ -154,7 +159,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Faults < 0 || o.Faults > 1 || o.Duplicates < 0 || o.Duplicates > 1 {
 		return Report{}, errors.New("simulate: fault and duplicate rates must be within 0..1")
 	}
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	fl := newFleet(o.Instances, o.Mix, o.Seed)
 	rep := Report{Instances: o.Instances, PerProduct: fl.perProd, Faults: o.Faults, Duplicates: o.Duplicates,
 		Seed: o.Seed, MemoryMB: o.MemoryMB,
@@ -180,7 +185,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		rep.Nights = append(rep.Nights, nights...)
 	}
-	rep.Wall = time.Since(start)
+	rep.Wall, rep.CPU = time.Since(start), cpuTime()-cpuStart
 	return rep, nil
 }
 
@@ -233,7 +238,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	}
 	var out []Night
 	for night := range o.Nights {
-		wallStart := time.Now()
+		wallStart, cpuStart := time.Now(), cpuTime()
 		at := epoch.Add(time.Duration(night) * 24 * time.Hour)
 		clk.Set(at)
 		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
@@ -264,7 +269,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		n := measure(Flow, night, recs, w, fl, at, o, d.invocations, d.waited)
 		n.PacerWait, n.SweepRequeued = d.waited, d.requeued
-		n.Wall = time.Since(wallStart)
+		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
 		work.Purge()

@@ -62,9 +62,14 @@ func TestRun_DeterministicForASeed(t *testing.T) {
 	o := Options{Instances: 100, Faults: 0.1, Duplicates: 0.1, Seed: 9, Nights: 1}
 	a, b := run(t, o), run(t, o)
 	for i := range a.Nights {
+		if a.Nights[i].CPU <= 0 {
+			t.Errorf("night %d: CPU time %s; want it measured", a.Nights[i].Night, a.Nights[i].CPU)
+		}
 		a.Nights[i].Wall, b.Nights[i].Wall = 0, 0
+		a.Nights[i].CPU, b.Nights[i].CPU = 0, 0
 	}
 	a.Wall, b.Wall = 0, 0
+	a.CPU, b.CPU = 0, 0
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("two runs with one seed differ:\n%+v\n%+v", a.Nights, b.Nights)
 	}

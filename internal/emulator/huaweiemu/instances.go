@@ -114,7 +114,11 @@ func (s *Server) listInstances(r *http.Request, _ []byte, _ time.Time) (any, *ap
 	}
 	id, name := q.Get("id"), q.Get("name")
 	var match []instanceView
-	for _, in := range s.o.Fleet.Of(provider.HuaweiRDS) {
+	var ids []string
+	if id != "" {
+		ids = []string{id}
+	}
+	for _, in := range s.o.Fleet.Select(provider.HuaweiRDS, ids) {
 		if (id != "" && in.ID != id) || (name != "" && !matchesName(in.Name, name)) ||
 			(typ != "" && instanceType(in) != typ) || (ds != "" && engineOf(in) != ds) || !matchesTags(in, tags) {
 			continue

@@ -109,7 +109,7 @@ func (s *Server) cdbCreateBackup(c *call) (any, *apiError) {
 	if s.busy[in.ID] {
 		return nil, errf(codeCdbActionInProcess, "The instance %s is performing another task.", in.ID)
 	}
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(in.ID) {
 		if j.kind == cdbBackup && j.instanceID == in.ID && !j.deleted && j.at(c.now).state == provider.Running {
 			return nil, errf(codeCdbActionInProcess, "The instance %s is already running manual backup %d.", in.ID, j.backupID)
 		}
@@ -183,7 +183,7 @@ func (s *Server) cdbDescribeBackups(c *call) (any, *apiError) {
 		return nil, errf(codeCdbInstanceNotFound, "The instance %s does not exist.", req.InstanceId)
 	}
 	var mine []*job
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(in.ID) {
 		if j.kind == cdbBackup && j.instanceID == in.ID && !j.goneAt(c.now) {
 			mine = append(mine, j)
 		}
@@ -294,7 +294,7 @@ func (s *Server) cdbDescribeDBInstances(c *call) (any, *apiError) {
 		TagList                                []tcTag
 	}
 	var all []item
-	for i, in := range s.fleet.Of(provider.MySQL) {
+	for i, in := range s.fleet.Select(provider.MySQL, req.InstanceIds) {
 		if c.region != "" && in.RegionOrDefault() != c.region {
 			continue
 		}
@@ -390,7 +390,7 @@ func (s *Server) cdbDeleteBackup(c *call) (any, *apiError) {
 	if !ok {
 		return nil, errf(codeCdbInstanceNotFound, "The instance %s does not exist.", req.InstanceId)
 	}
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(in.ID) {
 		if j.kind != cdbBackup || j.instanceID != in.ID || j.backupID != req.BackupId || j.goneAt(c.now) {
 			continue
 		}

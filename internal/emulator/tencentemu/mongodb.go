@@ -150,11 +150,9 @@ func (s *Server) mongoDescribeAsync(c *call) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, j := range s.st.jobs {
-		if j.kind == mongoBackup && j.asyncID == req.AsyncRequestId {
-			ph := j.at(c.now)
-			return struct{ Status, StartTime, EndTime string }{mongoStatus(j, c.now), fmtTime(j.created), fmtTime(ph.finished)}, nil
-		}
+	if j := s.st.byAsync[req.AsyncRequestId]; j != nil && j.kind == mongoBackup && j.asyncID == req.AsyncRequestId {
+		ph := j.at(c.now)
+		return struct{ Status, StartTime, EndTime string }{mongoStatus(j, c.now), fmtTime(j.created), fmtTime(ph.finished)}, nil
 	}
 	return nil, errf(codeInvalidParamValue, "The async request %s does not exist.", req.AsyncRequestId)
 }
@@ -204,8 +202,9 @@ func (s *Server) mongoDescribeBackups(c *call) (any, *apiError) {
 		return nil, errf(codeMongoNotFound, "The instance %s was not found.", req.InstanceId)
 	}
 	var list []mongoBackupOut
-	for i := len(s.st.jobs) - 1; i >= 0; i-- { // newest first
-		j := s.st.jobs[i]
+	mine := s.st.of(in.ID)
+	for i := len(mine) - 1; i >= 0; i-- { // newest first
+		j := mine[i]
 		if j.kind != mongoBackup || j.instanceID != in.ID || j.deleted {
 			continue
 		}
@@ -281,7 +280,7 @@ func (s *Server) mongoDescribeDBInstances(c *call) (any, *apiError) {
 		Tags                     []tcTag
 	}
 	var all []item
-	for i, in := range s.fleet.Of(provider.MongoDB) {
+	for i, in := range s.fleet.Select(provider.MongoDB, req.InstanceIds) {
 		if c.region != "" && in.RegionOrDefault() != c.region {
 			continue
 		}

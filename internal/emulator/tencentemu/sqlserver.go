@@ -145,11 +145,9 @@ func (s *Server) mssqlDescribeFlowStatus(c *call) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, j := range s.st.jobs {
-		if (j.kind == mssqlBackup || j.kind == mssqlMigration) && j.flowID == req.FlowId && j.flowID != 0 {
-			st := map[provider.State]int64{provider.Succeeded: 0, provider.Failed: 1, provider.Running: 2}[j.at(c.now).state]
-			return struct{ Status int64 }{st}, nil
-		}
+	if j := s.st.byFlow[req.FlowId]; j != nil && (j.kind == mssqlBackup || j.kind == mssqlMigration) && j.flowID == req.FlowId && j.flowID != 0 {
+		st := map[provider.State]int64{provider.Succeeded: 0, provider.Failed: 1, provider.Running: 2}[j.at(c.now).state]
+		return struct{ Status int64 }{st}, nil
 	}
 	return nil, errf(codeInvalidParameter, "The flow %d does not exist.", req.FlowId)
 }
@@ -282,7 +280,7 @@ func (s *Server) mssqlRemoveBackups(c *call) (any, *apiError) {
 	}
 	var hits []hit
 	files := map[string]hit{}
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(in.ID) {
 		if j.kind != mssqlBackup || j.instanceID != in.ID || j.mssqlGone() {
 			continue
 		}
@@ -359,8 +357,9 @@ func (s *Server) mssqlDescribeBackups(c *call) (any, *apiError) {
 	}
 	var list []mssqlBackupOut
 	if req.Type == nil || *req.Type == 1 { // only data backups exist here, no log backups
-		for i := len(s.st.jobs) - 1; i >= 0; i-- { // newest first
-			j := s.st.jobs[i]
+		mine := s.st.of(in.ID)
+		for i := len(mine) - 1; i >= 0; i-- { // newest first
+			j := mine[i]
 			if j.kind != mssqlBackup || j.instanceID != in.ID || j.mssqlGone() {
 				continue
 			}
@@ -402,7 +401,7 @@ func (s *Server) mssqlDescribeBackupByFlowID(c *call) (any, *apiError) {
 	}
 	flow, err := strconv.ParseInt(req.FlowId, 10, 64)
 	if err == nil {
-		for _, j := range s.st.jobs {
+		for _, j := range s.st.of(in.ID) {
 			if j.kind == mssqlBackup && j.instanceID == in.ID && j.flowID == flow && !j.mssqlGone() {
 				b := s.mssqlBackupsOf(j, c.now)[0] // single-database files: the first left
 				return struct {
@@ -477,7 +476,7 @@ func checkMigrationFields(recovery, upload, name string, files []string) *apiErr
 }
 
 func (s *Server) migration(instanceID, migID string) (*job, *apiError) {
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(instanceID) {
 		if j.kind == mssqlMigration && j.migID == migID && j.instanceID == instanceID && !j.deleted {
 			return j, nil
 		}
@@ -516,6 +515,7 @@ func (s *Server) mssqlStartMigration(c *call) (any, *apiError) {
 	flow := s.st.nextFlow
 	s.st.nextFlow++
 	j.flowID, j.started, j.checking = flow, c.now, true
+	s.st.setFlow(j)
 	j.failMsg = s.failJobs[in.ID]
 	j.dur = s.durationOf(in)
 	file, upload := j.files[0], j.uploadType
@@ -748,7 +748,7 @@ func (s *Server) mssqlDescribeMigration(c *call) (any, *apiError) {
 		return nil, e
 	}
 	var list []migrationOut
-	for _, j := range s.st.jobs {
+	for _, j := range s.st.of(in.ID) {
 		if j.kind != mssqlMigration || j.instanceID != in.ID || j.deleted {
 			continue
 		}
@@ -832,7 +832,7 @@ func (s *Server) mssqlDescribeDBInstances(c *call) (any, *apiError) {
 		BackupModel                    string
 	}
 	var all []item
-	for i, in := range s.fleet.Of(provider.SQLServer) {
+	for i, in := range s.fleet.Select(provider.SQLServer, req.InstanceIdSet) {
 		if c.region != "" && in.RegionOrDefault() != c.region {
 			continue
 		}

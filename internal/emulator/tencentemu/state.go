@@ -116,8 +116,14 @@ func (j *job) at(now time.Time) phase {
 }
 
 // state holds every job and the id counters. Guarded by Server.mu.
+// Besides jobs, in creation order, it indexes them by instance, flow and
+// async request: a simulated night holds tens of thousands of jobs and every
+// status read looks one up.
 type state struct {
 	jobs                                     []*job
+	byInstance                               map[string][]*job // in creation order
+	byFlow                                   map[int64]*job
+	byAsync                                  map[string]*job
 	nextCdbBackup, nextFlow, nextMssqlBackup int64
 	nextAsync, nextBackID, nextMig           int64
 }
@@ -132,7 +138,28 @@ func (st *state) init() {
 	st.nextMig = 1
 }
 
-func (st *state) add(j *job) { st.jobs = append(st.jobs, j) }
+func (st *state) add(j *job) {
+	st.jobs = append(st.jobs, j)
+	if st.byInstance == nil {
+		st.byInstance, st.byFlow, st.byAsync = map[string][]*job{}, map[int64]*job{}, map[string]*job{}
+	}
+	st.byInstance[j.instanceID] = append(st.byInstance[j.instanceID], j)
+	st.setFlow(j)
+	if j.asyncID != "" {
+		st.byAsync[j.asyncID] = j
+	}
+}
+
+// setFlow indexes j under its flow id, once it has one (a migration gets
+// it when started). Flow ids come from one counter, so none is shared.
+func (st *state) setFlow(j *job) {
+	if j.flowID != 0 {
+		st.byFlow[j.flowID] = j
+	}
+}
+
+// of is the instance's jobs in creation order.
+func (st *state) of(instanceID string) []*job { return st.byInstance[instanceID] }
 
 // migrationID derives an id shaped like mssql-backup-migration-kpl74n9l from
 // a counter, reproducibly.

@@ -2,6 +2,7 @@ package memqueue
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -49,6 +50,36 @@ type message struct {
 	visibleAt time.Time
 	receives  int
 	receipt   string // current receipt, "" before the first receive
+	index     int    // position in the queue's heap
+}
+
+// dueHeap orders messages by (visibleAt, seq), the order they are received
+// in: a simulator keeps tens of thousands in one queue and touches the
+// earliest on every step, so every operation is O(log n), not a scan.
+type dueHeap []*message
+
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	if c := h[i].visibleAt.Compare(h[j].visibleAt); c != 0 {
+		return c < 0
+	}
+	return h[i].seq < h[j].seq
+}
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *dueHeap) Push(x any) {
+	m := x.(*message)
+	m.index = len(*h)
+	*h = append(*h, m)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return m
 }
 
 // Queue is one in-memory queue. It implements driver.Queue; its extra
@@ -60,7 +91,7 @@ type Queue struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
-	msgs     []*message
+	msgs     dueHeap
 	byRcpt   map[string]*message
 	seq      uint64
 	receipts uint64
@@ -189,10 +220,10 @@ func (q *Queue) Send(_ context.Context, body []byte, delay time.Duration) (strin
 	q.seq++
 	id := fmt.Sprintf("mem-%d", q.seq)
 	at := q.o.Now().Add(delay)
-	q.msgs = append(q.msgs, &message{id: id, body: slices.Clone(body), seq: q.seq, visibleAt: at})
+	heap.Push(&q.msgs, &message{id: id, body: slices.Clone(body), seq: q.seq, visibleAt: at})
 	if q.o.DuplicateRate > 0 && q.rng.Float64() < q.o.DuplicateRate {
 		q.seq++
-		q.msgs = append(q.msgs, &message{id: id, body: slices.Clone(body), seq: q.seq, visibleAt: at})
+		heap.Push(&q.msgs, &message{id: id, body: slices.Clone(body), seq: q.seq, visibleAt: at})
 	}
 	close(q.wake)
 	q.wake = make(chan struct{})
@@ -229,38 +260,50 @@ func (q *Queue) Receive(ctx context.Context, max int, wait time.Duration) ([]dri
 
 func (q *Queue) receiveLocked(max int) []driver.Message {
 	now := q.o.Now()
+	if q.o.Reorder {
+		return q.receiveShuffled(now, max)
+	}
+	var out []driver.Message
+	// Each message received becomes visible a visibility timeout from now,
+	// after every message still due, so the head is always the next one.
+	for len(out) < max && len(q.msgs) > 0 && !q.msgs[0].visibleAt.After(now) {
+		out = append(out, q.deliver(q.msgs[0], now))
+		heap.Fix(&q.msgs, 0)
+	}
+	return out
+}
+
+// receiveShuffled delivers due messages in random order: every due message,
+// in send order, shuffled, then the first max of them.
+func (q *Queue) receiveShuffled(now time.Time, max int) []driver.Message {
 	var due []*message
 	for _, m := range q.msgs {
 		if !m.visibleAt.After(now) {
 			due = append(due, m)
 		}
 	}
-	if q.o.Reorder {
-		q.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
-	} else {
-		slices.SortFunc(due, func(a, b *message) int {
-			if c := a.visibleAt.Compare(b.visibleAt); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.seq, b.seq)
-		})
-	}
+	slices.SortFunc(due, func(a, b *message) int { return cmp.Compare(a.seq, b.seq) })
+	q.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 	out := make([]driver.Message, 0, min(max, len(due)))
-	for _, m := range due {
-		if len(out) == max {
-			break
-		}
-		if m.receipt != "" {
-			delete(q.byRcpt, m.receipt)
-		}
-		q.receipts++
-		m.receipt = fmt.Sprintf("%s.%d", m.id, q.receipts)
-		m.receives++
-		m.visibleAt = now.Add(q.o.VisibilityTimeout)
-		q.byRcpt[m.receipt] = m
-		out = append(out, driver.Message{ID: m.id, Body: slices.Clone(m.body), Receipt: m.receipt, Receives: m.receives})
+	for _, m := range due[:min(max, len(due))] {
+		out = append(out, q.deliver(m, now))
+		heap.Fix(&q.msgs, m.index)
 	}
 	return out
+}
+
+// deliver hands m out under a new receipt and hides it; the caller fixes
+// its place in the heap.
+func (q *Queue) deliver(m *message, now time.Time) driver.Message {
+	if m.receipt != "" {
+		delete(q.byRcpt, m.receipt)
+	}
+	q.receipts++
+	m.receipt = fmt.Sprintf("%s.%d", m.id, q.receipts)
+	m.receives++
+	m.visibleAt = now.Add(q.o.VisibilityTimeout)
+	q.byRcpt[m.receipt] = m
+	return driver.Message{ID: m.id, Body: slices.Clone(m.body), Receipt: m.receipt, Receives: m.receives}
 }
 
 // Delete implements driver.Queue. Like CMQ, only the latest receipt of a
@@ -273,7 +316,7 @@ func (q *Queue) Delete(_ context.Context, receipt string) error {
 		return fmt.Errorf("receipt %q: %w", receipt, driver.ErrInvalidReceipt)
 	}
 	delete(q.byRcpt, receipt)
-	q.msgs = slices.DeleteFunc(q.msgs, func(x *message) bool { return x == m })
+	heap.Remove(&q.msgs, m.index)
 	return nil
 }
 
@@ -305,13 +348,10 @@ func (q *Queue) InFlight() int {
 func (q *Queue) NextDue() (time.Time, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var next time.Time
-	for i, m := range q.msgs {
-		if i == 0 || m.visibleAt.Before(next) {
-			next = m.visibleAt
-		}
+	if len(q.msgs) == 0 {
+		return time.Time{}, false
 	}
-	return next, len(q.msgs) > 0
+	return q.msgs[0].visibleAt, true
 }
 
 // Purge deletes every message.

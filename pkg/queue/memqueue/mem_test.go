@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -197,5 +198,92 @@ func TestOnlyLatestReceiptDeletes(t *testing.T) {
 	}
 	if err := q.Delete(ctx, second[0].Receipt); !errors.Is(err, queue.ErrInvalidReceipt) {
 		t.Errorf("Delete twice = %v; want ErrInvalidReceipt", err)
+	}
+}
+
+// TestDeliveryOrderMatchesModel drives the queue with seeded random sends
+// (delayed or not), receives, deletes and clock steps, and checks every
+// receive and NextDue against a plain model: due messages in (due time,
+// send order), a received one hidden for the visibility timeout.
+func TestDeliveryOrderMatchesModel(t *testing.T) {
+	type modelMsg struct {
+		id      string
+		seq     int
+		due     time.Time
+		receipt string
+	}
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			clock := clocktest.New(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+			q := New("model", &Options{Now: clock.Now, VisibilityTimeout: 7 * time.Second, DuplicateRate: 0.2, Seed: seed})
+			rng := rand.New(rand.NewPCG(seed, 99))
+			ctx := context.Background()
+			var model []*modelMsg
+			seq := 0
+			for step := range 3000 {
+				switch op := rng.IntN(10); {
+				case op < 4:
+					delay := time.Duration(rng.IntN(20)) * time.Second
+					before := q.Len()
+					id, _ := q.Send(ctx, []byte("m"), delay)
+					for range q.Len() - before { // a duplicate delivery is a second message
+						seq++
+						model = append(model, &modelMsg{id: id, seq: seq, due: clock.Now().Add(delay)})
+					}
+				case op < 7:
+					n := 1 + rng.IntN(5)
+					got, _ := q.Receive(ctx, n, 0)
+					var due []*modelMsg
+					for _, m := range model {
+						if !m.due.After(clock.Now()) {
+							due = append(due, m)
+						}
+					}
+					slices.SortFunc(due, func(a, b *modelMsg) int {
+						if c := a.due.Compare(b.due); c != 0 {
+							return c
+						}
+						return a.seq - b.seq
+					})
+					due = due[:min(n, len(due))]
+					if len(got) != len(due) {
+						t.Fatalf("step %d: received %d messages; model has %d due", step, len(got), len(due))
+					}
+					for i, m := range due {
+						if got[i].ID != m.id {
+							t.Fatalf("step %d: message %d is %s; model wants %s", step, i, got[i].ID, m.id)
+						}
+						m.receipt, m.due = got[i].Receipt, clock.Now().Add(7*time.Second)
+					}
+				case op < 9:
+					var held []*modelMsg
+					for _, m := range model {
+						if m.receipt != "" && m.due.After(clock.Now()) {
+							held = append(held, m)
+						}
+					}
+					if len(held) == 0 {
+						continue
+					}
+					m := held[rng.IntN(len(held))]
+					if err := q.Delete(ctx, m.receipt); err != nil {
+						t.Fatalf("step %d: Delete(%s) = %v", step, m.receipt, err)
+					}
+					model = slices.DeleteFunc(model, func(x *modelMsg) bool { return x == m })
+				default:
+					clock.Advance(time.Duration(1+rng.IntN(4)) * time.Second)
+				}
+				next, ok := q.NextDue()
+				if ok != (len(model) > 0) || q.Len() != len(model) {
+					t.Fatalf("step %d: Len %d, NextDue ok %v; model holds %d", step, q.Len(), ok, len(model))
+				}
+				if ok {
+					want := slices.MinFunc(model, func(a, b *modelMsg) int { return a.due.Compare(b.due) }).due
+					if !next.Equal(want) {
+						t.Fatalf("step %d: NextDue %v; model %v", step, next, want)
+					}
+				}
+			}
+		})
 	}
 }
