@@ -123,8 +123,8 @@ type Config struct {
 	// the checks, which ride on the sweep.
 	StaleAfter, StaleEvery time.Duration
 	// Retention is the rule for targets without their own (the empty rule
-	// deletes nothing). RetentionShare caps one pass's deletions at this
-	// share of the backupflow backups it looked at (retention.Cap;
+	// deletes nothing). RetentionShare caps one run's deletions at this
+	// share of the whole fleet's backupflow backups (retention.Cap;
 	// 0: retention.DefaultShare). RetentionDelete turns deletion on;
 	// without it a pass only reports.
 	Retention       retention.Rule

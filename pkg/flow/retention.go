@@ -70,10 +70,11 @@ func (s *Service) RetentionPlans(ctx context.Context, q RetentionQuery) (Retenti
 			}
 			return rep, fmt.Errorf("retention plan for %s: %w", t.InstanceID, err)
 		}
-		// The cap is per instance, as the deployed step applies it.
-		rep.Withheld += retention.Cap([]retention.Plan{p}, s.cfg.RetentionShare)
 		rep.Plans = append(rep.Plans, p)
 	}
+	// The cap is one share of all the plans' backups, as the deployed
+	// step applies it to the run's whole fleet (allotments).
+	rep.Withheld = retention.Cap(rep.Plans, s.cfg.RetentionShare)
 	return rep, nil
 }
 
@@ -155,22 +156,34 @@ func (s *Service) madeBackups(ctx context.Context, instance string) ([]retention
 // The deployed retention step. The nightly timer queues one retain message
 // per target (QueueRetention) with the run; each waits on the work queue
 // until the run's summary is sent, so retention always follows the run it
-// could expire backups for. Each message plans its instance and, when
-// Config.RetentionDelete is on, deletes what the plan selects, a few per
-// hand-off (the delete calls' rate limit). Every deletion is recorded in
-// the ledger before the call ("deleting") and after it ("deleted"): a crash
-// between the two re-issues the delete of that same backup (harmless: a
-// gone backup counts as deleted), and a backup recorded deleted is never
-// selected again, though the cloud may list it for a while. Duplicated
-// deliveries are dropped by the done markers like any step's; the one
-// result per instance is claimed like a job's outcome, and the last
-// instance of a run to finish sends the run's retention notice.
+// could expire backups for. It then runs in two phases, because the cap on
+// one run's deletions is a share of the whole fleet's backupflow backups,
+// which no instance knows alone:
+//
+//  1. plan: each instance lists its backups and files its plan (how many
+//     successful backupflow backups it has, which its rule and floors
+//     select); the one that files the run's last plan allots the cap
+//     across the fleet, oldest selected backups first, and sends each
+//     instance with an allotment its delete phase (report-only: the notice).
+//  2. delete (Config.RetentionDelete): the instance plans again, so the
+//     floors hold at the moment of deletion, and deletes at most its
+//     allotment, a few per hand-off (the delete calls' rate limit).
+//
+// Every deletion is recorded in the ledger before the call ("deleting")
+// and after it ("deleted"): a crash between the two re-issues the delete
+// of that same backup (harmless: a gone backup counts as deleted), and a
+// backup recorded deleted is never selected again, though the cloud may
+// list it for a while. Duplicated deliveries are dropped by the done
+// markers like any step's; plans and results are counted by slot claims
+// (countIn), so finding the last costs O(log N) per instance.
 //
 // Records (under retention/):
 //   - runs/<run>/count: how many instances the run's retention covers.
-//   - runs/<run>/result/items/<instance>: the instance's RetentionResult,
-//     counted in runs/<run>/result/slot/<n> (countIn); the one that claims
-//     the last slot sends the notice.
+//   - runs/<run>/plan/items/<instance>: the instance's planRecord, counted
+//     in runs/<run>/plan/slot/<n>; the last slot's claimant allots.
+//   - runs/<run>/deletes: how many instances have a delete phase.
+//   - runs/<run>/result/items/<instance>: a delete phase's RetentionResult,
+//     counted likewise; the last slot's claimant sends the notice.
 //   - runs/<run>/notice: claimed by the one that notifies.
 //   - deleted/<instance>/<backup id>: a Deletion, before and after the call.
 
@@ -287,22 +300,197 @@ func (s *Service) retainRun(ctx context.Context, m job.Message) error {
 	return s.closeRetainStep(ctx, m, Succeeded, fmt.Sprintf("retention fanned out to %d instances", len(targets)))
 }
 
-// retain is the retain step of one instance.
+// retain is the retain step of one instance: its plan phase, or (with an
+// allotment) its delete phase.
 func (s *Service) retain(ctx context.Context, m job.Message) error {
 	if m.Spec.InstanceID == "" {
 		return s.retainRun(ctx, m)
 	}
-	log := loggerFrom(ctx, s.log).With("run", m.RetainRun, "instance", m.Spec.InstanceID)
-	now := s.d.Now()
-	res := RetentionResult{Instance: m.Spec.InstanceID, Run: m.RetainRun, Report: !s.cfg.RetentionDelete}
+	if m.RetainAllot > 0 {
+		return s.retainDelete(ctx, m)
+	}
 	t := Target{InstanceID: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region}
+	rec := planRecord{Instance: t.InstanceID, Product: t.Product, Region: t.Region}
+	p, err := s.planInstance(ctx, t, s.ruleOf(t.InstanceID))
+	if err == nil {
+		err = s.skipDeleted(ctx, &p)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNoExpirer) || apierr.KindOf(err) == apierr.Permanent {
+			rec.Error = err.Error()
+			return s.planDone(ctx, m, rec)
+		}
+		return s.retainRetry(ctx, m, RetentionResult{Instance: t.InstanceID, Run: m.RetainRun}, err)
+	}
+	rec.Owned = p.Owned
+	for _, v := range p.Deletes() {
+		rec.Selected = append(rec.Selected, retention.Verdict{Backup: provider.CloudBackup{ID: v.Backup.ID, Created: v.Backup.Created}, Delete: true})
+	}
+	return s.planDone(ctx, m, rec)
+}
+
+func (s *Service) ruleOf(instance string) retention.Rule {
 	rule := s.cfg.Retention
 	for _, c := range s.cfg.Targets {
-		if c.InstanceID == t.InstanceID && c.Retention != nil {
+		if c.InstanceID == instance && c.Retention != nil {
 			rule = *c.Retention
 		}
 	}
-	p, err := s.planInstance(ctx, t, rule)
+	return rule
+}
+
+// planRecord is an instance's plan as the run's allotment needs it.
+type planRecord struct {
+	Instance string           `json:"instance"`
+	Product  provider.Product `json:"product"`
+	Region   string           `json:"region,omitempty"`
+	Owned    int              `json:"owned"`
+	// Selected are the backups the instance's rule and floors select,
+	// oldest first (id and creation time only).
+	Selected []retention.Verdict `json:"selected,omitempty"`
+	Error    string              `json:"error,omitempty"`
+}
+
+// planDone files the instance's plan and counts it; the one that counts
+// the run's last plan allots the fleet-wide cap.
+func (s *Service) planDone(ctx context.Context, m job.Message, rec planRecord) error {
+	total, err := s.retainCount(ctx, m.RetainRun, "count")
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(rec)
+	check, err := s.countIn(ctx, keyRetRun(m.RetainRun)+"plan/", rec.Instance, b, total)
+	if err != nil {
+		return err
+	}
+	if check {
+		if err := s.allot(ctx, m); err != nil {
+			return err
+		}
+	}
+	r, detail := Succeeded, fmt.Sprintf("retention planned: %d selected of %d", len(rec.Selected), rec.Owned)
+	if rec.Error != "" {
+		r, detail = Failed, rec.Error
+	}
+	return s.closeRetainStep(ctx, m, r, detail)
+}
+
+func (s *Service) retainCount(ctx context.Context, run, name string) (int, error) {
+	cb, ok, err := s.d.Ledger.Get(ctx, keyRetRun(run)+name)
+	if err != nil || !ok {
+		return 0, fmt.Errorf("retention of %s: no %s record (found %v): %w", run, name, ok, wrapLedger(err))
+	}
+	n, err := strconv.Atoi(string(cb))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("retention of %s: bad %s %q", run, name, cb)
+	}
+	return n, nil
+}
+
+// plans reads the run's plan records once all are filed (nil before).
+func (s *Service) plans(ctx context.Context, run string) ([]planRecord, error) {
+	total, err := s.retainCount(ctx, run, "count")
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.counted(ctx, keyRetRun(run)+"plan/", total)
+	if err != nil || recs == nil {
+		return nil, err
+	}
+	out := make([]planRecord, 0, len(recs))
+	for _, b := range recs {
+		var r planRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("retention plan of %s: %w", run, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// allotments applies the run's cap across the whole fleet at once: one
+// share of every instance's successful backupflow backups, rounded up
+// once, the oldest selected backups of the fleet first. Rounding up per
+// instance instead would let a fleet of small instances delete far more
+// than the share (ten instances of three: one each at 10 %, ten in all,
+// where the fleet's 10 % of thirty is three).
+func allotments(recs []planRecord, share float64) []int {
+	plans := make([]retention.Plan, len(recs))
+	for i, r := range recs {
+		plans[i] = retention.Plan{Instance: r.Instance, Owned: r.Owned, Items: slices.Clone(r.Selected)}
+	}
+	retention.Cap(plans, share)
+	out := make([]int, len(recs))
+	for i, p := range plans {
+		out[i] = len(p.Deletes())
+	}
+	return out
+}
+
+// allot runs once every plan of the run is filed. Report-only, it sends
+// the run's notice (what would be expired within the cap); deleting, it
+// sends each instance with an allotment its delete phase. Whoever runs it
+// computes the same allotments from the same records, and the delete
+// phases' ids derive from the run and instance, so running it twice sends
+// nothing twice that is not dropped.
+func (s *Service) allot(ctx context.Context, m job.Message) error {
+	recs, err := s.plans(ctx, m.RetainRun)
+	if err != nil || recs == nil {
+		return err
+	}
+	allot := allotments(recs, s.cfg.RetentionShare)
+	var results []RetentionResult
+	deletes := 0
+	for i, r := range recs {
+		if s.cfg.RetentionDelete && allot[i] > 0 {
+			deletes++
+			continue
+		}
+		results = append(results, planResult(m.RetainRun, r, allot[i], !s.cfg.RetentionDelete))
+	}
+	if deletes == 0 {
+		return s.retentionNotice(ctx, m.RetainRun, results)
+	}
+	if err := s.d.Ledger.Put(ctx, keyRetRun(m.RetainRun)+"deletes", []byte(strconv.Itoa(deletes))); err != nil {
+		return wrapLedger(err)
+	}
+	index := map[provider.Product]int{}
+	for i, r := range recs {
+		if allot[i] == 0 {
+			continue
+		}
+		n := job.Message{JobID: job.NewID("retention-delete", m.RetainRun, r.Instance), Step: job.StepRetain, RetainRun: m.RetainRun,
+			RetainAllot: allot[i], Created: m.Created, Deadline: m.Deadline, Origin: m.Origin,
+			Spec: provider.Spec{Op: provider.Backup, Product: r.Product, Region: r.Region, InstanceID: r.Instance}}
+		delay := time.Duration(index[r.Product]) * time.Second
+		index[r.Product]++
+		if err := s.send(ctx, n, delay); err != nil {
+			return err
+		}
+	}
+	loggerFrom(ctx, s.log).Info("retention allotted", "run", m.RetainRun, "instances", len(recs), "deleting", deletes)
+	return nil
+}
+
+// planResult is the result of an instance that has no delete phase.
+func planResult(run string, r planRecord, allot int, report bool) RetentionResult {
+	res := RetentionResult{Instance: r.Instance, Run: run, Report: report, Withheld: len(r.Selected) - allot, Error: r.Error}
+	if report {
+		res.Selected = allot
+	}
+	return res
+}
+
+// retainDelete is an instance's delete phase: it plans again (the floors
+// hold at the moment of deletion, not only when allotted) and deletes, a
+// few per hand-off, at most its allotment less what this run already
+// recorded deleted there.
+func (s *Service) retainDelete(ctx context.Context, m job.Message) error {
+	log := loggerFrom(ctx, s.log).With("run", m.RetainRun, "instance", m.Spec.InstanceID)
+	now := s.d.Now()
+	res := RetentionResult{Instance: m.Spec.InstanceID, Run: m.RetainRun, Selected: m.RetainAllot}
+	t := Target{InstanceID: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region}
+	p, err := s.planInstance(ctx, t, s.ruleOf(t.InstanceID))
 	if err == nil {
 		err = s.skipDeleted(ctx, &p)
 	}
@@ -313,14 +501,12 @@ func (s *Service) retain(ctx context.Context, m job.Message) error {
 		}
 		return s.retainRetry(ctx, m, res, err)
 	}
-	res.Withheld = retention.CapAfter([]retention.Plan{p}, s.cfg.RetentionShare, m.Polls)
+	if err := s.countExpired(ctx, &res); err != nil {
+		return err
+	}
 	dels := p.Deletes()
-	res.Selected = len(dels) + m.Polls // m.Polls: deleted by this step's earlier hand-offs
-	if !s.cfg.RetentionDelete {
-		for _, v := range dels {
-			log.Info("retention would delete (report-only)", "backup", v.Backup.ID, "name", v.Backup.Name, "reason", v.Reason)
-		}
-		return s.retainDone(ctx, m, res)
+	if left := max(m.RetainAllot-res.Expired, 0); len(dels) > left {
+		dels = dels[:left]
 	}
 	pr, _ := s.provider(t.Product)
 	ex := pr.(provider.Expirer)
@@ -329,7 +515,6 @@ func (s *Service) retain(ctx context.Context, m job.Message) error {
 	for _, v := range dels {
 		if done == maxDeletesPerStep {
 			next := m
-			next.Polls += done
 			next.Attempt, next.Retrying = 0, time.Time{}
 			return s.requeue(ctx, next, time.Second)
 		}
@@ -423,9 +608,12 @@ func (s *Service) retainRetry(ctx context.Context, m job.Message, res RetentionR
 	}
 	if now.Sub(next.Retrying) >= s.cfg.RetryBudget {
 		res.Error = fmt.Sprintf("still failing after %s of retries: %v", now.Sub(next.Retrying).Round(time.Second), cause)
-		if m.Spec.InstanceID == "" {
+		switch {
+		case m.Spec.InstanceID == "":
 			loggerFrom(ctx, s.log).Error("retention of the run given up", "run", m.RetainRun, "err", res.Error)
 			return s.closeRetainStep(ctx, m, Failed, res.Error)
+		case m.RetainAllot == 0:
+			return s.planDone(ctx, m, planRecord{Instance: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region, Error: res.Error})
 		}
 		return s.retainDone(ctx, m, res)
 	}
@@ -433,16 +621,12 @@ func (s *Service) retainRetry(ctx context.Context, m job.Message, res RetentionR
 	return s.requeue(ctx, next, s.backoff(next.Attempt-1, apierr.KindOf(cause)))
 }
 
-// retainDone records the instance's one result; the last instance of the
-// run to finish sends the run's retention notice.
+// retainDone records a delete phase's one result; the last of the run's
+// delete phases to finish sends the run's retention notice.
 func (s *Service) retainDone(ctx context.Context, m job.Message, res RetentionResult) error {
-	cb, ok, err := s.d.Ledger.Get(ctx, keyRetRun(m.RetainRun)+"count")
-	if err != nil || !ok {
-		return fmt.Errorf("retention of %s: no instance count (found %v): %w", m.RetainRun, ok, wrapLedger(err))
-	}
-	total, err := strconv.Atoi(string(cb))
-	if err != nil || total <= 0 {
-		return fmt.Errorf("retention of %s: bad instance count %q", m.RetainRun, cb)
+	total, err := s.retainCount(ctx, m.RetainRun, "deletes")
+	if err != nil {
+		return err
 	}
 	b, _ := json.Marshal(res)
 	prefix := keyRetRun(m.RetainRun) + "result/"
@@ -450,24 +634,51 @@ func (s *Service) retainDone(ctx context.Context, m job.Message, res RetentionRe
 	if err != nil {
 		return err
 	}
-	loggerFrom(ctx, s.log).Info("retention finished", "run", m.RetainRun, "instance", res.Instance, "report", res.Report,
-		"selected", res.Selected, "expired", res.Expired, "bytes", res.Bytes, "withheld", res.Withheld, "err", res.Error)
+	loggerFrom(ctx, s.log).Info("retention finished", "run", m.RetainRun, "instance", res.Instance,
+		"selected", res.Selected, "expired", res.Expired, "bytes", res.Bytes, "err", res.Error)
 	if check {
-		recs, err := s.counted(ctx, prefix, total)
-		if err != nil {
+		if err := s.deletedNotice(ctx, m.RetainRun, prefix, total); err != nil {
 			return err
-		}
-		if recs != nil {
-			if err := s.retentionNotice(ctx, m.RetainRun, recs); err != nil {
-				return err
-			}
 		}
 	}
 	r := Succeeded
 	if res.Error != "" {
 		r = Failed
 	}
-	return s.closeRetainStep(ctx, m, r, fmt.Sprintf("retention: %d selected, %d expired %s", res.Selected, res.Expired, res.Error))
+	return s.closeRetainStep(ctx, m, r, fmt.Sprintf("retention: %d allotted, %d expired %s", res.Selected, res.Expired, res.Error))
+}
+
+// deletedNotice sends the notice of a run with delete phases once every
+// one has filed its result: theirs, and the plan's for the rest.
+func (s *Service) deletedNotice(ctx context.Context, run, prefix string, total int) error {
+	recs, err := s.counted(ctx, prefix, total)
+	if err != nil || recs == nil {
+		return err
+	}
+	plans, err := s.plans(ctx, run)
+	if err != nil || plans == nil {
+		return err
+	}
+	byInst := map[string]RetentionResult{}
+	for _, b := range recs {
+		var r RetentionResult
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("retention result of %s: %w", run, err)
+		}
+		byInst[r.Instance] = r
+	}
+	allot := allotments(plans, s.cfg.RetentionShare)
+	results := make([]RetentionResult, 0, len(plans))
+	for i, p := range plans {
+		r, ok := byInst[p.Instance]
+		if !ok {
+			r = planResult(run, p, allot[i], false)
+		} else {
+			r.Withheld = len(p.Selected) - allot[i]
+		}
+		results = append(results, r)
+	}
+	return s.retentionNotice(ctx, run, results)
 }
 
 // closeRetainStep ends a retain step like a job: an outcome and its
@@ -564,18 +775,11 @@ func (s *Service) counted(ctx context.Context, prefix string, total int) ([][]by
 // retentionNotice sends the run's one retention notice once every
 // instance's result is filed: the notice claim makes it one under any
 // number of duplicate checks.
-func (s *Service) retentionNotice(ctx context.Context, run string, recs [][]byte) error {
+func (s *Service) retentionNotice(ctx context.Context, run string, results []RetentionResult) error {
 	if _, sent, err := s.d.Ledger.Get(ctx, keyRetRun(run)+"notice-sent"); err != nil || sent {
 		return wrapLedger(err)
 	}
-	n := RetentionNotice{Run: run, Report: !s.cfg.RetentionDelete}
-	for _, b := range recs {
-		var r RetentionResult
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("retention result of %s: %w", run, err)
-		}
-		n.Results = append(n.Results, r)
-	}
+	n := RetentionNotice{Run: run, Report: !s.cfg.RetentionDelete, Results: results}
 	won, err := s.d.Ledger.Claim(ctx, keyRetRun(run)+"notice", nil)
 	if err != nil || !won {
 		return wrapLedger(err)

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,8 +96,9 @@ func (h *harness) retentionNotices() []RetentionNotice {
 }
 
 // The retention notice is sent once per run under duplicate delivery, and
-// finding the run's last instance costs one listing per run, not one per
-// instance (the O(N²) of a listing per finished instance).
+// finding the run's last instance costs a few listings per run (the plans
+// once, the delete phases' results once, the plans again for the notice),
+// not one per instance (the O(N²) of a listing per finished instance).
 func TestRetention_OneNoticePerRunInLinearWork(t *testing.T) {
 	const n = 40
 	h, _ := retentionHarness(t, n, retention.Rule{KeepLast: 1}, 1, 2)
@@ -119,8 +121,8 @@ func TestRetention_OneNoticePerRunInLinearWork(t *testing.T) {
 			lists++
 		}
 	}
-	if lists > len(runs) {
-		t.Errorf("%d listings of the runs' retention records for %d runs of %d instances; want one a run", lists, len(runs), n)
+	if lists > 3*len(runs) {
+		t.Errorf("%d listings of the runs' retention records for %d runs of %d instances; want at most three a run", lists, len(runs), n)
 	}
 }
 
@@ -194,5 +196,64 @@ func TestCountIn_DuplicatesAndDeaths(t *testing.T) {
 				t.Errorf("%d checks for %d members with %d counted twice; want at most %d", checks, total, doubled, limit)
 			}
 		})
+	}
+}
+
+// The per-run share is the fleet's, rounded up once: ten instances whose
+// own share (rounded up each) would let every one delete a backup a night
+// delete only the fleet's share, the oldest backups of the fleet first.
+func TestRetention_ShareIsFleetWide(t *testing.T) {
+	const n = 10
+	h, c := retentionHarness(t, n, retention.Rule{KeepLast: 1}, 0.1, 3)
+	var perNight []int
+	prev := 0
+	for range 3 {
+		h.night()
+		total := 0
+		for id, calls := range c.deleted {
+			total++
+			if calls != 1 {
+				t.Errorf("backup %s: %d delete calls; want 1", id, calls)
+			}
+		}
+		perNight = append(perNight, total-prev)
+		prev = total
+	}
+	// Night 1: one backup each, nothing selected. Night 2: 20 owned, 10
+	// selected, ceil(10 % of 20) = 2. Night 3: 28 owned (two instances lost
+	// one), 18 selected, ceil(2.8) = 3. Per instance, ceil(10 % of 2) = 1
+	// each would have deleted 10 on night 2.
+	if want := []int{0, 2, 3}; !slices.Equal(perNight, want) {
+		t.Errorf("deletions per night = %v; want %v (the fleet's share)", perNight, want)
+	}
+	notes := h.retentionNotices()
+	if len(notes) != 3 {
+		t.Fatalf("%d notices; want 3", len(notes))
+	}
+	for i, want := range []struct{ expired, withheld int }{{0, 0}, {2, 8}, {3, 15}} {
+		_, expired, _, _ := notes[i].Totals()
+		withheld := 0
+		for _, r := range notes[i].Results {
+			withheld += r.Withheld
+		}
+		if expired != want.expired || withheld != want.withheld {
+			t.Errorf("night %d notice: %d expired, %d withheld; want %d, %d", i+1, expired, withheld, want.expired, want.withheld)
+		}
+	}
+	// The oldest of the fleet went first: night 2 deleted two of night 1's.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var firstNight []string
+	for ref, j := range c.jobs {
+		if j.started.Before(h.clk.Now().Add(-47 * time.Hour)) {
+			firstNight = append(firstNight, string(ref))
+		}
+	}
+	gone := 0
+	for _, id := range firstNight {
+		gone += c.deleted[id]
+	}
+	if gone != 5 {
+		t.Errorf("%d of night 1's backups deleted after three nights; want 5 (the oldest first)", gone)
 	}
 }

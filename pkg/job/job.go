@@ -113,6 +113,9 @@ type Message struct {
 	Origin    Origin    `json:"origin"`
 	// RetainRun is the nightly run a retain step follows.
 	RetainRun string `json:"retainRun,omitempty"`
+	// RetainAllot, set, makes an instance's retain step its delete phase:
+	// the most it may delete, its share of the run's fleet-wide cap.
+	RetainAllot int `json:"retainAllot,omitempty"`
 }
 
 // Encode marshals the envelope, stamping the version.
@@ -155,7 +158,7 @@ func Decode(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: job %s: create without a spec (op, product and instance are required)", ErrMalformed, m.JobID)
 	case m.Step == StepPoll && m.Ref == "":
 		return m, fmt.Errorf("%w: job %s: poll without a cloud reference", ErrMalformed, m.JobID)
-	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0 || m.Tries < 0:
+	case m.Seq < 0 || m.Attempt < 0 || m.Lookups < 0 || m.Tries < 0 || m.RetainAllot < 0:
 		return m, fmt.Errorf("%w: job %s: negative counter", ErrMalformed, m.JobID)
 	}
 	if m.Spec.Op == provider.Import && m.Object == nil {
