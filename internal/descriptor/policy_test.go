@@ -62,7 +62,9 @@ func uses(groups ...[]use) []use {
 //     outcomes are recorded in the ledger, run summaries list it.
 //   - chatops: a command is sent to the work queue; the replay guard and the
 //     status answer use the ledger; `retention <instance>` lists backups
-//     (read-only) to preview what retention would expire.
+//     (read-only) to preview what retention would expire; `plan` discovers
+//     the fleet as the nightly run does (read-only) and reads the ledger's
+//     duration history.
 var tencentUses = map[string][]use{
 	"create-backup": uses(
 		provider("tcmysql", "Provider.Discover", "Provider.Find", "Provider.Start", "Provider.Backups", "Provider.Delete"),
@@ -84,8 +86,9 @@ var tencentUses = map[string][]use{
 		cos("Store.Get", "Store.Put", "Store.List", "Store.Versioning"),
 	),
 	"chatops": uses(
-		provider("tcmysql", "Provider.Backups"),
-		provider("tcsqlserver", "Provider.Backups"),
+		provider("tcmysql", "Provider.Discover", "Provider.Backups"),
+		provider("tcsqlserver", "Provider.Discover", "Provider.Backups"),
+		provider("tcmongodb", "Provider.Discover"),
 		cmq("cmqDriver.Send"),
 		cos("Store.Get", "Store.Put", "Store.Versioning"),
 	),

@@ -114,7 +114,7 @@ func New(a *app.App, cfg chatops.Config, now func() time.Time) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service}, Store: Store(a, now),
+	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service, now: a.Now}, Store: Store(a, now),
 		Replies: rep, Logger: a.Log, Now: now})
 }
 
@@ -173,13 +173,28 @@ func (r replier) Reply(ctx context.Context, o chatops.Origin, text string) error
 }
 
 // chatJobs adapts the flow service to the chat handler's port.
-type chatJobs struct{ svc *flow.Service }
+type chatJobs struct {
+	svc *flow.Service
+	now func() time.Time
+}
 
-// The handler answers `dead` and `retention` only through these optional ports.
+// The handler answers `dead`, `retention` and `plan` only through these
+// optional ports.
 var (
 	_ chatops.DeadLetters      = (*chatJobs)(nil)
 	_ chatops.RetentionPreview = (*chatJobs)(nil)
+	_ chatops.Planner          = (*chatJobs)(nil)
 )
+
+// PlanText is the short form of the plan of a full nightly run now: the
+// targets and skips the run would have, from the same resolve.
+func (j *chatJobs) PlanText(ctx context.Context) (string, error) {
+	p, err := j.svc.Plan(ctx, j.now(), flow.Selection{})
+	if err != nil {
+		return "", err
+	}
+	return p.Short(), nil
+}
 
 func (j *chatJobs) Enqueue(ctx context.Context, r chatops.Request) (string, error) {
 	if r.Origin.ReplyExpires.IsZero() {

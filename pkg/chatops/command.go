@@ -22,11 +22,13 @@ const (
 	// VerbRetention previews which backupflow backups of an instance
 	// retention would expire.
 	VerbRetention = "retention"
+	// VerbPlan shows what tonight's nightly run would back up and skip.
+	VerbPlan = "plan"
 )
 
 // Command is one parsed chat command. Only the fields of its Verb are set.
 type Command struct {
-	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp, VerbConfirm, VerbDead or VerbRetention
+	Verb     string // VerbBackup, VerbImport, VerbStatus, VerbHelp, VerbConfirm, VerbDead, VerbRetention or VerbPlan
 	Instance string // backup, import, retention: a validated instance id
 	Method   string // backup: "", "logical", "physical" or "snapshot"
 	Object   string // import: cos://bucket/key, s3://bucket/key or bucket/key
@@ -50,6 +52,7 @@ const HelpText = `Commands:
   confirm <code>   (finishes an import you asked for in the last 5 minutes)
   dead             (the jobs given up on; replay them with the CLI)
   retention <instance>   (which backupflow backups retention would expire, and why the others are kept)
+  plan             (what tonight's nightly run would back up and skip, and why)
   help`
 
 var (
@@ -160,6 +163,11 @@ func ParseCommand(text string) (Command, error) {
 			return Command{}, usagef("dead takes nothing: it lists the jobs given up on (replay them with backupflow dead replay)")
 		}
 		return Command{Verb: VerbDead}, nil
+	case VerbPlan:
+		if len(args) != 0 {
+			return Command{}, usagef("plan takes nothing: it shows tonight's nightly run (backupflow plan --at TIME plans another)")
+		}
+		return Command{Verb: VerbPlan}, nil
 	case VerbRetention:
 		if len(args) != 1 {
 			return Command{}, usagef("retention takes one instance")

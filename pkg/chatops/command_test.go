@@ -38,6 +38,7 @@ func TestParseCommand(t *testing.T) {
 		{"confirm", "confirm abc234", chatops.Command{Verb: "confirm", Code: "ABC234"}},
 		{"dead", "/backupflow DEAD", chatops.Command{Verb: "dead"}},
 		{"retention", "retention cdb-c1nl9rpv", chatops.Command{Verb: "retention", Instance: "cdb-c1nl9rpv"}},
+		{"plan", "<@U1> Plan", chatops.Command{Verb: "plan"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +74,7 @@ func TestParseCommand_usage(t *testing.T) {
 		"retention",
 		"retention cdb-c1nl9rpv now",
 		"retention jabc",
+		"plan cdb-c1nl9rpv",
 	} {
 		if got, err := chatops.ParseCommand(text); !errors.Is(err, chatops.ErrUsage) {
 			t.Errorf("ParseCommand(%q) = %+v, %v; want ErrUsage", text, got, err)

@@ -107,6 +107,24 @@ func (h *handler) run(ctx context.Context, in inbound) string {
 		}
 		h.decision(ctx, o, cmd, "allow")
 		return text
+	case VerbPlan:
+		// The plan names every instance of the fleet and why some are
+		// left out: for those who may act on the fleet, as `dead` is.
+		if !p.Backup.allows(o) {
+			return h.deny(ctx, o, cmd, "backup rule")
+		}
+		pl, ok := h.deps.Jobs.(Planner)
+		if !ok {
+			h.decision(ctx, o, cmd, "allow")
+			return "The plan is not available here; run backupflow plan."
+		}
+		text, err := pl.PlanText(ctx)
+		if err != nil {
+			h.decision(ctx, o, cmd, "error", "err", err.Error())
+			return "The plan is unavailable right now; try again in a minute."
+		}
+		h.decision(ctx, o, cmd, "allow")
+		return text
 	case VerbRetention:
 		// Which backups would go is for those who may back the instance up.
 		if !p.Backup.allows(o) {

@@ -71,6 +71,15 @@ func (j *fakeJobs) RetentionText(_ context.Context, instance string) (string, er
 	return "Retention of " + instance + ": 2 of 5 backups would be deleted", nil
 }
 
+func (j *fakeJobs) PlanText(context.Context) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return "", j.fail
+	}
+	return "Tonight's nightly run: 3 backups", nil
+}
+
 func (j *fakeJobs) enqueued() []chatops.Request {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -18,7 +18,7 @@ import (
 func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{"", "help", "backup cdb-c1nl9rpv physical", "<@U1> /dbbackup status 42",
 		"@_user_1 import cos://b-1/k.bak to mssql-abcd1234", "confirm abc234", "import <s3://b/k|x> to cdb-",
-		"backup\u3000cdb-c1nl9rpv", "&lt;@U1&gt;", "<>", "<<@>>", "@", "/backupflow"} {
+		"backup\u3000cdb-c1nl9rpv", "&lt;@U1&gt;", "<>", "<<@>>", "@", "/backupflow", "plan", "plan tonight", "dead", "retention cdb-c1nl9rpv"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -30,8 +30,8 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		switch c.Verb {
-		case "help", "status", "confirm":
-		case "backup", "import":
+		case "help", "status", "confirm", "dead", "plan":
+		case "backup", "import", "retention":
 			if c.Instance == "" || strings.ContainsAny(c.Instance, " \t\n") {
 				t.Fatalf("ParseCommand(%q) = %+v: bad instance", text, c)
 			}

@@ -33,6 +33,13 @@ type RetentionPreview interface {
 	RetentionText(ctx context.Context, instance string) (string, error)
 }
 
+// Planner is the optional side of Jobs that answers `plan`: tonight's
+// nightly run in a few lines, resolved as the run resolves it and starting
+// nothing. A Jobs without it answers that the plan is not available here.
+type Planner interface {
+	PlanText(ctx context.Context) (string, error)
+}
+
 // Request is one job asked for from chat.
 type Request struct {
 	// ID is deterministic from the platform and its message/event id

@@ -244,23 +244,22 @@ func (p Plan) Text() string {
 	return b.String()
 }
 
-// Short is the plan in a few lines, for chat.
+// Short is the plan in a few lines, for chat: the counts, the refusal,
+// the first skips and every job known to fail. The window is left to
+// `backupflow plan`, which simulates the night.
 func (p Plan) Short() string {
 	var b strings.Builder
 	per := make([]string, 0, len(p.Pacing))
 	for _, pc := range p.Pacing {
 		per = append(per, fmt.Sprintf("%s %d", pc.Product, pc.Jobs))
 	}
-	fmt.Fprintf(&b, "Tonight (%s): %d backups", p.Run, len(p.Jobs))
+	fmt.Fprintf(&b, "Tonight's nightly run: %d backups", len(p.Jobs))
 	if len(per) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(per, ", "))
 	}
 	fmt.Fprintf(&b, ", %d skipped.", len(p.Skipped))
 	if p.Refused != "" {
 		fmt.Fprintf(&b, "\nREFUSED: %s", p.Refused)
-	}
-	if len(p.Jobs) > 0 {
-		fmt.Fprintf(&b, "\nExpected done: half by +%s, 95%% by +%s.", shortDuration(p.Window.P50), shortDuration(p.Window.P95))
 	}
 	for i, s := range p.Skipped {
 		if i == 5 {
@@ -274,6 +273,7 @@ func (p Plan) Short() string {
 			fmt.Fprintf(&b, "\nWill fail %s: %s", j.Instance, j.Problem)
 		}
 	}
+	b.WriteString("\nEach job, the pacing and the predicted window: backupflow plan.")
 	return b.String()
 }
 
