@@ -173,3 +173,42 @@ func ParseTag(s string) (key, value string, err error) {
 	}
 	return k, v, nil
 }
+
+// ruleFor is the retention rule of an instance's backups: its configured
+// target's own rule (given, or found by id), else the global one.
+func (c Config) ruleFor(instance string, own *retention.Rule) retention.Rule {
+	if own != nil {
+		return *own
+	}
+	for _, t := range c.Targets {
+		if t.InstanceID == instance && t.Retention != nil {
+			return *t.Retention
+		}
+	}
+	return c.Retention
+}
+
+// mongoRetentionDays is the BackupRetentionDays a MongoDB backup is created
+// with. An explicit retentionDays wins (the request's, else its configured
+// target's, so a one-off backup expires as the nightly ones do). Otherwise
+// a rule that keeps by age alone (keep-days=D) becomes D, so the cloud
+// expires what the rule would: MongoDB lists only the last seven days of
+// backups, so backupflow cannot plan deletions there and the cloud's own
+// expiry is the rule's only enforcement. A rule with keep-last is not
+// expressible as days (a backup beyond D days may be among the last N), so
+// it leaves the instance's configured days (0).
+func (c Config) mongoRetentionDays(p provider.Product, instance string, explicit int, own *retention.Rule) int {
+	if p != provider.MongoDB || explicit != 0 {
+		return explicit
+	}
+	for _, t := range c.Targets {
+		if t.InstanceID == instance && t.RetentionDays != 0 {
+			return t.RetentionDays
+		}
+	}
+	r := c.ruleFor(instance, own)
+	if r.KeepLast > 0 || r.KeepDays <= 0 {
+		return 0
+	}
+	return min(r.KeepDays, 7300)
+}

@@ -62,6 +62,9 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 		Spec: provider.Spec{Op: r.Op, Product: p, InstanceID: r.Instance, Name: job.Name(id), Method: r.Method, Databases: r.Databases,
 			KeepUntilGone: r.KeepUntilGone, RetentionDays: r.RetentionDays, Individually: r.Individually},
 	}
+	if r.Op == provider.Backup {
+		m.Spec.RetentionDays = s.cfg.mongoRetentionDays(p, r.Instance, r.RetentionDays, nil)
+	}
 	if r.Op == provider.Import {
 		obj, err := ParseObject(r.Object)
 		if err != nil {

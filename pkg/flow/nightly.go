@@ -112,7 +112,8 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 			JobID: id, Step: job.StepCreate,
 			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
 				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables,
-				KeepUntilGone: t.KeepUntilGone, RetentionDays: t.RetentionDays, Individually: t.Individually},
+				KeepUntilGone: t.KeepUntilGone, RetentionDays: s.cfg.mongoRetentionDays(t.Product, t.InstanceID, t.RetentionDays, t.Retention),
+				Individually: t.Individually},
 			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floors[t.Product],
 		}
 		// A lost send fails the run and the platform retries the whole
