@@ -21,6 +21,15 @@ var Timeouts = map[string]time.Duration{
 	app.PollStatus:   120 * time.Second,
 }
 
+// Visibility is the deployed queues' visibility timeouts (serverless.yml's
+// backupflow-work and backupflow-poll; a test keeps them equal): a paced
+// drain holds received messages for as long as its deadline allows, and
+// memqueue's default 30 s would hand a held one out again.
+var Visibility = map[string]time.Duration{
+	"work": 960 * time.Second,
+	"poll": 180 * time.Second,
+}
+
 // tableHandler is the one way the simulator gets a handler: the function
 // table's entry, built over a (a test forbids any other).
 func tableHandler(a *app.App, name string) (invoke.Handler, error) {

@@ -205,10 +205,11 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		return nil, err
 	}
 	led := newIndexedLedger(base)
-	qo := func(salt uint64) *memqueue.Options {
-		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt}
+	qo := func(salt uint64, visibility time.Duration) *memqueue.Options {
+		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt, VisibilityTimeout: visibility}
 	}
-	work, poll, dead := memqueue.New("work", qo(1)), memqueue.New("poll", qo(2)), memqueue.New("dead", qo(3))
+	work, poll := memqueue.New("work", qo(1, Visibility["work"])), memqueue.New("poll", qo(2, Visibility["poll"]))
+	dead := memqueue.New("dead", qo(3, 0))
 	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
 	var w *world
 	cfg := o.Flow

@@ -181,6 +181,29 @@ func TestTimeoutsAreTheDeployedOnes(t *testing.T) {
 	}
 }
 
+// TestVisibilityIsTheDeployedOne: the simulated queues hide a received
+// message as long as the deployed CMQ queues do.
+func TestVisibilityIsTheDeployedOne(t *testing.T) {
+	s, err := descriptor.LoadServerless("../../serverless.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range Visibility {
+		found := false
+		for _, q := range s.Ext.Queues {
+			if q.Name == "backupflow-"+name {
+				found = true
+				if got != time.Duration(q.VisibilityTimeout)*time.Second {
+					t.Errorf("%s: simulated visibility %s; serverless.yml says %d s", name, got, q.VisibilityTimeout)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("serverless.yml has no queue backupflow-%s", name)
+		}
+	}
+}
+
 // TestOracle_IsTheFloor: the oracle, checking each job at its true end in
 // a free slot of the status limit, ends every job once, detects within a
 // slot of the end and never later than ours.

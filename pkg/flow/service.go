@@ -41,6 +41,8 @@ type Service struct {
 
 	mu  sync.Mutex
 	rng *rand.Rand
+	// checks books status checks into seconds with room (statusbook.go).
+	checks statusBook
 }
 
 // New checks the wiring and returns a Service.
@@ -437,6 +439,11 @@ func (s *Service) send(ctx context.Context, m job.Message, delay time.Duration) 
 	if max := q.MaxDelay(); max > 0 && delay > max {
 		m.NotBefore = s.d.Now().Add(delay)
 		delay = max
+	} else if m.Step == job.StepPoll {
+		// The step's one status call is booked now, so it comes due in a
+		// second the product's status limit has room for; a chained delay
+		// is booked when its last link is sent.
+		delay = s.checks.book(m.Spec.Product, m.Spec.Op, s.d.Now(), delay)
 	}
 	body, err := m.Encode()
 	if err != nil {

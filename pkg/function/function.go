@@ -293,15 +293,29 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 	rep := Report{}
 	// held are received messages in booked-slot order. Each create is
 	// booked its product's next slot, so a product at its limit waits
-	// alone; while the head waits, the next batch is received and booked
-	// (up to aheadMax held), so other products' due creates go in between.
-	// In arrival order, one batch at a time, a 5/s product held up every
-	// other: the 10,000-instance fan-out took 4.3× its bound.
+	// alone; while the head waits, the next batch is received and booked,
+	// so other products' due creates go in between. In arrival order, one
+	// batch at a time, a 5/s product held up every other: the
+	// 10,000-instance fan-out took 4.3× its bound. Holding is bounded by
+	// time, not count: the last booked slot stays before the deadline's
+	// headroom. A count (64) let a backlog of one product's retries fill
+	// the hand and keep every other product's creates out of it
+	// (TestDrainLetsOtherProductsPastABacklog).
 	var held []booked
+	// slotOf: a queue's duplicate delivery (same message id) shares its
+	// original's slot; booked its own, it cost the product a slot for a
+	// step that is then dropped as already done.
+	slotOf := map[string]time.Time{}
+	room := func() bool {
+		if !ok {
+			return len(held) < aheadMax
+		}
+		return len(held) < heldMax && pace.last().Before(deadline.Add(-o.Headroom))
+	}
 	empty := false // the last receive found nothing, and no time has passed
 	for {
 		late := ok && o.Now().Add(o.Headroom).After(deadline)
-		more := len(held) == 0 || (o.Pace && !empty && len(held) < aheadMax && held[0].at.After(o.Now()))
+		more := len(held) == 0 || (o.Pace && !empty && room() && held[0].at.After(o.Now()))
 		if !late && more {
 			msgs, err := q.Receive(ctx, 16, 0)
 			if err != nil {
@@ -317,7 +331,11 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 			for _, m := range msgs {
 				var at time.Time
 				if o.Pace {
-					at = pace.book(m.Body)
+					var dup bool
+					if at, dup = slotOf[m.ID]; !dup {
+						at = pace.book(m.Body)
+						slotOf[m.ID] = at
+					}
 				}
 				held = append(held, booked{m: m, at: at})
 			}
@@ -328,8 +346,8 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 			rep.Leftover = true
 			break
 		}
-		// Held messages are finished even when late: at most aheadMax
-		// slots, well inside the headroom.
+		// Held messages are finished even when late: their slots end
+		// before the headroom (at most one batch past it).
 		b := held[0]
 		held = held[1:]
 		m := b.m
@@ -396,6 +414,19 @@ func (p *pacer) book(body []byte) time.Time {
 	return at
 }
 
+// last is the latest slot booked so far, of any product.
+func (p *pacer) last() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var t time.Time
+	for _, n := range p.next {
+		if n.After(t) {
+			t = n
+		}
+	}
+	return t
+}
+
 // until waits for a booked slot and reports whether it waited.
 func (p *pacer) until(ctx context.Context, at time.Time) (bool, error) {
 	if d := at.Sub(p.now()); d > 0 {
@@ -415,10 +446,16 @@ type booked struct {
 	at time.Time
 }
 
-// aheadMax bounds the messages a paced drain holds: 64 MySQL creates are
-// 12.8 s of slots, inside the 15 s headroom, and far inside the queues'
-// visibility timeout.
-const aheadMax = 64
+// aheadMax bounds the messages a paced drain holds when it knows no
+// deadline: 64 MySQL creates are 12.8 s of slots, inside the 15 s
+// headroom, and far inside the queues' visibility timeout. With a
+// deadline, the slots are bounded by it instead (the work queue's
+// visibility timeout, 960 s, is above create-backup's 900 s), and heldMax
+// only bounds memory.
+const (
+	aheadMax = 64
+	heldMax  = 4096
+)
 
 // DefaultMaxReceives is how many times a message may be received before
 // it is dead-lettered with its reason. A hand-off that fails for a

@@ -16,6 +16,7 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/invoke"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/openurl"
@@ -44,6 +45,23 @@ func (p *stubProvider) Find(context.Context, provider.Spec) (provider.Ref, bool,
 
 func newService(t *testing.T) (*flow.Service, *queue.Queue, *queue.Queue, *queue.Queue) {
 	t.Helper()
+	return newServiceWith(t, &stubProvider{})
+}
+
+// startClock records when each create reached the cloud, by product.
+type startClock struct {
+	stubProvider
+	now func() time.Time
+	at  map[provider.Product][]time.Time
+}
+
+func (p *startClock) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	p.at[spec.Product] = append(p.at[spec.Product], p.now())
+	return p.stubProvider.Start(ctx, spec)
+}
+
+func newServiceWith(t *testing.T, p provider.Provider) (*flow.Service, *queue.Queue, *queue.Queue, *queue.Queue) {
+	t.Helper()
 	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
 	work := memqueue.Open(name+"-work", nil)
 	poll := memqueue.Open(name+"-poll", nil)
@@ -52,7 +70,6 @@ func newService(t *testing.T) (*flow.Service, *queue.Queue, *queue.Queue, *queue
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stubProvider{}
 	svc, err := flow.New(flow.Config{Targets: []flow.Target{{InstanceID: "cdb-c1nl9rpv"}}}, flow.Deps{
 		Providers: func(provider.Product) (provider.Provider, error) { return p, nil },
 		Work:      work, Poll: poll, Dead: dead, Ledger: l, Notifier: nopNotifier{},
@@ -253,7 +270,7 @@ func TestDrainReceivesAheadWhileWaiting(t *testing.T) {
 		if i >= 16 {
 			p, id = provider.MongoDB, fmt.Sprintf("cmgo-%d", i)
 		}
-		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id}}
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id, Name: job.Name(id)}}
 		body, _ := m.Encode()
 		if _, err := work.Send(context.Background(), body, 0); err != nil {
 			t.Fatal(err)
@@ -283,5 +300,43 @@ func TestSelectionKeysMatchTheSelection(t *testing.T) {
 	}
 	if !slices.Equal(fields, event.SelectionKeys) {
 		t.Errorf("flow.Selection keys %v; event.SelectionKeys %v", fields, event.SelectionKeys)
+	}
+}
+
+// TestDrainLetsOtherProductsPastABacklog: a backlog of one product's
+// creates (retries pile up behind MySQL's 5/s) does not hold back the
+// creates of products with room. With at most 64 messages held, 80 MySQL
+// creates ahead of 16 MongoDB ones kept the MongoDB ones out of the drain
+// until the MySQL chain had shrunk below 64 (3.2 s); they go at once now.
+func TestDrainLetsOtherProductsPastABacklog(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	starts := &startClock{now: clk.Now, at: map[provider.Product][]time.Time{}}
+	svc, work, _, _ := newServiceWith(t, starts)
+	for i := range 96 {
+		p, id := provider.MySQL, fmt.Sprintf("cdb-m%07d", i)
+		if i >= 80 {
+			p, id = provider.MongoDB, fmt.Sprintf("cmgo-m%07d", i)
+		}
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id, Name: job.Name(id)}}
+		body, _ := m.Encode()
+		if _, err := work.Send(context.Background(), body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := quiet()
+	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	start := clk.Now()
+	// As SCF invokes it: create-backup's 900 s timeout.
+	ctx := invoke.WithMeta(context.Background(), invoke.Meta{Platform: "scf", Deadline: start.Add(900 * time.Second)})
+	out, err := CreateBackup(svc, work, o)(ctx, []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mongo := starts.at[provider.MongoDB]
+	if len(mongo) != 16 || len(starts.at[provider.MySQL]) != 80 {
+		t.Fatalf("started %d MongoDB and %d MySQL backups; want 16 and 80 (%s)", len(mongo), len(starts.at[provider.MySQL]), out)
+	}
+	if lastMongo, want := mongo[15].Sub(start), time.Second; lastMongo > want {
+		t.Errorf("the last MongoDB create went %s into the drain; want within %s (16 at 20/s)", lastMongo, want)
 	}
 }
