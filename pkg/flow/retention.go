@@ -186,6 +186,7 @@ func (s *Service) madeBackups(ctx context.Context, instance string) ([]retention
 //     counted likewise; the last slot's claimant sends the notice.
 //   - runs/<run>/notice: claimed by the one that notifies.
 //   - deleted/<instance>/<backup id>: a Deletion, before and after the call.
+//   - pending/<instance>/<backup id>: while the Deletion says "deleting".
 
 // maxDeletesPerStep bounds the delete calls of one hand-off: within every
 // product's per-second limit, so one hand-off never throttles itself.
@@ -312,6 +313,9 @@ func (s *Service) retain(ctx context.Context, m job.Message) error {
 	t := Target{InstanceID: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region}
 	rec := planRecord{Instance: t.InstanceID, Product: t.Product, Region: t.Region}
 	p, err := s.planInstance(ctx, t, s.ruleOf(t.InstanceID))
+	if err == nil {
+		err = s.confirmDeletions(ctx, p)
+	}
 	if err == nil {
 		err = s.skipDeleted(ctx, &p)
 	}
@@ -492,6 +496,9 @@ func (s *Service) retainDelete(ctx context.Context, m job.Message) error {
 	t := Target{InstanceID: m.Spec.InstanceID, Product: m.Spec.Product, Region: m.Spec.Region}
 	p, err := s.planInstance(ctx, t, s.ruleOf(t.InstanceID))
 	if err == nil {
+		err = s.confirmDeletions(ctx, p)
+	}
+	if err == nil {
 		err = s.skipDeleted(ctx, &p)
 	}
 	if err != nil {
@@ -521,6 +528,11 @@ func (s *Service) retainDelete(ctx context.Context, m job.Message) error {
 		d := Deletion{State: "deleting", Instance: t.InstanceID, BackupID: v.Backup.ID, Name: v.Backup.Name,
 			Job: v.JobID, Run: m.RetainRun, Size: v.Backup.Size, At: now.UTC()}
 		b, _ := json.Marshal(d)
+		// The pending mark first: a record without one would never be
+		// settled, a mark without a record is dropped.
+		if err := s.d.Ledger.Put(ctx, keyPending(t.InstanceID, v.Backup.ID), nil); err != nil {
+			return wrapLedger(err)
+		}
 		if _, err := s.d.Ledger.Claim(ctx, keyDeletion(t.InstanceID, v.Backup.ID), b); err != nil {
 			return wrapLedger(err)
 		}
@@ -539,6 +551,7 @@ func (s *Service) retainDelete(ctx context.Context, m job.Message) error {
 		if err := s.d.Ledger.Put(ctx, keyDeletion(t.InstanceID, v.Backup.ID), b); err != nil {
 			return wrapLedger(err)
 		}
+		s.settled(ctx, t.InstanceID, v.Backup.ID)
 		log.Info("retention deleted a backup", "backup", v.Backup.ID, "name", v.Backup.Name, "job", v.JobID, "reason", v.Reason)
 		done++
 	}
@@ -547,6 +560,60 @@ func (s *Service) retainDelete(ctx context.Context, m job.Message) error {
 		return err
 	}
 	return s.retainDone(ctx, m, res)
+}
+
+// keyPending marks a deletion recorded "deleting" and not yet "deleted",
+// so finding the ones a crash left costs a listing of the few, not a read
+// of every deletion ever recorded.
+func keyPending(instance, backupID string) string {
+	return "retention/pending/" + instance + "/" + backupID
+}
+
+// settled drops a pending mark; one left behind is dropped by the next
+// confirmDeletions, which finds the record "deleted".
+func (s *Service) settled(ctx context.Context, instance, backupID string) {
+	if err := s.d.Ledger.Delete(ctx, keyPending(instance, backupID)); err != nil {
+		s.log.Warn("retention pending mark not removed; the next pass removes it", "instance", instance, "backup", backupID, "err", err)
+	}
+}
+
+// confirmDeletions settles the "deleting" records a crash left between the
+// record and the cloud's answer. A backup the cloud no longer lists, or
+// lists as being deleted, was deleted: its record says so now, under the
+// run that asked (which counts it). Left "deleting", it was forgotten: the
+// pass that crashed after the call found it gone, never selected it again
+// and counted nothing. A backup still listed is left to the delete loop,
+// which re-issues the delete of that same backup if it is still selected.
+func (s *Service) confirmDeletions(ctx context.Context, p retention.Plan) error {
+	keys, err := s.d.Ledger.List(ctx, "retention/pending/"+p.Instance+"/")
+	if err != nil || len(keys) == 0 {
+		return wrapLedger(err)
+	}
+	listed := map[string]provider.CloudBackup{}
+	for _, v := range p.Items {
+		listed[v.Backup.ID] = v.Backup
+	}
+	for _, k := range keys {
+		id := strings.TrimPrefix(k, "retention/pending/"+p.Instance+"/")
+		b, ok, err := s.d.Ledger.Get(ctx, keyDeletion(p.Instance, id))
+		if err != nil {
+			return wrapLedger(err)
+		}
+		var d Deletion
+		if ok && json.Unmarshal(b, &d) == nil && d.State == "deleting" {
+			if cb, still := listed[id]; still && !cb.Deleting {
+				continue
+			}
+			d.State, d.At = "deleted", s.d.Now().UTC()
+			b, _ = json.Marshal(d)
+			if err := s.d.Ledger.Put(ctx, keyDeletion(p.Instance, id), b); err != nil {
+				return wrapLedger(err)
+			}
+			s.log.Info("retention confirmed a deletion a crash left unrecorded", "instance", p.Instance, "backup", id, "run", d.Run)
+		}
+		s.settled(ctx, p.Instance, id)
+	}
+	return nil
 }
 
 // skipDeleted keeps what the ledger records as deleted (the cloud may list

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
 	"github.com/backupflow/backupflow/pkg/retention"
 )
@@ -17,6 +18,10 @@ import (
 type fakeCloud struct {
 	*fakeProvider
 	deleted map[string]int // delete calls per backup id
+	// lostAnswers: the next n deletes land but answer with a server fault
+	// (the caller cannot tell it from one that did not land), as a
+	// crash between the call and the "deleted" record leaves it.
+	lostAnswers int
 }
 
 func (c *fakeCloud) Backups(_ context.Context, s provider.Spec) ([]provider.CloudBackup, error) {
@@ -42,6 +47,10 @@ func (c *fakeCloud) Delete(_ context.Context, _ provider.Spec, bs []provider.Clo
 	defer c.mu.Unlock()
 	for _, b := range bs {
 		c.deleted[b.ID]++
+	}
+	if c.lostAnswers > 0 {
+		c.lostAnswers--
+		return apierr.New(apierr.Tencent, "fake", "DeleteBackup", "InternalError", "the answer was lost", "req-1", 500, nil)
 	}
 	return nil
 }
@@ -255,5 +264,38 @@ func TestRetention_ShareIsFleetWide(t *testing.T) {
 	}
 	if gone != 5 {
 		t.Errorf("%d of night 1's backups deleted after three nights; want 5 (the oldest first)", gone)
+	}
+}
+
+// A delete that landed but whose answer never came (as a process killed
+// between the call and the "deleted" record leaves it) is not forgotten:
+// the retry finds the backup gone, does not delete again, records it
+// deleted and counts it in the run's notice.
+func TestRetention_LandedDeleteWithoutAnAnswerIsRecorded(t *testing.T) {
+	h, c := retentionHarness(t, 1, retention.Rule{KeepLast: 1}, 1, 0)
+	h.night()
+	c.lostAnswers = 1
+	h.night()
+	if len(c.deleted) != 1 {
+		t.Fatalf("%d backups deleted after two nights of keep-last-1; want 1", len(c.deleted))
+	}
+	for id, calls := range c.deleted {
+		if calls != 1 {
+			t.Errorf("backup %s: %d delete calls; want 1 (it was gone when retried)", id, calls)
+		}
+		b, _, _ := h.ledger.Get(context.Background(), keyDeletion("cdb-r0000000", id))
+		if !strings.Contains(string(b), `"state":"deleted"`) {
+			t.Errorf("deletion record %s; want state deleted", b)
+		}
+	}
+	if keys, _ := h.ledger.List(context.Background(), "retention/pending/"); len(keys) != 0 {
+		t.Errorf("pending marks left: %v", keys)
+	}
+	notes := h.retentionNotices()
+	if len(notes) != 2 {
+		t.Fatalf("%d notices; want 2", len(notes))
+	}
+	if _, expired, bytes, _ := notes[1].Totals(); expired != 1 || bytes != 1<<20 {
+		t.Errorf("night 2 notice: %d expired, %d bytes; want 1 and 1 MiB", expired, bytes)
 	}
 }
