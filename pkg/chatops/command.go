@@ -6,6 +6,7 @@ import (
 	"html"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -58,10 +59,10 @@ const HelpText = `Commands:
 var (
 	// Slack wraps mentions, channels and links in angle brackets:
 	// <@U123>, <@U123|name>, <#C1|chan>, <!here>, <https://x|label>.
-	slackToken = regexp.MustCompile(`<([^<>]*)>`)
-	codeRE     = regexp.MustCompile(`^[A-Z2-7]{6}$`)
-	jobRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`)
+	slackToken = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<([^<>]*)>`) })
+	codeRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z2-7]{6}$`) })
+	jobRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`) })
+	bucketRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`) })
 )
 
 var methods = map[string]bool{"logical": true, "physical": true, "snapshot": true}
@@ -72,7 +73,7 @@ var methods = map[string]bool{"logical": true, "physical": true, "snapshot": tru
 // input methods produce) collapses to one space, and a leading /backupflow
 // or /dbbackup is dropped.
 func Normalize(text string) string {
-	text = slackToken.ReplaceAllStringFunc(text, func(tok string) string {
+	text = slackToken().ReplaceAllStringFunc(text, func(tok string) string {
 		inner := tok[1 : len(tok)-1]
 		switch {
 		case inner == "":
@@ -152,7 +153,7 @@ func ParseCommand(text string) (Command, error) {
 				if err := checkInstance(args[0]); err != nil {
 					return Command{}, err
 				}
-			} else if !jobRE.MatchString(args[0]) {
+			} else if !jobRE().MatchString(args[0]) {
 				return Command{}, usagef("%q is neither a job id nor an instance id", clip(args[0]))
 			}
 			c.Query = args[0]
@@ -181,7 +182,7 @@ func ParseCommand(text string) (Command, error) {
 			return Command{}, usagef("confirm takes the code you were given")
 		}
 		code := strings.ToUpper(args[0])
-		if !codeRE.MatchString(code) {
+		if !codeRE().MatchString(code) {
 			return Command{}, usagef("%q is not a confirmation code", clip(args[0]))
 		}
 		return Command{Verb: VerbConfirm, Code: code}, nil
@@ -217,7 +218,7 @@ func checkObject(obj string) error {
 	if !ok || key == "" {
 		return usagef("object %q: want bucket/key", clip(obj))
 	}
-	if !bucketRE.MatchString(bucket) {
+	if !bucketRE().MatchString(bucket) {
 		return usagef("object %q: %q is not a valid bucket name", clip(obj), clip(bucket))
 	}
 	if len(key) > 1024 {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -49,7 +50,7 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 	id := r.JobID
 	switch {
 	case id != "":
-		if !jobIDShape.MatchString(id) {
+		if !jobIDShape().MatchString(id) {
 			return "", apierr.Invalid("job id %q: want 4-40 of a-z, 0-9 and -", id)
 		}
 	case len(r.ID) == 0:
@@ -94,7 +95,7 @@ func (s *Service) Enqueue(ctx context.Context, r Request) (string, error) {
 	return id, nil
 }
 
-var jobIDShape = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{3,39}$`)
+var jobIDShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{3,39}$`) })
 
 // ParseObject reads cos://bucket/key, s3://bucket/key or bucket/key.
 func ParseObject(s string) (job.Object, error) {

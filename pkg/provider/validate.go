@@ -3,23 +3,28 @@ package provider
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 )
 
+// The shapes compile on first use: compiled at package init they were the
+// larger part of every function's init time (bounded repetitions such as
+// {32} and {0,59} expand into long programs), paid even by an invocation
+// that validates nothing.
 var (
-	huaweiID   = regexp.MustCompile(`^[0-9a-f]{32}in0[0-9]$`)
-	tencentIDs = map[Product]*regexp.Regexp{
-		MySQL:     regexp.MustCompile(`^cdb-[a-z0-9]{8,12}$`),
-		SQLServer: regexp.MustCompile(`^mssql-[a-z0-9]{8,12}$`),
-		MongoDB:   regexp.MustCompile(`^cmgo-[a-z0-9]{8,12}$`),
+	huaweiID   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{32}in0[0-9]$`) })
+	tencentIDs = map[Product]func() *regexp.Regexp{
+		MySQL:     sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^cdb-[a-z0-9]{8,12}$`) }),
+		SQLServer: sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^mssql-[a-z0-9]{8,12}$`) }),
+		MongoDB:   sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^cmgo-[a-z0-9]{8,12}$`) }),
 	}
 	// Huawei (seed 003): 4-64 chars, starts with a letter, letters, digits, - and _.
-	huaweiName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{3,63}$`)
+	huaweiName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{3,63}$`) })
 	// Tencent names: the docs only say "illegal characters" are rejected
 	// (InvalidParameterValue.BackupNameIsIllegal); we allow the set every
 	// product accepts and cap the length at cdb's 60.
-	tencentName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$`)
+	tencentName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$`) })
 )
 
 func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
@@ -27,16 +32,16 @@ func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
 // ValidateInstanceID checks an instance id's shape for its product.
 func ValidateInstanceID(p Product, id string) error {
 	if p == HuaweiRDS {
-		if !huaweiID.MatchString(id) {
+		if !huaweiID().MatchString(id) {
 			return apierr.Invalid("huawei rds instance id %q: want 32 lowercase hex characters followed by in0N", id)
 		}
 		return nil
 	}
-	re, ok := tencentIDs[p]
+	shape, ok := tencentIDs[p]
 	if !ok {
 		return apierr.Invalid("unknown product %q", p)
 	}
-	if !re.MatchString(id) {
+	if re := shape(); !re.MatchString(id) {
 		return apierr.Invalid("%s instance id %q: want the shape %s", p, id, strings.Trim(re.String(), "^$"))
 	}
 	return nil
@@ -45,12 +50,12 @@ func ValidateInstanceID(p Product, id string) error {
 // ValidateName checks a backup (or migration) name against the product's rules.
 func ValidateName(p Product, name string) error {
 	if p == HuaweiRDS {
-		if !huaweiName.MatchString(name) {
+		if !huaweiName().MatchString(name) {
 			return apierr.Invalid("backup name %q: Huawei requires 4-64 characters, a leading letter, then letters, digits, - or _", name)
 		}
 		return nil
 	}
-	if !tencentName.MatchString(name) {
+	if !tencentName().MatchString(name) {
 		return apierr.Invalid("backup name %q: use 1-60 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil

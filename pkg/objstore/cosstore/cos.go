@@ -35,14 +35,14 @@ type Store struct {
 	clients sync.Map // "scheme|bucket" -> *cos.Client
 }
 
-var regionPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
+var regionPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9-]+$`) })
 
 // New validates cfg and builds the store; it does no I/O.
 func New(cfg Config) (*Store, error) {
 	if cfg.Credentials.SecretID == "" || !cfg.Credentials.SecretKey.IsSet() {
 		return nil, errors.New("objstore: cos: no credentials")
 	}
-	if !regionPattern.MatchString(cfg.Region) {
+	if !regionPattern().MatchString(cfg.Region) {
 		return nil, fmt.Errorf("objstore: cos: invalid region %q", cfg.Region)
 	}
 	if cfg.Now == nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -77,8 +78,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 var (
-	regionRE  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	projectRE = regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`)
+	regionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
+	projectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`) })
 )
 
 // endpointURL resolves the endpoint the SDK is given: the configured one,
@@ -110,10 +111,10 @@ func (c Config) check() error {
 	if c.AK == "" || !c.SK.IsSet() {
 		return errors.New("huaweirds: AK and SK are both required")
 	}
-	if !projectRE.MatchString(c.ProjectID) {
+	if !projectRE().MatchString(c.ProjectID) {
 		return errors.New("huaweirds: project id is missing or malformed")
 	}
-	if !regionRE.MatchString(c.Region) {
+	if !regionRE().MatchString(c.Region) {
 		return fmt.Errorf("huaweirds: region is malformed (want e.g. cn-north-4)")
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -28,8 +29,8 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 	for page, offset := 0, int32(0); page < maxPages; page++ {
 		off := offset
 		req := &model.ListInstancesRequest{Tags: &filter, Offset: &off, Limit: &limit}
-		resp, err := p.call(ctx, actionListInstances, func(h map[string]string) (any, error) {
-			return p.client.ListInstancesInvoker(req).AddHeaders(h).Invoke()
+		resp, err := p.call(ctx, actionListInstances, func(c *rds.RdsClient, h map[string]string) (any, error) {
+			return c.ListInstancesInvoker(req).AddHeaders(h).Invoke()
 		})
 		if err != nil {
 			return nil, err
@@ -58,8 +59,8 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
 	limit := int32(1)
 	req := &model.ListInstancesRequest{Id: &id, Limit: &limit}
-	resp, err := p.call(ctx, actionListInstances, func(h map[string]string) (any, error) {
-		return p.client.ListInstancesInvoker(req).AddHeaders(h).Invoke()
+	resp, err := p.call(ctx, actionListInstances, func(c *rds.RdsClient, h map[string]string) (any, error) {
+		return c.ListInstancesInvoker(req).AddHeaders(h).Invoke()
 	})
 	if err != nil {
 		return provider.Instance{}, false, fmt.Errorf("huaweirds: describe %s: %w", id, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -32,8 +33,8 @@ func (p *Provider) Backups(ctx context.Context, spec provider.Spec) ([]provider.
 	for page, offset := 0, int32(0); page < maxPages; page++ {
 		off := offset
 		req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, Offset: &off, Limit: &limit}
-		resp, err := p.call(ctx, actionListBackups, func(h map[string]string) (any, error) {
-			return p.client.ListBackupsInvoker(req).AddHeaders(h).Invoke()
+		resp, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
+			return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
 		})
 		if err != nil {
 			return nil, fmt.Errorf("huaweirds: list backups of %s: %w", spec.InstanceID, err)
@@ -86,12 +87,12 @@ func (p *Provider) Delete(ctx context.Context, spec provider.Spec, backups []pro
 		if !b.Manual {
 			return apierr.Invalid("huaweirds: delete backup %s on %s: not a manual backup", b.ID, spec.InstanceID)
 		}
-		if !backupIDRE.MatchString(b.ID) {
+		if !backupIDRE().MatchString(b.ID) {
 			return apierr.Invalid("huaweirds: delete backup %q on %s: not a backup id", b.ID, spec.InstanceID)
 		}
 		req := &model.DeleteManualBackupRequest{BackupId: b.ID}
-		_, err := p.call(ctx, actionDelete, func(h map[string]string) (any, error) {
-			return p.client.DeleteManualBackupInvoker(req).AddHeaders(h).Invoke()
+		_, err := p.call(ctx, actionDelete, func(c *rds.RdsClient, h map[string]string) (any, error) {
+			return c.DeleteManualBackupInvoker(req).AddHeaders(h).Invoke()
 		})
 		// A 404 may mean the backup or the instance is missing: the
 		// backup is gone only when the instance's listing (which fails

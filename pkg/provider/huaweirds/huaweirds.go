@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
@@ -36,11 +37,14 @@ const (
 
 // backupIDRE is what a backup id may look like: UUIDs in the docs, 32 hex
 // plus a suffix in the console. Anything else cannot have come from Start.
-var backupIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+var backupIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`) })
 
 // Provider backs up Huawei Cloud RDS instances. Safe for concurrent use.
 type Provider struct {
-	client *rds.RdsClient
+	// client is built on first use: the SDK's builders cost more than the
+	// rest of a function's wiring, and most invocations (a drain with
+	// nothing for Huawei, an empty poll) never call Huawei at all.
+	client func() (*rds.RdsClient, error)
 	region string
 	now    func() time.Time
 }
@@ -51,9 +55,10 @@ var (
 	_ provider.Describer  = (*Provider)(nil)
 )
 
-// New builds the SDK client. It does no I/O: the project id is given, so
-// the SDK never asks IAM, and an endpoint is always set explicitly, so
-// WithRegion (which would replace it) is never used.
+// New checks the configuration; the SDK client is built on the first call.
+// Neither does I/O: the project id is given, so the SDK never asks IAM, and
+// an endpoint is always set explicitly, so WithRegion (which would replace
+// it) is never used.
 func New(cfg Config) (*Provider, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
@@ -71,30 +76,37 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := basic.NewCredentialsBuilder().WithAk(cfg.AK).WithSk(cfg.SK.Reveal()).WithProjectId(cfg.ProjectID).SafeBuild()
-	if err != nil {
-		// The SDK's message names fields, never values; keep it anyway out of
-		// caution and say only what failed.
-		return nil, errors.New("huaweirds: the SDK rejected the credentials")
+	build := func() (*rds.RdsClient, error) {
+		cred, err := basic.NewCredentialsBuilder().WithAk(cfg.AK).WithSk(cfg.SK.Reveal()).WithProjectId(cfg.ProjectID).SafeBuild()
+		if err != nil {
+			// The SDK's message names fields, never values; keep it anyway out of
+			// caution and say only what failed.
+			return nil, errors.New("huaweirds: the SDK rejected the credentials")
+		}
+		hc, err := rds.RdsClientBuilder().
+			WithEndpoints([]string{ep}).
+			WithCredential(cred).
+			WithHttpConfig(config.DefaultHttpConfig().WithTimeout(cfg.Timeout)).
+			SafeBuild()
+		if err != nil {
+			return nil, fmt.Errorf("huaweirds: build rds client: %w", err)
+		}
+		return rds.NewRdsClient(hc), nil
 	}
-	hc, err := rds.RdsClientBuilder().
-		WithEndpoints([]string{ep}).
-		WithCredential(cred).
-		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(cfg.Timeout)).
-		SafeBuild()
-	if err != nil {
-		return nil, fmt.Errorf("huaweirds: build rds client: %w", err)
-	}
-	return &Provider{client: rds.NewRdsClient(hc), region: cfg.Region, now: cfg.Now}, nil
+	return &Provider{client: sync.OnceValues(build), region: cfg.Region, now: cfg.Now}, nil
 }
 
 // call runs one SDK request. The SDK takes no context, so the request runs
 // on its own goroutine and ctx only stops the wait; the HTTP timeout ends
 // the abandoned request. X-Sdk-Date comes from the injected clock so the
 // signature agrees with an emulator running on virtual time.
-func (p *Provider) call(ctx context.Context, action string, invoke func(headers map[string]string) (any, error)) (any, error) {
+func (p *Provider) call(ctx context.Context, action string, invoke func(c *rds.RdsClient, headers map[string]string) (any, error)) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("huaweirds %s: %w", action, err)
+	}
+	client, err := p.client()
+	if err != nil {
+		return nil, err
 	}
 	headers := map[string]string{"X-Sdk-Date": p.now().UTC().Format("20060102T150405Z")}
 	type result struct {
@@ -103,7 +115,7 @@ func (p *Provider) call(ctx context.Context, action string, invoke func(headers 
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := invoke(headers)
+		resp, err := invoke(client, headers)
 		done <- result{resp, err}
 	}()
 	select {
@@ -172,14 +184,14 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 		body.BackupDatabaseIndividually = &yes
 	}
 	req := &model.CreateManualBackupRequest{Body: body}
-	out, err := p.call(ctx, actionCreate, func(h map[string]string) (any, error) {
-		return p.client.CreateManualBackupInvoker(req).AddHeaders(h).Invoke()
+	out, err := p.call(ctx, actionCreate, func(c *rds.RdsClient, h map[string]string) (any, error) {
+		return c.CreateManualBackupInvoker(req).AddHeaders(h).Invoke()
 	})
 	if err != nil {
 		return "", err
 	}
 	resp, _ := out.(*model.CreateManualBackupResponse)
-	if resp == nil || resp.Backup == nil || !backupIDRE.MatchString(resp.Backup.Id) {
+	if resp == nil || resp.Backup == nil || !backupIDRE().MatchString(resp.Backup.Id) {
 		// The backup may exist: the caller must look before retrying.
 		e := apierr.New(apierr.Huawei, "rds", actionCreate, "", "answer without a usable backup id", "", 200, nil)
 		e.Kind = apierr.RetryAfterLookup
@@ -190,7 +202,7 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 
 func parseRef(ref provider.Ref) (string, error) {
 	id, ok := strings.CutPrefix(string(ref), refPrefix)
-	if !ok || !backupIDRE.MatchString(id) {
+	if !ok || !backupIDRE().MatchString(id) {
 		return "", apierr.Invalid("huaweirds: ref %q is not backup/<backup id>", ref)
 	}
 	return id, nil
@@ -208,8 +220,8 @@ func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.
 		return provider.Status{}, err
 	}
 	req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, BackupId: &id}
-	out, err := p.call(ctx, actionListBackups, func(h map[string]string) (any, error) {
-		return p.client.ListBackupsInvoker(req).AddHeaders(h).Invoke()
+	out, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
+		return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
 	})
 	if err != nil {
 		return provider.Status{}, err
@@ -252,8 +264,8 @@ func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, 
 	for page, offset := 0, int32(0); page < maxPages; page++ {
 		off := offset
 		req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, BackupType: &manual, Offset: &off, Limit: &limit}
-		out, err := p.call(ctx, actionListBackups, func(h map[string]string) (any, error) {
-			return p.client.ListBackupsInvoker(req).AddHeaders(h).Invoke()
+		out, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
+			return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
 		})
 		if err != nil {
 			return "", false, err
@@ -263,7 +275,7 @@ func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, 
 			return "", false, nil
 		}
 		for _, b := range *resp.Backups {
-			if b.Name == spec.Name && backupIDRE.MatchString(b.Id) {
+			if b.Name == spec.Name && backupIDRE().MatchString(b.Id) {
 				return provider.Ref(refPrefix + b.Id), true, nil
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
@@ -146,8 +147,8 @@ func TestSeedExamples(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.body), &body); err != nil {
 				t.Fatal(err)
 			}
-			out, err := e.p.call(context.Background(), actionCreate, func(h map[string]string) (any, error) {
-				return e.p.client.CreateManualBackupInvoker(&model.CreateManualBackupRequest{Body: &body}).AddHeaders(h).Invoke()
+			out, err := e.p.call(context.Background(), actionCreate, func(c *rds.RdsClient, h map[string]string) (any, error) {
+				return c.CreateManualBackupInvoker(&model.CreateManualBackupRequest{Body: &body}).AddHeaders(h).Invoke()
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -537,8 +538,8 @@ func TestDeletingEndsTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimPrefix(string(ref), "backup/")
-	if _, err := e.p.call(ctx, "DELETE /v3/{project_id}/backups/{backup_id}", func(h map[string]string) (any, error) {
-		return e.p.client.DeleteManualBackupInvoker(&model.DeleteManualBackupRequest{BackupId: id}).AddHeaders(h).Invoke()
+	if _, err := e.p.call(ctx, "DELETE /v3/{project_id}/backups/{backup_id}", func(c *rds.RdsClient, h map[string]string) (any, error) {
+		return c.DeleteManualBackupInvoker(&model.DeleteManualBackupRequest{BackupId: id}).AddHeaders(h).Invoke()
 	}); err != nil {
 		t.Fatal(err)
 	}

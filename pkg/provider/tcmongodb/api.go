@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 )
 
 // Request and response shapes of the mongodb 2019-07-25 actions this adapter
@@ -30,7 +31,7 @@ type CreateBackupDBInstanceResponse struct {
 // but its own example answers a number, so both decode.
 type AsyncID string
 
-var asyncIDShape = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var asyncIDShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
 
 // UnmarshalJSON accepts "4773" and 4773.
 func (a *AsyncID) UnmarshalJSON(b []byte) error {
@@ -54,7 +55,7 @@ func (a *AsyncID) UnmarshalJSON(b []byte) error {
 		}
 		s = n.String()
 	}
-	if s != "" && !asyncIDShape.MatchString(s) {
+	if s != "" && !asyncIDShape().MatchString(s) {
 		return fmt.Errorf("AsyncRequestId %.40q: unexpected characters", s)
 	}
 	*a = AsyncID(s)

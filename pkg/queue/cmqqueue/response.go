@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // flexInt decodes a JSON number or a numeric string (one old CMQ doc page
@@ -95,11 +96,11 @@ func decodeResponse(body []byte, out any) (envelope, error) {
 	return env, nil
 }
 
-var moduleRE = regexp.MustCompile(`^\((\d+)\)`)
+var moduleRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\((\d+)\)`) })
 
 // module is the module number in a message's "(NNNNN)" prefix, 0 if none.
 func module(message string) int {
-	m := moduleRE.FindStringSubmatch(message)
+	m := moduleRE().FindStringSubmatch(message)
 	if m == nil {
 		return 0
 	}
