@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"encoding/json"
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/chatapp"
+	"github.com/backupflow/backupflow/pkg/chatops/chatopstest"
 	"github.com/backupflow/backupflow/pkg/job"
 )
 
@@ -74,5 +78,49 @@ func TestEndToEnd_RetentionSQLServerOnlyWhatItMade(t *testing.T) {
 	}
 	if out := s.out.String(); strings.Count(out, "Retention after ") != 3 {
 		t.Errorf("want one retention notice per night:\n%s", out)
+	}
+}
+
+// Chat `retention <instance>` previews a SQL Server instance too (the
+// chatops role lists its backups): backupflow's older backup would be
+// deleted, the scheduled one is kept.
+func TestEndToEnd_ChatRetentionPreviewSQLServer(t *testing.T) {
+	const inst = "mssql-i1z41iwd"
+	s := newStack(t, emulator.Options{}, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none",
+		"BACKUPFLOW_PRODUCTS": "sqlserver", "BACKUPFLOW_RETENTION": "keep-last=1"})
+	if _, err := s.emu.Tencent.SeedBackup(inst, "", true, s.clk.Now().Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for range 2 {
+		names = append(names, job.Name(job.NewID("nightly", job.Slot(s.clk.Now()), inst)))
+		timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + s.clk.Now().Format(time.RFC3339) + `","Message":""}`
+		s.invoke(s.create, timer)
+		run := "nightly-" + job.Slot(s.clk.Now())
+		s.runFor(3*time.Hour, func() bool { return strings.Contains(s.out.String(), "Retention after "+run) })
+		s.clk.Advance(21 * time.Hour)
+	}
+	h, err := chatapp.New(s.app, chatopstest.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, chatopstest.Slack(chatopstest.Message{ID: "m-ret-mssql", Text: "retention " + inst}, s.clk.Now()))
+	var answer struct{ Text string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+		t.Fatalf("chat answer %q: %v", rec.Body.String(), err)
+	}
+	body := answer.Text
+	for _, want := range []string{"Retention of " + inst + " (rule keep-last-1; report only", "1 of 3 backups would be deleted",
+		names[0] + " ", "(automatic)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("chat preview lacks %q:\n%s", want, body)
+		}
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, names[0]) && !strings.HasPrefix(line, "delete ") ||
+			strings.Contains(line, names[1]) && !strings.HasPrefix(line, "keep ") {
+			t.Errorf("preview line %q: want night 1's backup deleted and night 2's kept", line)
+		}
 	}
 }
