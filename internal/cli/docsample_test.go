@@ -154,7 +154,7 @@ func checkDocSamples(t *testing.T, path, heading string, vars map[string]string)
 		if strings.HasPrefix(l, "## ") {
 			break // the next section
 		}
-		if strings.TrimRight(l, "\n") != "```" || i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "$ backupflow ") {
+		if fence := strings.TrimRight(l, "\n"); fence != "```" && fence != "```console" || i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "$ backupflow ") {
 			out = append(out, l)
 			i++
 			continue

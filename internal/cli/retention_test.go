@@ -90,22 +90,3 @@ func TestRetentionDryRun(t *testing.T) {
 		t.Errorf("retention without --dry-run = %d, %q; want usage error", code, errs)
 	}
 }
-
-// The recipe of docs/operations.md "Retention": the emulator's export
-// block, three backups in separate runs, then the dry run in another.
-func TestRetentionRecipe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in real time")
-	}
-	vars := startEmulatorCmd(t)
-	for range 3 {
-		if code, out, errs := run(t, lookup(vars), "backup", "--instance", "cdb-c1nl9rpv", "--wait", "--timeout", "1m"); code != ExitOK {
-			t.Fatalf("backup --wait = %d\n%s%s", code, out, errs)
-		}
-	}
-	code, out, errs := run(t, lookup(vars), "retention", "--instance", "cdb-c1nl9rpv", "--keep-last", "1", "--dry-run")
-	if code != ExitOK || strings.Count(out, "\n  delete  ") != 2 || strings.Count(out, "\n  keep  ") != 1 ||
-		!strings.Contains(out, "2 backups would be deleted; nothing was deleted") {
-		t.Errorf("retention --dry-run = %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-	}
-}

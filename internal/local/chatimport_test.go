@@ -66,7 +66,7 @@ func TestSlackImportThenConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	var script []string
-	for _, line := range strings.Split(docsBlock(t, "local-import-confirm"), "\n") {
+	for _, line := range strings.Split(docsBlock(t, "docs-test: local-import-confirm"), "\n") {
 		line = strings.ReplaceAll(line, "localhost:9091", strings.TrimPrefix(s.ChatURL, "http://"))
 		line = strings.ReplaceAll(line, "/tmp/orders.bak", bak)
 		switch {
