@@ -29,7 +29,9 @@ import (
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke/scfinvoke"
 	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/notify"
+	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -713,5 +715,139 @@ func TestNightlyFanOutKeepsToTheSendLimit(t *testing.T) {
 	}
 	if v, i, d := emu.CMQ.Stats("backupflow-work"); v+i+d != n {
 		t.Errorf("work queue holds %d messages; want one per tagged instance, %d", v+i+d, n)
+	}
+}
+
+// TestCrashSoak_RetentionDelete kills the create-backup process running
+// retention's delete phase at each point around the cloud delete: between
+// the "deleting" record and the call, and between the call and the
+// "deleted" record. The platform redelivers to a fresh process. Either
+// way the expired backup is deleted once (one DeleteBackup reaches the
+// cloud), its record ends "deleted" with no pending mark, and the run's one
+// notice counts it: nothing deleted twice, nothing forgotten.
+func TestCrashSoak_RetentionDelete(t *testing.T) {
+	b := needBinaries(t)
+	const inst = "cdb-c1nl9rpv"
+	for _, point := range []string{"retention-before-delete", "retention-after-delete"} {
+		t.Run(point, func(t *testing.T) {
+			clk := newFileClock(t)
+			emu, err := emulator.New(emulator.Options{Now: clk.Now, JobDuration: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(emu)
+			t.Cleanup(srv.Close)
+			env := emu.Env(srv.URL)
+			maps.Copy(env, emulator.CloudQueues("ledger-crash-"+point))
+			maps.Copy(env, map[string]string{"BACKUPFLOW_TARGETS": inst, "BACKUPFLOW_DISCOVER_TAG": "none", "BACKUPFLOW_PRODUCTS": "mysql",
+				"BACKUPFLOW_RETENTION": "keep-last=1", "BACKUPFLOW_RETENTION_SHARE": "1", "BACKUPFLOW_RETENTION_DELETE": "true",
+				"BACKUPFLOW_NOTIFY": "print:", "BACKUPFLOW_LOG_LEVEL": "warn"})
+			logs := &syncBuf{}
+			start := func(bin string) *fnProcess {
+				return startProcessEnv(t, bin, []string{crashClockEnv + "=" + clk.path}, logs)
+			}
+			procs := map[string]*fnProcess{b.create: start(b.create), b.poll: start(b.poll)}
+			crashes := 0
+			// call invokes bin's instance with its deadline on the shared
+			// clock; an instance that died at the crash point is replaced.
+			call := func(bin, event string, env map[string]string) {
+				pr := procs[bin]
+				req := pr.Request([]byte(event), env, time.Minute)
+				dl := clk.Now().Add(time.Minute)
+				req.Deadline = scfinvoke.Timestamp{Seconds: dl.Unix(), Nanos: int64(dl.Nanosecond())}
+				req.FunctionName = "crash"
+				reply, err := pr.Invoke(context.Background(), req)
+				if err == nil {
+					if reply.Error != nil {
+						t.Fatalf("function error: %+v\n%s", reply.Error, tail(logs))
+					}
+					return
+				}
+				select {
+				case <-pr.Done():
+				case <-time.After(30 * time.Second): // hang guard only
+					t.Fatalf("invocation failed (%v) and the instance still runs\n%s", err, tail(logs))
+				}
+				if code := pr.Cmd.ProcessState.ExitCode(); code != 86 {
+					t.Fatalf("instance ended with %v, not at the crash point\n%s", pr.Cmd.ProcessState, tail(logs))
+				}
+				crashes++
+				procs[bin] = start(bin)
+			}
+			night := func(crashAt string) {
+				timer := `{"Type":"Timer","TriggerName":"nightly","Time":"` + clk.Now().UTC().Format(time.RFC3339) + `","Message":""}`
+				call(b.create, timer, env)
+				for round, settled := 0, 0; settled < 2; round++ {
+					if round > 2000 {
+						t.Fatalf("queues not empty after %d rounds\n%s", round, tail(logs))
+					}
+					e := env
+					if crashAt != "" && crashes == 0 {
+						e = maps.Clone(env)
+						e[flowCrashEnv] = crashAt
+					}
+					call(b.create, drainTimer, e)
+					call(b.poll, drainTimer, env)
+					visible, total := 0, 0
+					for _, q := range []string{"backupflow-work", "backupflow-poll"} {
+						v, i, d := emu.CMQ.Stats(q)
+						visible += v
+						total += v + i + d
+					}
+					switch {
+					case total == 0:
+						settled++
+						clk.Advance(time.Hour)
+					case visible == 0:
+						settled = 0
+						if next, ok := emu.CMQ.NextDue(); ok {
+							clk.Advance(next.Sub(clk.Now()) + time.Millisecond)
+						}
+					default:
+						settled = 0
+					}
+				}
+			}
+			night("")
+			clk.Advance(22 * time.Hour)
+			night(point)
+
+			if crashes != 1 {
+				t.Fatalf("%d instances died at %s; want 1\n%s", crashes, point, tail(logs))
+			}
+			var expired string
+			for _, j := range emu.Jobs() {
+				if j.InstanceID == inst && !j.Deleted.IsZero() {
+					if expired != "" {
+						t.Errorf("backups %s and %s deleted; want only the older of two", expired, j.ID)
+					}
+					expired = j.ID
+				}
+			}
+			if expired == "" {
+				t.Fatalf("no backup deleted after two nights of keep-last-1\n%s", tail(logs))
+			}
+			if n := emu.Tencent.Calls("cdb", "DeleteBackup"); n != 1 {
+				t.Errorf("%d DeleteBackup calls reached the cloud; want 1", n)
+			}
+			led, err := ledger.Open(context.Background(), env["BACKUPFLOW_LEDGER"], openurl.Env{Getenv: func(k string) string { return env[k] }, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, ok, err := led.Get(context.Background(), "retention/deleted/"+inst+"/"+expired)
+			if err != nil || !ok || !strings.Contains(string(rec), `"state":"deleted"`) {
+				t.Errorf("deletion record of %s = %s (found %v, %v); want state deleted", expired, rec, ok, err)
+			}
+			if keys, err := led.List(context.Background(), "retention/pending/"); err != nil || len(keys) != 0 {
+				t.Errorf("pending marks left: %v (%v)", keys, err)
+			}
+			out := logs.String()
+			if n := strings.Count(out, "Retention after nightly-"); n != 2 {
+				t.Errorf("%d retention notices; want one a night\n%s", n, tail(logs))
+			}
+			if !strings.Contains(out, ": 1 backupflow backups expired") {
+				t.Errorf("no notice counts the expired backup\n%s", tail(logs))
+			}
+		})
 	}
 }
