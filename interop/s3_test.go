@@ -128,3 +128,65 @@ func TestS3LedgerConditionalWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestS3LedgerVersionedBucket: the S3 ledger shares a bucket that may be
+// versioned (issue 13 item 10). S3 keeps If-None-Match: * on a versioned
+// bucket, so the S3 driver, unlike the COS one, does not refuse one; this
+// proves its claims still hold there, on gofakes3 with versioning turned on
+// through the S3 API (PutBucketVersioning) as an operator would.
+func TestS3LedgerVersionedBucket(t *testing.T) {
+	srv := startS3(t, "backupflow-versioned")
+	check(t, s3Client, "on a versioned bucket: 16 concurrent claims of one key, exactly one wins; a later one loses", func(c *R) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/backupflow-versioned?versioning",
+			strings.NewReader(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			c.Errorf("PutBucketVersioning: %v %v", err, resp)
+			return
+		}
+		resp.Body.Close()
+		resp, err = http.Get(srv.URL + "/backupflow-versioned?versioning")
+		if err != nil {
+			c.Errorf("GetBucketVersioning: %v", err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "<Status>Enabled</Status>") {
+			c.Errorf("the bucket is not versioned: %s", b)
+			return
+		}
+		l, err := s3Ledger(t, srv.URL, "s3://backupflow-versioned/interop")
+		if err != nil {
+			c.Errorf("open: %v", err)
+			return
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := l.Claim(ctx, "job/race/outcome", fmt.Appendf(nil, "claimer-%d", i))
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					c.Errorf("claim: %v", err)
+				}
+				if ok {
+					won++
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			c.Errorf("%d claims won on a versioned bucket; want exactly 1", won)
+		}
+		if ok, err := l.Claim(ctx, "job/race/outcome", []byte("late")); ok || err != nil {
+			c.Errorf("a later claim: won=%v err=%v; want lost, no error", ok, err)
+		}
+	})
+}
