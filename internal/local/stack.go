@@ -21,6 +21,7 @@ import (
 	"github.com/backupflow/backupflow/internal/descriptor"
 	"github.com/backupflow/backupflow/internal/emulator"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/chatapp"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
@@ -313,10 +314,15 @@ func (s *Stack) serveChat(f *Function) error {
 	}
 	s.ChatURL = "http://" + lis.Addr().String()
 	meta := invoke.Meta{Platform: invoke.PlatformLocal, FunctionName: f.Name}
+	mux := http.NewServeMux()
+	// The night's report, live from the stack's ledger: the page
+	// `backupflow report --html` writes, for a browser on this machine.
+	mux.Handle("/report", chatapp.ReportPage(f.App.Service, f.App.Log))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(invoke.WithMeta(r.Context(), meta)))
+	}))
 	s.chat = &http.Server{ReadHeaderTimeout: 10 * time.Second,
-		Handler: http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.ServeHTTP(w, r.WithContext(invoke.WithMeta(r.Context(), meta)))
-		}), scfinvoke.MaxWebBodyBytes)}
+		Handler: http.MaxBytesHandler(mux, scfinvoke.MaxWebBodyBytes)}
 	go func() { _ = s.chat.Serve(lis) }()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"sort"
@@ -35,6 +36,10 @@ type RunJob struct {
 	Reason   string           `json:"reason,omitempty"` // the cloud's code and message
 }
 
+// ErrUnknownRun is what RunView returns when the ledger holds no such run
+// (or no run at all).
+var ErrUnknownRun = errors.New("not in the ledger")
+
 // Runs lists the nightly runs the ledger holds, oldest first.
 func (s *Service) Runs(ctx context.Context) ([]string, error) {
 	keys, err := s.d.Ledger.List(ctx, "runs/")
@@ -59,7 +64,7 @@ func (s *Service) RunView(ctx context.Context, run string) (RunView, error) {
 			return RunView{}, err
 		}
 		if len(runs) == 0 {
-			return RunView{}, fmt.Errorf("no nightly run in the ledger")
+			return RunView{}, fmt.Errorf("no nightly run: %w", ErrUnknownRun)
 		}
 		run = runs[len(runs)-1]
 	}
@@ -69,7 +74,7 @@ func (s *Service) RunView(ctx context.Context, run string) (RunView, error) {
 		return v, wrapLedger(err)
 	}
 	if !ok {
-		return v, fmt.Errorf("run %s: not in the ledger", run)
+		return v, fmt.Errorf("run %s: %w", run, ErrUnknownRun)
 	}
 	var manifest struct {
 		Jobs    []string            `json:"jobs"`

@@ -1,0 +1,55 @@
+package chatapp
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+
+	"github.com/backupflow/backupflow/pkg/flow"
+)
+
+// runName is what a run's name can be: one ledger path segment, as the
+// nightly run names them (nightly-20261204T0100Z). Anything else is
+// refused before the ledger is read.
+var runName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,99}$`)
+
+// ReportPage serves a nightly run's report as the page `backupflow report
+// --html` writes: GET ?run=ID, or the latest run without it. An unknown
+// run is 404, a malformed one 400; a ledger that cannot be read is 502
+// and logged, never shown.
+func ReportPage(svc *flow.Service, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "report: GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		run := r.URL.Query().Get("run")
+		if run != "" && !runName.MatchString(run) {
+			http.Error(w, "report: run must be a run name such as nightly-20261204T0100Z", http.StatusBadRequest)
+			return
+		}
+		v, err := svc.RunView(r.Context(), run)
+		if errors.Is(err, flow.ErrUnknownRun) {
+			http.Error(w, "report: "+err.Error(), http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			log.ErrorContext(r.Context(), "report page: the ledger could not be read", "run", run, "err", err.Error())
+			http.Error(w, "report: the ledger could not be read; try again in a minute", http.StatusBadGateway)
+			return
+		}
+		page, err := v.HTML()
+		if err != nil {
+			log.ErrorContext(r.Context(), "report page: rendering failed", "run", v.Run, "err", err.Error())
+			http.Error(w, "report: the page could not be drawn", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// The page shows the fleet's instance ids and the clouds' errors:
+		// never kept by a shared cache.
+		w.Header().Set("Cache-Control", "private, no-store")
+		_, _ = w.Write(page)
+	})
+}
