@@ -124,8 +124,18 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	defer os.RemoveAll(dir)
 	var out []Result
 	for _, plat := range []string{SCF, AWS} {
+		type target struct {
+			f       Function
+			r       *Result
+			host    string
+			payload []byte
+			colds   []time.Duration
+			warms   []time.Duration
+			rss     []int64
+		}
+		var ts []*target
 		for _, f := range o.Functions {
-			r := Result{Function: f.Name, Platform: plat, Arch: deployedArch[plat]}
+			r := &Result{Function: f.Name, Platform: plat, Arch: deployedArch[plat]}
 			dep := filepath.Join(dir, plat, deployedArch[plat], f.Name)
 			if err := build(ctx, o.Root, f.Pkg, platformTags[plat], deployedArch[plat], dep); err != nil {
 				return nil, err
@@ -146,30 +156,41 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(o.Log, "footprint: %s/%s: %d runs\n", plat, f.Name, o.Runs)
-			var colds, warms []time.Duration
-			var rss []int64
-			for i := range o.Runs {
+			ts = append(ts, &target{f: f, r: r, host: host, payload: payload})
+		}
+		// Runs go round the binaries (hello, then each function, then
+		// again) rather than ten of one after ten of the next, so every
+		// binary's median sees the same load on a shared machine and the
+		// ×hello ratios compare like with like.
+		fmt.Fprintf(o.Log, "footprint: %s: %d rounds over %d binaries\n", plat, o.Runs, len(ts))
+		for i := range o.Runs {
+			for _, t := range ts {
+				if t.r.Err != "" {
+					continue
+				}
 				var m sample
+				var err error
 				switch {
 				case plat == AWS:
-					m, err = runLambda(ctx, host, payload)
-				case f.Web:
-					m, err = runWeb(ctx, host, payload)
+					m, err = runLambda(ctx, t.host, t.payload)
+				case t.f.Web:
+					m, err = runWeb(ctx, t.host, t.payload)
 				default:
-					m, err = runSCF(ctx, host, payload)
+					m, err = runSCF(ctx, t.host, t.payload)
 				}
 				if err != nil {
-					r.Err = err.Error()
-					break
+					t.r.Err = err.Error()
+					continue
 				}
 				if i == 0 {
-					r.Answer = m.answer
+					t.r.Answer = m.answer
 				}
-				colds, warms, rss = append(colds, m.cold), append(warms, m.warm), append(rss, m.rss)
+				t.colds, t.warms, t.rss = append(t.colds, m.cold), append(t.warms, m.warm), append(t.rss, m.rss)
 			}
-			r.Cold, r.Warm, r.PeakRSS = median(colds), median(warms), medianInt(rss)
-			out = append(out, r)
+		}
+		for _, t := range ts {
+			t.r.Cold, t.r.Warm, t.r.PeakRSS = median(t.colds), median(t.warms), medianInt(t.rss)
+			out = append(out, *t.r)
 		}
 	}
 	return out, nil
