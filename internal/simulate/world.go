@@ -191,6 +191,19 @@ func (c counted) Find(ctx context.Context, spec provider.Spec) (provider.Ref, bo
 	return r, ok, err
 }
 
+// DefaultMethods forwards the fan-out's batched method lookup to an
+// adapter that has one (provider.MethodResolver); its calls are counted
+// under no job (they count in the calls per job, not in any job's).
+func (c counted) DefaultMethods(ctx context.Context, region string, ids []string) (map[string]string, error) {
+	mr, ok := c.p.(provider.MethodResolver)
+	if !ok {
+		return nil, nil
+	}
+	m, err := mr.DefaultMethods(ctx, region, ids)
+	c.c.add("", false, err)
+	return m, err
+}
+
 // recorder of outcomes: the simulation's notifier.
 type outcomes struct {
 	mu        sync.Mutex

@@ -80,6 +80,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		return RunReport{Run: run}, fmt.Errorf("nightly run %s: %d targets exceeds the limit of %d (BACKUPFLOW_MAX_TARGETS); nothing was started",
 			run, len(targets), s.cfg.MaxTargets)
 	}
+	s.fillMethods(ctx, targets)
 	if err := s.watchScopeUpdate(ctx, at, targets, len(sel.Targets) > 0); err != nil {
 		// Bookkeeping for the staleness alarm: the run goes on without it.
 		log.Error("staleness scope not recorded", "err", err)

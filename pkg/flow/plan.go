@@ -82,6 +82,7 @@ func (s *Service) Plan(ctx context.Context, at time.Time, sel Selection) (Plan, 
 		return p, err
 	}
 	p.Skipped = skipped
+	s.fillMethods(ctx, targets)
 	if len(targets) > s.cfg.MaxTargets {
 		p.Refused = fmt.Sprintf("%d targets exceeds the limit of %d (BACKUPFLOW_MAX_TARGETS): the run would start nothing",
 			len(targets), s.cfg.MaxTargets)

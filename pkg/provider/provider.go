@@ -129,6 +129,23 @@ type Provider interface {
 	Find(ctx context.Context, spec Spec) (ref Ref, found bool, err error)
 }
 
+// MethodResolver is implemented by a provider whose default backup method
+// depends on the instance (MySQL: its device type). The nightly fan-out
+// asks once for all its targets that name no method, in batches, so a
+// create needs no lookup of its own: that lookup was a second call per
+// create, made inside the create's rate-limit slot, and a fault on it
+// wasted the slot (a create failed twice as often as the fault rate).
+// An instance missing from the answer keeps no method and Start looks it
+// up as before.
+type MethodResolver interface {
+	// DefaultMethods returns the default method of each of ids (at most
+	// MethodBatch) that the cloud lists.
+	DefaultMethods(ctx context.Context, region string, ids []string) (map[string]string, error)
+}
+
+// MethodBatch is the most ids one DefaultMethods call takes.
+const MethodBatch = 100
+
 // Limits are the published per-action rate limits the fan-out must respect
 // (from the seed documents) and a typical job duration for the first poll.
 type Limits struct {

@@ -241,3 +241,42 @@ func TestAmbiguousCreateThenLookup(t *testing.T) {
 		t.Errorf("%d backups named %s; want 1", n, s.Name)
 	}
 }
+
+// TestDefaultMethods: one DescribeDBInstances call gives each listed
+// instance the method Start would pick (a Basic edition: snapshot), an
+// unknown id is left out, and a batch over provider.MethodBatch is refused
+// before any call.
+func TestDefaultMethods(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	got, err := e.p.DefaultMethods(ctx, "", []string{"cdb-c1nl9rpv", "cdb-b4sic001", "cdb-zzzzzzzz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"cdb-c1nl9rpv": "physical", "cdb-b4sic001": "snapshot"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultMethods = %v; want %v", got, want)
+	}
+	if n := e.calls.Load(); n != 1 {
+		t.Errorf("%d calls; want one DescribeDBInstances", n)
+	}
+	for _, id := range []string{"cdb-c1nl9rpv", "cdb-b4sic001"} {
+		s := spec(id, "job-m-"+id[4:])
+		s.Method = got[id]
+		if _, err := e.p.Start(ctx, s); err != nil {
+			t.Errorf("Start %s with the method read: %v", id, err)
+		}
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("%d calls after two starts with their method; want 3 (no lookup per start)", n)
+	}
+	many := make([]string, provider.MethodBatch+1)
+	for i := range many {
+		many[i] = "cdb-c1nl9rpv"
+	}
+	if _, err := e.p.DefaultMethods(ctx, "", many); apierr.KindOf(err) != apierr.Permanent {
+		t.Errorf("DefaultMethods of %d ids: err = %v; want a permanent refusal", len(many), err)
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("the oversized batch made a call (%d calls)", n)
+	}
+}

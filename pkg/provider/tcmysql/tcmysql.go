@@ -142,6 +142,36 @@ func (p *Provider) defaultMethod(ctx context.Context, region, id string) (string
 	return "physical", nil
 }
 
+// DefaultMethods reads the device type of up to provider.MethodBatch
+// instances in one DescribeDBInstances call (InstanceIds, Limit up to
+// 2000) and returns each listed instance's default method, as Start
+// would pick it.
+func (p *Provider) DefaultMethods(ctx context.Context, region string, ids []string) (map[string]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > provider.MethodBatch {
+		return nil, apierr.Invalid("tcmysql: %d instances in one method lookup; at most %d", len(ids), provider.MethodBatch)
+	}
+	req := DescribeDBInstancesRequest{InstanceIds: ids, Limit: uint64(len(ids))}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, region, "DescribeDBInstances", req, &resp); err != nil {
+		return nil, fmt.Errorf("tcmysql: default methods of %d instances: %w", len(ids), err)
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make(map[string]string, len(ids))
+	for _, in := range resp.Items {
+		if want[in.InstanceId] {
+			m, _ := Methods(in.DeviceType)
+			out[in.InstanceId] = m[0]
+		}
+	}
+	return out, nil
+}
+
 // Ref is the handle of a backup.
 func Ref(backupID int64) provider.Ref {
 	return provider.Ref("backup/" + strconv.FormatInt(backupID, 10))
