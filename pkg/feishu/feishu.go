@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/secret"
+	"github.com/backupflow/backupflow/pkg/tokencache"
 )
 
 // Settings are the app's credentials, read from the environment by the one
@@ -32,13 +32,9 @@ func (s Settings) Enabled() bool { return s.AppID != "" && s.AppSecret.IsSet() }
 
 // Client replies to messages as the app.
 type Client struct {
-	s    Settings
-	http *http.Client
-	now  func() time.Time
-
-	mu      sync.Mutex
-	token   string
-	expires time.Time
+	s      Settings
+	http   *http.Client
+	tokens *tokencache.Cache
 }
 
 // New returns a client for s; hc and now default to a 10 s client and time.Now.
@@ -46,11 +42,10 @@ func New(s Settings, hc *http.Client, now func() time.Time) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	if now == nil {
-		now = time.Now
-	}
 	s.API = strings.TrimSuffix(s.API, "/")
-	return &Client{s: s, http: hc, now: now}
+	c := &Client{s: s, http: hc}
+	c.tokens = tokencache.New(c.tenantToken, now)
+	return c
 }
 
 // Error is an answer with a non-zero code (or a non-2xx status).
@@ -70,7 +65,7 @@ func (c *Client) Reply(ctx context.Context, messageID, text string) error {
 	if messageID == "" {
 		return fmt.Errorf("feishu reply: no message to reply to")
 	}
-	tok, err := c.tenantToken(ctx)
+	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err
 	}
@@ -85,22 +80,15 @@ func (c *Client) Reply(ctx context.Context, messageID, text string) error {
 		err = &Error{Op: "reply", Status: http.StatusOK, Code: out.Code, Msg: out.Msg}
 	}
 	if e, ok := err.(*Error); ok && (e.Code == 99991663 || e.Code == 99991661 || e.Status == http.StatusUnauthorized) {
-		c.mu.Lock()
-		c.token = "" // expired or revoked early: the next call fetches a new one
-		c.mu.Unlock()
+		c.tokens.Refused(tok) // expired or revoked early: the next call fetches a new one
 	}
 	return err
 }
 
-// tenantToken returns the cached token, fetching one when it is missing or
-// within a minute of its expiry (Feishu hands out the same token until its
-// last 30 minutes, so fetching early costs nothing).
-func (c *Client) tenantToken(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token != "" && c.now().Before(c.expires.Add(-time.Minute)) {
-		return c.token, nil
-	}
+// tenantToken fetches a tenant access token for the cache (Feishu hands
+// out the same token until its last 30 minutes, so the cache's early
+// refresh costs nothing).
+func (c *Client) tenantToken(ctx context.Context) (string, time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"app_id": c.s.AppID, "app_secret": c.s.AppSecret.Reveal()})
 	var out struct {
 		Code   int    `json:"code"`
@@ -109,13 +97,12 @@ func (c *Client) tenantToken(ctx context.Context) (string, error) {
 		Expire int    `json:"expire"`
 	}
 	if err := c.post(ctx, "tenant token", "/open-apis/auth/v3/tenant_access_token/internal", "", body, &out); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if out.Code != 0 || out.Token == "" {
-		return "", &Error{Op: "tenant token", Status: http.StatusOK, Code: out.Code, Msg: out.Msg}
+		return "", 0, &Error{Op: "tenant token", Status: http.StatusOK, Code: out.Code, Msg: out.Msg}
 	}
-	c.token, c.expires = out.Token, c.now().Add(time.Duration(out.Expire)*time.Second)
-	return c.token, nil
+	return out.Token, time.Duration(out.Expire) * time.Second, nil
 }
 
 func (c *Client) post(ctx context.Context, op, path, token string, body []byte, out any) error {

@@ -14,10 +14,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/secret"
+	"github.com/backupflow/backupflow/pkg/tokencache"
 )
 
 // Settings are the app's credentials, read by the one config loader. The
@@ -37,13 +37,9 @@ func (s Settings) Enabled() bool { return s.CorpID != "" && s.Secret.IsSet() && 
 
 // Client sends app messages.
 type Client struct {
-	s    Settings
-	http *http.Client
-	now  func() time.Time
-
-	mu      sync.Mutex
-	token   string
-	expires time.Time
+	s      Settings
+	http   *http.Client
+	tokens *tokencache.Cache
 }
 
 // New returns a client for s; hc and now default to a 10 s client and time.Now.
@@ -51,11 +47,10 @@ func New(s Settings, hc *http.Client, now func() time.Time) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	if now == nil {
-		now = time.Now
-	}
 	s.API = strings.TrimSuffix(s.API, "/")
-	return &Client{s: s, http: hc, now: now}
+	c := &Client{s: s, http: hc}
+	c.tokens = tokencache.New(c.accessToken, now)
+	return c
 }
 
 // Error is an answer with a non-zero errcode (or a non-2xx status).
@@ -87,7 +82,7 @@ func (c *Client) SendText(ctx context.Context, user, text string) error {
 	if err != nil {
 		return fmt.Errorf("wecom send: agent id %q is not a number", c.s.AgentID)
 	}
-	tok, err := c.accessToken(ctx)
+	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,9 +102,7 @@ func (c *Client) SendText(ctx context.Context, user, text string) error {
 		err = &Error{Op: "send", Status: http.StatusOK, ErrCode: out.ErrCode, ErrMsg: out.ErrMsg}
 	}
 	if e, ok := err.(*Error); ok && tokenCodes[e.ErrCode] {
-		c.mu.Lock()
-		c.token = ""
-		c.mu.Unlock()
+		c.tokens.Refused(tok)
 	}
 	return err
 }
@@ -119,14 +112,8 @@ type errAnswer struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-// accessToken returns the cached token, fetching one when it is missing or
-// within a minute of its expiry.
-func (c *Client) accessToken(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token != "" && c.now().Before(c.expires.Add(-time.Minute)) {
-		return c.token, nil
-	}
+// accessToken fetches an access token (gettoken) for the cache.
+func (c *Client) accessToken(ctx context.Context) (string, time.Duration, error) {
 	q := url.Values{"corpid": {c.s.CorpID}, "corpsecret": {c.s.Secret.Reveal()}}
 	var out struct {
 		errAnswer
@@ -134,13 +121,12 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		ExpiresIn int    `json:"expires_in"`
 	}
 	if err := c.do(ctx, http.MethodGet, "gettoken", "/cgi-bin/gettoken?"+q.Encode(), nil, &out); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if out.ErrCode != 0 || out.Token == "" {
-		return "", &Error{Op: "gettoken", Status: http.StatusOK, ErrCode: out.ErrCode, ErrMsg: out.ErrMsg}
+		return "", 0, &Error{Op: "gettoken", Status: http.StatusOK, ErrCode: out.ErrCode, ErrMsg: out.ErrMsg}
 	}
-	c.token, c.expires = out.Token, c.now().Add(time.Duration(out.ExpiresIn)*time.Second)
-	return c.token, nil
+	return out.Token, time.Duration(out.ExpiresIn) * time.Second, nil
 }
 
 // do calls the API. The URL carries the secret or the token, so a
