@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/flow"
@@ -80,5 +81,41 @@ func TestPlanDefaultFleet(t *testing.T) {
 		if code != ExitOK || !strings.Contains(out, want) {
 			t.Errorf("plan = %d, output lacks %q:\n%s%s", code, want, out, errs)
 		}
+	}
+}
+
+// TestPlanWindowFromHistory: the window plan prints is the simulated
+// night of the instances' recorded durations: a 45-minute record for one
+// instance makes the night end after 45 minutes while half the jobs are
+// still done within the emulator's typical times.
+func TestPlanWindowFromHistory(t *testing.T) {
+	emulatorEnv(t)
+	l, err := ledger.Open(context.Background(), "mem://"+t.Name(), openurl.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func() flow.Plan {
+		t.Helper()
+		code, out, errs := run(t, getenvOS, "plan", "--at", "2026-12-04T01:00:00Z", "--json")
+		var p flow.Plan
+		if code != ExitOK || json.Unmarshal([]byte(out), &p) != nil {
+			t.Fatalf("plan --json = %d\n%s%s", code, out, errs)
+		}
+		return p
+	}
+	before := plan()
+	if err := l.Put(context.Background(), "history/mysql/cdb-c1nl9rpv/backup", []byte("2700000")); err != nil {
+		t.Fatal(err)
+	}
+	after := plan()
+	if !strings.Contains(after.Window.Basis, "simulated night") || !strings.Contains(after.Window.Basis, "(1 of 11;") {
+		t.Errorf("basis %q; want a simulated night with one recorded duration", after.Window.Basis)
+	}
+	if after.Window.Last < 45*time.Minute || after.Window.Last > 50*time.Minute || before.Window.Last >= 45*time.Minute {
+		t.Errorf("the night ends at +%s with the 45-minute record, +%s without; want after 45 minutes only with it",
+			after.Window.Last, before.Window.Last)
+	}
+	if d := after.Window.P50 - before.Window.P50; d < -5*time.Second || d > 5*time.Second {
+		t.Errorf("p50 moved from %s to %s for one instance of 11", before.Window.P50, after.Window.P50)
 	}
 }

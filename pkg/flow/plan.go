@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,7 +60,9 @@ type Pacing struct {
 }
 
 // Window is the predicted finish, after the run's start: when half, 95 %
-// and all of the jobs have ended and been noticed.
+// and all of the jobs have ended and been noticed. Plan leaves it zero:
+// the prediction is a simulated night (internal/simulate.Predict), which
+// no deployed function links.
 type Window struct {
 	P50  time.Duration `json:"p50Ns"`
 	P95  time.Duration `json:"p95Ns"`
@@ -71,9 +72,9 @@ type Window struct {
 }
 
 // Plan resolves the targets of a nightly run at at exactly as Nightly
-// does and predicts its window. It creates nothing and writes nothing:
-// it reads the ledger's duration history and calls the products'
-// discovery (list) APIs only.
+// does, with each job's expected duration from the ledger's history. It
+// creates nothing and writes nothing: it reads the ledger and calls the
+// products' discovery (list) APIs only.
 func (s *Service) Plan(ctx context.Context, at time.Time, sel Selection) (Plan, error) {
 	slot := job.Slot(at)
 	p := Plan{Run: "nightly-" + slot, At: at}
@@ -88,8 +89,6 @@ func (s *Service) Plan(ctx context.Context, at time.Time, sel Selection) (Plan, 
 			len(targets), s.cfg.MaxTargets)
 	}
 	delays, floors := fanoutPacing(targets)
-	var finishes []time.Duration
-	withHistory := 0
 	for i, t := range targets {
 		pj := PlannedJob{Job: job.NewID("nightly", slot, t.InstanceID), Instance: t.InstanceID, Product: t.Product,
 			Region: t.Region, Method: t.Method, Due: delays[i]}
@@ -99,15 +98,11 @@ func (s *Service) Plan(ctx context.Context, at time.Time, sel Selection) (Plan, 
 			return p, wrapLedger(err)
 		} else if ms, perr := strconv.ParseInt(string(b), 10, 64); ok && perr == nil && ms > 0 {
 			pj.Expected, pj.FromHistory = time.Duration(ms)*time.Millisecond, true
-			withHistory++
 		}
 		if _, err := s.d.Providers(t.Product); err != nil {
 			pj.Problem = err.Error()
 		}
 		p.Jobs = append(p.Jobs, pj)
-		// Noticed within PollShare of the job's duration after its end
-		// (poll.go); the create itself is not waited for.
-		finishes = append(finishes, pj.Due+pj.Expected+time.Duration(float64(pj.Expected)*s.cfg.PollShare))
 	}
 	byProduct := map[provider.Product]*Pacing{}
 	for _, pj := range p.Jobs {
@@ -124,23 +119,7 @@ func (s *Service) Plan(ctx context.Context, at time.Time, sel Selection) (Plan, 
 		p.Pacing = append(p.Pacing, *pc)
 	}
 	sort.Slice(p.Pacing, func(i, j int) bool { return p.Pacing[i].Product < p.Pacing[j].Product })
-	p.Window = window(finishes, withHistory)
 	return p, nil
-}
-
-// window is the finish percentiles (nearest rank) of the jobs.
-func window(finishes []time.Duration, withHistory int) Window {
-	if len(finishes) == 0 {
-		return Window{Basis: "no jobs"}
-	}
-	slices.Sort(finishes)
-	rank := func(q float64) time.Duration {
-		i := int(math.Ceil(q*float64(len(finishes)))) - 1
-		return finishes[max(i, 0)]
-	}
-	basis := fmt.Sprintf("each job's create slot plus its expected duration (%d of %d from the instance's recorded duration, the rest the product's typical one) plus the detection delay; a model of the fan-out, not a run of the simulator",
-		withHistory, len(finishes))
-	return Window{P50: rank(0.5), P95: rank(0.95), Last: finishes[len(finishes)-1], Basis: basis}
 }
 
 // fanoutPacing returns, for each target in order, the delay its create is
@@ -238,7 +217,7 @@ func (p Plan) Text() string {
 		_ = tw.Flush()
 	}
 	w := p.Window
-	if len(p.Jobs) > 0 {
+	if len(p.Jobs) > 0 && w.Basis != "" {
 		fmt.Fprintf(&b, "\nPredicted window: half the jobs done by +%s, 95%% by +%s, all by +%s\n  (%s)\n",
 			shortDuration(w.P50), shortDuration(w.P95), shortDuration(w.Last), w.Basis)
 	}

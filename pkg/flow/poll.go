@@ -85,6 +85,10 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 	}
 }
 
+// HistoryKey is the ledger key of an instance's recorded duration for an
+// operation: what a simulation of a plan seeds its own ledger with.
+func HistoryKey(spec provider.Spec) string { return keyHistory(spec) }
+
 func keyHistory(spec provider.Spec) string {
 	return fmt.Sprintf("history/%s/%s/%s", spec.Product, spec.InstanceID, spec.Op)
 }
