@@ -92,6 +92,9 @@ type fakeLedger struct {
 	mu    sync.Mutex
 	m     map[string][]byte
 	lists []string // the prefixes List was asked for
+	// failGets fails the next n reads of each key ending in the suffix.
+	failGets map[string]int
+	reads    []string // the keys Get was asked for
 }
 
 func newLedger() *fakeLedger { return &fakeLedger{m: map[string][]byte{}} }
@@ -107,6 +110,13 @@ func (l *fakeLedger) Claim(_ context.Context, k string, v []byte) (bool, error) 
 func (l *fakeLedger) Get(_ context.Context, k string) ([]byte, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.reads = append(l.reads, k)
+	for suffix, n := range l.failGets {
+		if n > 0 && strings.HasSuffix(k, suffix) {
+			l.failGets[suffix] = n - 1
+			return nil, false, errors.New("fake ledger: injected read failure of " + k)
+		}
+	}
 	v, ok := l.m[k]
 	return v, ok, nil
 }

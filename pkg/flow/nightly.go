@@ -260,14 +260,23 @@ const fanoutShare = 1.0
 
 func keyRun(run string) string { return "runs/" + run + "/" }
 
+// keyRunOutcome names a job's outcome in its run by id and result, so the
+// summary learns every result from the run's listing and reads only the
+// outcomes it describes (those that did not succeed): reading all of them
+// was one ledger round trip per job in a single invocation — 10,000 GETs
+// at 10,000 instances, more than an invocation's budget.
+func keyRunOutcome(run, jobID string, r Result) string {
+	return keyRun(run) + "jobs/" + jobID + "/" + string(r)
+}
+
 // fileRunOutcome files the outcome under its run; doing it twice is
-// harmless.
+// harmless (a job has one outcome, so one key).
 func (s *Service) fileRunOutcome(ctx context.Context, o Outcome) error {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	return wrapLedger(s.d.Ledger.Put(ctx, keyRun(o.Origin.Run)+"jobs/"+o.JobID, b))
+	return wrapLedger(s.d.Ledger.Put(ctx, keyRunOutcome(o.Origin.Run, o.JobID, o.Result), b))
 }
 
 // recordRunOutcome files the outcome under its run and counts it. Counting
@@ -385,6 +394,12 @@ func (s *Service) maybeSummarize(ctx context.Context, run string) {
 	}
 	sum := Summary{Run: run, Skipped: manifest.Skipped, DeadWaiting: s.deadWaiting(ctx)}
 	for _, k := range keys {
+		id, result, _ := strings.Cut(strings.TrimPrefix(k, keyRun(run)+"jobs/"), "/")
+		if Result(result) == Succeeded {
+			// Successes are only counted (notify.Summary).
+			sum.Outcomes = append(sum.Outcomes, Outcome{JobID: id, Result: Succeeded, Origin: job.Origin{Source: "timer", Run: run}})
+			continue
+		}
 		b, ok, err := s.d.Ledger.Get(ctx, k)
 		if err != nil || !ok {
 			log.Error("run summary: a job's outcome is missing from the summary", "key", k, "found", ok, "err", err)

@@ -69,3 +69,68 @@ func TestSummary_SweepSendsAnUnsentSummaryOnce(t *testing.T) {
 		t.Errorf("open runs after the summary was sent: %v", open)
 	}
 }
+
+// TestSummary_RedeliveryThatFilesTheLastOutcomeSendsIt: the run's last job
+// claimed its outcome and then failed to count it (its process died there,
+// or a ledger read failed). Its redelivery files the outcome and notifies
+// (renotifyIfOrphaned) but claims no slot, so no delivery ever claimed the
+// run's last one: the summary waited for a sweep, and in the 1,000-job crash
+// soak, whose sweeps kept dying, never came. The redelivery that completes
+// the run sends it, without a sweep.
+func TestSummary_RedeliveryThatFilesTheLastOutcomeSendsIt(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, Config{Targets: nightlyTargets[:2]})
+	// Each job's first read of the run's count fails: both fail their
+	// bookkeeping after claiming their outcome, and are redelivered.
+	if _, err := h.svc.Nightly(ctx, h.clk.Now(), Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	h.ledger.mu.Lock()
+	h.ledger.failGets = map[string]int{"/count": 2}
+	h.ledger.mu.Unlock()
+	h.run()
+	sums := h.notes.summaries()
+	if len(sums) != 1 || len(sums[0].Outcomes) != 2 {
+		t.Fatalf("summaries = %+v; want one, of both jobs, with no sweep", sums)
+	}
+}
+
+// TestSummary_ReadsOnlyWhatItDescribes: the summary counts successes from
+// the run's listing and reads only the outcomes it lists in full (those
+// that did not succeed). It read every job's outcome, one ledger round trip
+// each, in the one invocation that sends it; at 800 jobs the crash soak's
+// sweeps died before finishing, and at 10,000 it would outlast any budget.
+func TestSummary_ReadsOnlyWhatItDescribes(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, Config{Targets: nightlyTargets})
+	h.prov.startErrs = []error{errPermanentForTest()}
+	rep, err := h.svc.Nightly(ctx, h.clk.Now(), Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	sums := h.notes.summaries()
+	if len(sums) != 1 {
+		t.Fatalf("%d summaries; want 1", len(sums))
+	}
+	c := sums[0].Counts()
+	if c[Succeeded] != len(nightlyTargets)-1 || c[Failed] != 1 {
+		t.Fatalf("summary counts %v; want %d succeeded, 1 failed", c, len(nightlyTargets)-1)
+	}
+	for _, o := range sums[0].Outcomes {
+		if o.Result == Failed && (o.Instance == "" || o.Code == "") {
+			t.Errorf("the failed job is summarized without its target or reason: %+v", o)
+		}
+	}
+	reads := 0
+	h.ledger.mu.Lock()
+	for _, k := range h.ledger.reads {
+		if strings.HasPrefix(k, keyRun(rep.Run)+"jobs/") {
+			reads++
+		}
+	}
+	h.ledger.mu.Unlock()
+	if reads != 1 {
+		t.Errorf("the summary read %d of the run's outcomes; want 1 (the failed one)", reads)
+	}
+}
