@@ -594,6 +594,14 @@ func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 	if err := s.notifyOutcome(ctx, o); err != nil {
 		return fmt.Errorf("notify outcome of %s: %w", jobID, err)
 	}
+	if o.Origin.Run != "" {
+		// This path files the outcome but claims no count slot (a slot
+		// claim cannot tell a second count of the same job), so the run's
+		// last slot may never be claimed: look whether the run is complete,
+		// by its listing. Rare (a crash or a failed write came first), so
+		// the listing costs little.
+		s.maybeSummarize(ctx, o.Origin.Run)
+	}
 	return nil
 }
 

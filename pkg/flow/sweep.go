@@ -82,9 +82,17 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 	if err := s.d.Ledger.Put(ctx, keySweepLast, []byte(now.UTC().Format(time.RFC3339Nano))); err != nil {
 		return rep, wrapLedger(err)
 	}
+	// Runs first: they are few, and a sweep cut short in the job records
+	// below (its budget, or its process dying, at thousands of records)
+	// never reached a run whose summary was owed — the 1,000-job crash soak
+	// lost its summary that way.
+	var errs []error
+	if err := s.sweepRuns(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sweep: runs: %w", err))
+	}
 	keys, err := s.d.Ledger.List(ctx, "open/")
 	if err != nil {
-		return rep, wrapLedger(err)
+		return rep, errors.Join(append(errs, wrapLedger(err))...)
 	}
 	// A sweep cut short by its budget (ctx) leaves the rest to the next
 	// one; starting at a random record keeps the listing's tail from
@@ -95,7 +103,6 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 		start = s.rng.IntN(len(keys))
 		s.mu.Unlock()
 	}
-	var errs []error
 	for i := range keys {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: stopped after %d of %d open jobs: %w", rep.Open, len(keys), err))
@@ -107,8 +114,11 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := s.sweepRuns(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("sweep: runs: %w", err))
+	if rep.Stuck > 0 {
+		// A job recorded stuck here may have been its run's last.
+		if err := s.sweepRuns(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: runs: %w", err))
+		}
 	}
 	s.log.Info("sweep", "open", rep.Open, "requeued", rep.Requeued, "stuck", rep.Stuck, "closed", rep.Closed, "errors", len(errs))
 	// The drain timer fires whether or not the nightly timer does, so the
