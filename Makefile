@@ -79,7 +79,7 @@ fuzz: ## run every fuzz target for $(FUZZTIME) each (FUZZTIME=10s for a quick pa
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-soak: ## the long fault soak (500 jobs, 20 % faults, 10 % redelivery) and the crash tests
+soak: ## the long fault soak (500 jobs, 20 % faults, 10 % redelivery), the 1,000-job crash soak and the crash tests
 	BACKUPFLOW_SOAK=long $(GO) test -count=1 -v -run 'Soak|Crash' -timeout 30m ./internal/reliability/
 
 # The interop suite is its own module (interop/go.mod) so that its clients
