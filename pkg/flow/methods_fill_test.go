@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/job"
@@ -76,5 +78,57 @@ func TestNightlyReadsDefaultMethodsInBatches(t *testing.T) {
 				t.Errorf("the configured method's instance was asked for")
 			}
 		}
+	}
+}
+
+// timed is a provider whose answer for a finished job carries the cloud's
+// own run time.
+type timed struct {
+	*fakeProvider
+	took time.Duration
+}
+
+func (p timed) Status(ctx context.Context, s provider.Spec, ref provider.Ref) (provider.Status, error) {
+	st, err := p.fakeProvider.Status(ctx, s, ref)
+	if st.State == provider.Succeeded {
+		st.Took = p.took
+	}
+	return st, err
+}
+
+// TestHistoryIsTheCloudsRunTime: when the status answer says how long the
+// job ran, that is the duration recorded for the next night, not the
+// estimate from the checks' bracket (which only knows the end lies
+// between two checks minutes apart).
+func TestHistoryIsTheCloudsRunTime(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		took time.Duration
+		want string
+	}{
+		{"the cloud's run time", 7*time.Minute + 3*time.Second, "423000"},
+		// 7 min job, checks at 2.5 min (floor 20 s, share 8 %): the last
+		// check that saw it running and the one that saw it done bracket it.
+		{"no run time: the bracket's estimate", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{Targets: []Target{{InstanceID: "cdb-c1nl9rpv"}}})
+			p := timed{fakeProvider: h.prov, took: tc.took}
+			h.svc.d.Providers = func(provider.Product) (provider.Provider, error) { return p, nil }
+			if _, err := h.svc.Nightly(context.Background(), h.clk.Now(), Selection{}); err != nil {
+				t.Fatal(err)
+			}
+			h.run()
+			b, ok, err := h.ledger.Get(context.Background(), "history/mysql/cdb-c1nl9rpv/backup")
+			if err != nil || !ok {
+				t.Fatalf("no history written (%v)", err)
+			}
+			if tc.want != "" && string(b) != tc.want {
+				t.Errorf("history %s ms; want %s (the cloud's)", b, tc.want)
+			}
+			if ms, _ := strconv.Atoi(string(b)); tc.want == "" && (ms == 423000 || ms < 5*60000 || ms > 9*60000) {
+				t.Errorf("history %s ms without a run time from the cloud; want the bracket's estimate near 7 min", b)
+			}
+		})
 	}
 }

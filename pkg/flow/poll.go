@@ -70,8 +70,13 @@ func (s *Service) nextPoll(elapsed time.Duration) time.Duration {
 	return min(max(d, s.cfg.PollMin), s.cfg.PollCap)
 }
 
-// recordDuration remembers how long this instance's job took, for next time.
-func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Time) {
+// recordDuration remembers how long this instance's job took, for next
+// time: the cloud's own measure when its answer carries one (took), else
+// the estimate from the checks' bracket. At 10,000 instances MySQL's
+// status limit leaves night 1 about four checks a job, so the bracket is
+// wide, and night 2's first checks inherited its error (p95 detection
+// 14.7 % of the job's duration with brackets alone).
+func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Time, took time.Duration) {
 	if m.Started.IsZero() {
 		return
 	}
@@ -80,6 +85,9 @@ func (s *Service) recordDuration(ctx context.Context, m job.Message, now time.Ti
 		prev = m.PrevCheck.Sub(m.Started)
 	}
 	d := estimateDuration(prev, now.Sub(m.Started))
+	if took > 0 {
+		d = took
+	}
 	if err := s.d.Ledger.Put(ctx, keyHistory(m.Spec), []byte(strconv.FormatInt(d.Milliseconds(), 10))); err != nil {
 		loggerFrom(ctx, s.log).Warn("duration history not written", "err", err)
 	}

@@ -302,7 +302,7 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	now := s.d.Now()
 	switch st.State {
 	case provider.Succeeded:
-		s.recordDuration(ctx, m, now)
+		s.recordDuration(ctx, m, now, st.Took)
 		o := outcomeOf(m, Succeeded, now)
 		o.Detail = st.BackupID
 		return s.finish(ctx, m, o)

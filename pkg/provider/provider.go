@@ -108,6 +108,9 @@ type Status struct {
 	// Detail is the cloud's explanation of a failure (e.g. migration Message),
 	// or its raw status value, for the notification and the result log line.
 	Detail string
+	// Took is how long the job ran by the cloud's own start and finish
+	// times, when it reports both; 0 when it does not.
+	Took time.Duration
 }
 
 // Ref is a provider's opaque handle on a started job, e.g. "backup/102996666",

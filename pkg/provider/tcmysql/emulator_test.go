@@ -280,3 +280,27 @@ func TestDefaultMethods(t *testing.T) {
 		t.Errorf("the oversized batch made a call (%d calls)", n)
 	}
 }
+
+// TestStatusCarriesTheRunTime: a finished backup's status says how long it
+// ran by the cloud's StartTime and FinishTime (whole seconds); a running
+// one says nothing.
+func TestStatusCarriesTheRunTime(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cdb-c1nl9rpv", "job-took1")
+	ref, err := e.p.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.p.Status(ctx, s, ref); err != nil || st.State != provider.Running || st.Took != 0 {
+		t.Errorf("running: %+v, %v; want running with no run time", st, err)
+	}
+	e.clock.Advance(jobDuration + 5*time.Second)
+	st, err := e.p.Status(ctx, s, ref)
+	if err != nil || st.State != provider.Succeeded {
+		t.Fatalf("Status = %+v, %v; want succeeded", st, err)
+	}
+	if d := st.Took - jobDuration; d < -time.Second || d > time.Second {
+		t.Errorf("run time %s; want %s to the second (the emulator's job duration)", st.Took, jobDuration)
+	}
+}

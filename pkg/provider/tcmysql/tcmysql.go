@@ -227,6 +227,7 @@ func statusOf(b *BackupInfo) provider.Status {
 	case "SUCCESS":
 		st.State = provider.Succeeded
 		st.Progress = 100
+		st.Took = took(b)
 	case "FAILED":
 		st.State = provider.Failed
 		st.Detail = "backup status FAILED"
@@ -237,6 +238,19 @@ func statusOf(b *BackupInfo) provider.Status {
 		st.Detail = b.Status
 	}
 	return st
+}
+
+// took is the backup's run time by its StartTime and FinishTime (zone-less,
+// both in the region's zone, so the zone cancels out); 0 when either is
+// missing or unreadable.
+func took(b *BackupInfo) time.Duration {
+	const layout = "2006-01-02 15:04:05"
+	start, err1 := time.ParseInLocation(layout, b.StartTime, beijing)
+	end, err2 := time.ParseInLocation(layout, b.FinishTime, beijing)
+	if err1 != nil || err2 != nil || !end.After(start) {
+		return 0
+	}
+	return end.Sub(start)
 }
 
 // Find looks for the newest manual backup whose alias is spec.Name.
