@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -185,6 +186,9 @@ func docRunners() map[string]docStep {
 		"ops-import-rerun":       stepRerun,
 		"ops-retention-emulator": stepRetention,
 		"ops-retention-preview":  stepRetentionPreview,
+		"ops-dead-list":          stepDeadList,
+		"ops-dead-replay":        stepDeadReplay,
+		"ops-dead-drop":          stepDeadDrop,
 	}
 }
 
@@ -197,6 +201,10 @@ var docGroups = []docGroup{
 	// started and pasted as "Backups and imports by hand" shows.
 	{"retention", false, func(t *testing.T, sh *docShell) { sh.lines("backupflow emulator\n", false, nil) },
 		[]string{"ops-retention-emulator", "ops-retention-preview"}},
+	// The dead-letter blocks over the emulator standing in for a deployed
+	// system (setupDeadLetter); nothing drains its queues, so the replayed
+	// job stays queued.
+	{"dead", false, setupDeadLetter, []string{"ops-dead-list", "ops-dead-replay", "ops-dead-drop"}},
 }
 
 // TestDocumentedCommands runs every docs-test block of docFiles that
@@ -655,4 +663,124 @@ func stepRetentionPreview(t *testing.T, sh *docShell, block string) {
 	out := strings.Join(sh.lines(block, false, nil), "")
 	wantOutput(t, "retention --dry-run", out, `cdb-c1nl9rpv \(rule keep-last-1\): \d+ backups listed, \d+ made by backupflow, \d+ to delete`,
 		`dry run: \d+ backups would be deleted; nothing was deleted`)
+}
+
+// The dead-letter examples' job ids, which the steps replace with the ones
+// this run made.
+const (
+	docDeadJob   = "j2olmv2ygbbhtq7ku7wg"
+	docReplayJob = "jn4bq7iromze474qz6np"
+)
+
+// setupDeadLetter makes what the dead blocks read: an emulator whose
+// cdb-c1nl9rpv stays busy, the deployed queue names (as serverless.yml
+// sets them) pasted after its export block, and a backup whose create
+// kept failing past a short retry budget.
+func setupDeadLetter(t *testing.T, sh *docShell) {
+	fleet := filepath.Join(sh.scratch, "busy.json")
+	if err := os.WriteFile(fleet, []byte(`{"buckets":[{"name":"backups-1250000000","region":"ap-guangzhou"}],
+		"instances":[{"product":"mysql","id":"cdb-c1nl9rpv","busy":true}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh.startIfLong("backupflow emulator", sh.substitute("backupflow emulator")+" --fixtures "+fleet)
+	for _, q := range []string{"WORK", "POLL", "DEAD"} {
+		sh.paste += fmt.Sprintf("export BACKUPFLOW_%s_QUEUE='cmq://backupflow-%s?region=ap-guangzhou'\n", q, strings.ToLower(q))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", sh.paste+"BACKUPFLOW_RETRY_BUDGET=2s backupflow backup --instance cdb-c1nl9rpv --wait")
+	cmd.Dir, cmd.Env = sh.dir, sh.env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitFailed || !strings.Contains(string(out), "dead-lettered") {
+		t.Fatalf("a backup of a busy instance with a 2s retry budget: %v, want exit %d, dead-lettered:\n%s", err, ExitFailed, out)
+	}
+	sh.jobs["dead"] = jobPrinted(t, string(out))
+}
+
+// docTranscript splits a console block into its commands and the output
+// shown under each.
+func docTranscript(block string) (cmds []string, outs [][]string) {
+	for _, l := range strings.Split(strings.TrimRight(block, "\n"), "\n") {
+		if c, ok := strings.CutPrefix(l, "$ "); ok {
+			cmds, outs = append(cmds, c), append(outs, nil)
+		} else if len(outs) > 0 {
+			outs[len(outs)-1] = append(outs[len(outs)-1], l)
+		}
+	}
+	return cmds, outs
+}
+
+func stepDeadList(t *testing.T, sh *docShell, block string) {
+	_, want := docTranscript(block)
+	out := withoutLogs(strings.Join(sh.lines(strings.ReplaceAll(block, docDeadJob, sh.jobs["dead"]), true, nil), ""))
+	if len(want) != 1 || len(want[0]) != 2 {
+		t.Fatalf("the dead list block shows %q; the step knows a header and one row", want)
+	}
+	got := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(got) != 2 || got[0] != want[0][0] {
+		t.Fatalf("dead list printed:\n%s\nwant the header %q and one row", out, want[0][0])
+	}
+	// The row, to the reason's start: id, what, a time, tries, state.
+	row := regexp.MustCompile(`^(\S+)  backup cdb-c1nl9rpv  \S+Z  +\d+ +waiting  still failing after `)
+	if m := row.FindStringSubmatch(want[0][1]); m == nil || m[1] != docDeadJob {
+		t.Fatalf("the step's row pattern does not fit the docs' row %q", want[0][1])
+	}
+	if m := row.FindStringSubmatch(got[1]); m == nil || m[1] != sh.jobs["dead"] {
+		t.Errorf("dead list row %q; want one like the docs' %q for job %s", got[1], want[0][1], sh.jobs["dead"])
+	}
+}
+
+// The replay lines are the docs' with this run's ids; the status line
+// names the replayed job (the docs' says how the deployed system ended it).
+func stepDeadReplay(t *testing.T, sh *docShell, block string) {
+	cmds, want := docTranscript(block)
+	dead := sh.jobs["dead"]
+	first := sh.lines("$ "+strings.ReplaceAll(cmds[0], docDeadJob, dead), true, nil)[0]
+	m := regexp.MustCompile(`replayed as job (\S+) `).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("dead replay printed %q; want the new job", first)
+	}
+	ids := strings.NewReplacer(docDeadJob, dead, docReplayJob, m[1])
+	for i, c := range cmds {
+		out := first
+		if i > 0 {
+			out = sh.lines("$ "+ids.Replace(c), true, nil)[0]
+		}
+		got := withoutLogs(out)
+		wantOut := ids.Replace(strings.Join(want[i], "\n")) + "\n"
+		if strings.HasPrefix(c, "backupflow status ") {
+			// The ledger's name and how the job ended are the deployed
+			// system's; the shape is the same.
+			ledger := regexp.MustCompile(`(?m)^ledger \S+ \(BACKUPFLOW_LEDGER\)\n`)
+			if !ledger.MatchString(wantOut) || !ledger.MatchString(got) {
+				t.Errorf("$ %s printed:\n%s\nwant a first line like the docs' %q", ids.Replace(c), got, wantOut)
+			}
+			got, wantOut = ledger.ReplaceAllString(got, ""), ledger.ReplaceAllString(wantOut, "")
+			wantOut, _, _ = strings.Cut(wantOut, "): ")
+		}
+		if !strings.HasPrefix(got, wantOut) {
+			t.Errorf("$ %s printed:\n%s\nwant, as the docs show:\n%s", ids.Replace(c), got, wantOut)
+		}
+	}
+}
+
+// withoutLogs drops the log lines (stderr, slog's text form) from what a
+// command printed: the docs' transcripts show what the command says.
+func withoutLogs(out string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.HasPrefix(l, "time=") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
+func stepDeadDrop(t *testing.T, sh *docShell, block string) {
+	_, want := docTranscript(block)
+	out := withoutLogs(strings.Join(sh.lines(strings.ReplaceAll(block, docDeadJob, sh.jobs["dead"]), true, nil), ""))
+	if w := strings.ReplaceAll(strings.Join(want[0], "\n"), docDeadJob, sh.jobs["dead"]) + "\n"; out != w {
+		t.Errorf("dead drop printed %q; want %q", out, w)
+	}
 }
