@@ -24,6 +24,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/provider/tcsqlserver"
 	"github.com/backupflow/backupflow/pkg/queue"
 	_ "github.com/backupflow/backupflow/pkg/queue/memqueue" // mem:// queues (cmq:// and sqs:// by platform, drivers_*.go)
+	"github.com/backupflow/backupflow/pkg/reportlink"
 	"github.com/backupflow/backupflow/pkg/tencent"
 	"github.com/backupflow/backupflow/pkg/wecom"
 )
@@ -194,6 +195,10 @@ func newNotifier(cfg config.Config, o Options) (*notifier, error) {
 	}
 	n := &notifier{team: team, replies: map[string]sender{}, now: o.Now,
 		failuresOnly: cfg.NotifyMode == "failures", heartbeat: cfg.NotifyHeartbeat}
+	if cfg.ReportURL != "" {
+		secret, base, ttl, now := []byte(cfg.ReportSecret.Reveal()), cfg.ReportURL, cfg.ReportLinkTTL, o.Now
+		n.reportLink = func(run string) string { return reportlink.Link(secret, base, run, now().Add(ttl)) }
+	}
 	hopts := &notify.Options{Now: o.Now, HTTPClient: o.HTTPClient}
 	if ep := o.Getenv(ChatReplyEndpoint); ep != "" {
 		hopts.Endpoints = map[string]string{"slack": ep, "dingtalk": ep, "wecom": ep}

@@ -40,6 +40,9 @@ type notifier struct {
 	// a failure off the team channels, except, with heartbeat
 	// (BACKUPFLOW_NOTIFY_HEARTBEAT), the nightly summary.
 	failuresOnly, heartbeat bool
+	// reportLink, when set (BACKUPFLOW_REPORT_URL), is the signed link
+	// to a run's report page the summary carries.
+	reportLink func(run string) string
 }
 
 // handleMargin keeps a post off a handle about to expire: one that lapses
@@ -49,6 +52,9 @@ const handleMargin = time.Minute
 func (n *notifier) Notify(ctx context.Context, no flow.Notice) error {
 	if no.Summary != nil {
 		msg := SummaryMessage(*no.Summary)
+		if n.reportLink != nil {
+			msg.Fields = append(msg.Fields, notify.Field{Name: "Report", Value: n.reportLink(no.Summary.Run)})
+		}
 		if n.failuresOnly && msg.Level < notify.Failure && !n.heartbeat {
 			n.logger().InfoContext(ctx, "nightly summary not sent: every job succeeded, BACKUPFLOW_NOTIFY_MODE=failures "+
 				"and BACKUPFLOW_NOTIFY_HEARTBEAT=false", "run", no.Summary.Run, "jobs", len(no.Summary.Outcomes))

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/app"
@@ -17,6 +19,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/reportlink"
 	"github.com/backupflow/backupflow/pkg/secret"
 )
 
@@ -114,8 +117,36 @@ func New(a *app.App, cfg chatops.Config, now func() time.Time) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	return chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service, now: a.Now}, Store: Store(a, now),
+	chat, err := chatops.New(cfg, chatops.Deps{Jobs: &chatJobs{svc: a.Service, now: a.Now}, Store: Store(a, now),
 		Replies: rep, Logger: a.Log, Now: now})
+	if err != nil || !a.Cfg.ReportSecret.IsSet() {
+		return chat, err
+	}
+	// With the report secret set, .../report serves the pages the
+	// nightly summary links, to whoever holds a link that is signed and
+	// not expired; every other path is a chat platform's.
+	secret, page := []byte(a.Cfg.ReportSecret.Reveal()), ReportPage(a.Service, a.Log)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if path.Base(strings.TrimSuffix(r.URL.Path, "/")) != "report" {
+			chat.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		if _, err := reportlink.Check(secret, q, now()); err != nil {
+			a.Log.WarnContext(r.Context(), "report link refused", "run", clipRun(q.Get("run")), "reason", "unsigned, tampered with or expired")
+			http.Error(w, "report: this link is not valid (it was changed, or it expired); the next nightly summary has a fresh one", http.StatusForbidden)
+			return
+		}
+		page.ServeHTTP(w, r)
+	}), nil
+}
+
+// clipRun keeps a refused link's run name short in the log.
+func clipRun(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
 }
 
 // Store is the chat handler's replay guard and pending confirmations, kept

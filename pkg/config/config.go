@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/flow"
+	"github.com/backupflow/backupflow/pkg/reportlink"
 	"github.com/backupflow/backupflow/pkg/retention"
 	"github.com/backupflow/backupflow/pkg/secret"
 )
@@ -65,6 +66,15 @@ type Config struct {
 	RetentionShare  float64       `env:"BACKUPFLOW_RETENTION_SHARE" default:"0.5"`
 	RetentionDelete bool          `env:"BACKUPFLOW_RETENTION_DELETE" default:"false"`
 
+	// ReportURL is where the chatops web function serves report pages
+	// (https://<its address>/report); with ReportSecret set, the nightly
+	// summary links its run's page there, signed and valid for
+	// ReportLinkTTL (pkg/reportlink). The chatops function serves pages
+	// only with the secret set.
+	ReportURL     string        `env:"BACKUPFLOW_REPORT_URL"`
+	ReportSecret  secret.String `env:"BACKUPFLOW_REPORT_SECRET"`
+	ReportLinkTTL time.Duration `env:"BACKUPFLOW_REPORT_LINK_TTL" default:"168h"`
+
 	// Notifications: a comma-separated channel list (see pkg/notify).
 	Notify     secret.String `env:"BACKUPFLOW_NOTIFY" default:"print:"`
 	NotifyMode string        `env:"BACKUPFLOW_NOTIFY_MODE" default:"all"` // all | failures
@@ -120,6 +130,13 @@ func (c Config) validate() error {
 	}
 	if !(c.RetentionShare > 0 && c.RetentionShare <= 1) {
 		return fmt.Errorf("config: BACKUPFLOW_RETENTION_SHARE must be above 0 and at most 1")
+	}
+	if c.ReportSecret.IsSet() && len(c.ReportSecret.Reveal()) < reportlink.MinSecret {
+		return fmt.Errorf("config: BACKUPFLOW_REPORT_SECRET must be at least %d bytes (openssl rand -hex 32 makes one)", reportlink.MinSecret)
+	}
+	if c.ReportURL != "" && (!c.ReportSecret.IsSet() || c.ReportLinkTTL <= 0 ||
+		!(strings.HasPrefix(c.ReportURL, "https://") || strings.HasPrefix(c.ReportURL, "http://"))) {
+		return fmt.Errorf("config: BACKUPFLOW_REPORT_URL wants an http(s) URL, BACKUPFLOW_REPORT_SECRET and a positive BACKUPFLOW_REPORT_LINK_TTL")
 	}
 	if c.MaxTargets <= 0 || c.RetryBudget <= 0 || c.StaleAfter <= 0 {
 		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS, BACKUPFLOW_RETRY_BUDGET and BACKUPFLOW_STALE_AFTER must be positive")

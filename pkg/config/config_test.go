@@ -51,6 +51,9 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{map[string]string{"BACKUPFLOW_DISCOVER_TAG": "novalue"}, "BACKUPFLOW_DISCOVER_TAG"},
 		{map[string]string{"BACKUPFLOW_MAX_TARGETS": "-3"}, "BACKUPFLOW_MAX_TARGETS"},
 		{map[string]string{"BACKUPFLOW_BACKUP_DEADLINE": "forever"}, "BACKUPFLOW_BACKUP_DEADLINE"},
+		{map[string]string{"BACKUPFLOW_REPORT_SECRET": "short-secret"}, "BACKUPFLOW_REPORT_SECRET"},
+		{map[string]string{"BACKUPFLOW_REPORT_URL": "https://chat.example/report"}, "BACKUPFLOW_REPORT_SECRET"},
+		{map[string]string{"BACKUPFLOW_REPORT_URL": "chat.example/report", "BACKUPFLOW_REPORT_SECRET": "0123456789abcdef0123"}, "BACKUPFLOW_REPORT_URL"},
 	}
 	for _, tt := range tests {
 		_, err := config.LoadFrom(func(k string) string { return tt.env[k] })
