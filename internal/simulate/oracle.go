@@ -3,6 +3,7 @@ package simulate
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
@@ -58,6 +59,9 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			return nil, err
 		}
 		jobs, recs := baselineJobs(fl, Oracle, at)
+		// As ours does, the oracle reads the creates' default methods in
+		// batches first, so no create pays a lookup inside its slot.
+		oracleMethods(ctx, w, jobs)
 		creates, checks := map[provider.Product]*slots{}, map[provider.Product]*slots{}
 		for _, p := range provider.Products {
 			l := provider.LimitsOf(p, provider.Backup)
@@ -121,4 +125,40 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// oracleMethods gives each job its instance's default method, read in
+// batches through the adapter's provider.MethodResolver (ours does the
+// same in the nightly fan-out); a failed batch is tried again.
+func oracleMethods(ctx context.Context, w *world, jobs []*bjob) {
+	byProduct := map[provider.Product][]*bjob{}
+	for _, b := range jobs {
+		byProduct[b.spec.Product] = append(byProduct[b.spec.Product], b)
+	}
+	for _, p := range provider.Products {
+		pr, err := w.provider(p)
+		if err != nil {
+			continue
+		}
+		mr, ok := pr.(provider.MethodResolver)
+		if !ok {
+			continue
+		}
+		for batch := range slices.Chunk(byProduct[p], provider.MethodBatch) {
+			ids := make([]string, len(batch))
+			for i, b := range batch {
+				ids[i] = b.spec.InstanceID
+			}
+			for range oracleAttempts {
+				m, err := mr.DefaultMethods(ctx, batch[0].spec.Region, ids)
+				if err != nil {
+					continue
+				}
+				for _, b := range batch {
+					b.spec.Method = m[b.spec.InstanceID]
+				}
+				break
+			}
+		}
+	}
 }
