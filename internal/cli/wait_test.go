@@ -60,18 +60,26 @@ func TestWaitIsolatedFailsFast(t *testing.T) {
 			Engine: "MySQL", Status: "isolated", Tags: untagged},
 	)
 	emulatorEnvWith(t, emulator.Options{Fleet: fleet})
-	for _, tc := range []struct{ instance, reason string }{
-		{"cdb-iso00001", "isolated"}, // tagged: discovery would skip it too
-		{"cdb-iso00002", "isolated"},
-		{"mssql-iso00002", "isolated"},
-		{"cmgo-iso00002", "isolated"},
-		{"d8e6ca5a624745bcb546a227aa3ae1cfin09", "frozen"},
+	for _, tc := range []struct {
+		instance, reason string
+		started          bool // the lookup found nothing: the create says why
+	}{
+		{"cdb-iso00001", "isolated", false}, // tagged: discovery would skip it too
+		{"cdb-iso00002", "isolated", false},
+		{"mssql-iso00002", "isolated", false},
+		{"cmgo-iso00002", "isolated", false},
+		{"d8e6ca5a624745bcb546a227aa3ae1cfin09", "frozen", false},
+		{"cdb-nosuch01", "InstanceNotFound", true},
 	} {
 		t.Run(tc.instance, func(t *testing.T) {
 			start := time.Now()
 			code, out, errs := run(t, getenvOS, "backup", "--instance", tc.instance, "--wait", "--timeout", "15s")
-			if code != ExitFailed || !strings.Contains(errs, tc.reason) || !strings.Contains(errs, "nothing was started") ||
-				strings.Contains(out, "queued") || time.Since(start) > 10*time.Second {
+			said := errs
+			if tc.started {
+				said = out
+			}
+			if code != ExitFailed || !strings.Contains(said, tc.reason) || strings.Contains(errs, "nothing was started") == tc.started ||
+				strings.Contains(out, "queued") != tc.started || time.Since(start) > 10*time.Second {
 				t.Errorf("backup of an isolated instance = %d after %s; want %d naming %q at once, no job\nstdout:\n%s\nstderr:\n%s",
 					code, time.Since(start).Round(time.Second), ExitFailed, tc.reason, out, errs)
 			}
