@@ -69,8 +69,9 @@ package: build ## one zip per function per platform, binary at the zip root
 cli: ## build the operator CLI into bin/
 	CGO_ENABLED=0 $(GO) build $(CLIFLAGS) -o bin/backupflow ./cmd/backupflow
 
-bench: ## the fleet simulation and per-function footprint, with baselines
+bench: ## the fleet simulation, 30 nights of retention and per-function footprint, with baselines
 	$(GO) run ./cmd/backupflow simulate --instances 10000 --faults 0.1 --duplicates 0.1 --strategies backupflow,oracle,fixed-30s,rescan-10m
+	$(GO) run ./cmd/backupflow simulate --retention keep-last=7 --instances 200 --faults 0.1 --duplicates 0.1
 	$(GO) run ./cmd/backupflow footprint
 
 fuzz: ## run every fuzz target for $(FUZZTIME) each (FUZZTIME=10s for a quick pass); crashers land in testdata/fuzz/

@@ -90,3 +90,25 @@ func TestRetentionDryRun(t *testing.T) {
 		t.Errorf("retention without --dry-run = %d, %q; want usage error", code, errs)
 	}
 }
+
+// The retention simulation `make bench` runs, small: one line a night with
+// its deletions and API calls, and the invariants' line.
+func TestSimulateRetention(t *testing.T) {
+	code, out, errs := run(t, getenvOS, "simulate", "--retention", "keep-last=3", "--instances", "4", "--nights", "6",
+		"--faults", "0.1", "--duplicates", "0.1")
+	if code != ExitOK {
+		t.Fatalf("simulate --retention = %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"rule keep-last-3, share 0.50", "night  made  deleted", "over 6 nights: ",
+		"deleted not backupflow's 0, deleted twice 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n") - 3; n != 6 {
+		t.Errorf("%d night lines; want 6:\n%s", n, out)
+	}
+	if code, _, _ := run(t, getenvOS, "simulate", "--retention", "keep-days=x"); code != ExitUsage {
+		t.Errorf("a bad rule exits %d; want %d", code, ExitUsage)
+	}
+}

@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"runtime/pprof"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/simulate"
+	"github.com/backupflow/backupflow/pkg/retention"
 )
 
 func init() {
@@ -29,6 +31,8 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 	mem := fs.Int("memory-mb", 64, "function memory for the GB-s estimate")
 	strategies := fs.String("strategies", "backupflow,fixed-30s,rescan-10m", "strategies to run")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	rule := fs.String("retention", "", "instead, simulate retention with this rule (keep-last=N) over --nights nights (default 30) of one emulator that keeps every backup; --mix defaults to mysql=0.8,huawei-rds=0.2")
+	share := fs.Float64("retention-share", 0.5, "with --retention: the most one run deletes, as a share of the fleet's backupflow backups")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -43,6 +47,9 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 			return errorf(env, ExitRuntime, "%v", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *rule != "" {
+		return runSimulateRetention(ctx, env, fs, *rule, *share, *n, *mix, *faults, *dups, *seed, *nights, *asJSON)
 	}
 	m, err := simulate.ParseMix(*mix)
 	if err != nil {
@@ -74,5 +81,41 @@ func runSimulate(ctx context.Context, env Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "backupflow strategy wall time for %d instances × %d nights: %s (CPU %s)\n", f.Jobs, *nights, wall.Round(time.Millisecond), cpu.Round(time.Millisecond))
 	}
+	return ExitOK
+}
+
+func runSimulateRetention(ctx context.Context, env Env, fs *flag.FlagSet, ruleText string, share float64, n int, mixText string,
+	faults, dups float64, seed uint64, nights int, asJSON bool) int {
+	rule, err := retention.Parse(ruleText)
+	if err != nil || !rule.Enabled() {
+		return errorf(env, ExitUsage, "--retention: want keep-last=N (%v)", err)
+	}
+	o := simulate.RetentionOptions{Instances: n, Faults: faults, Duplicates: dups, Seed: seed, Rule: rule, Share: share}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["nights"] {
+		o.Nights = nights
+	}
+	if set["mix"] {
+		if o.Mix, err = simulate.ParseMix(mixText); err != nil {
+			return errorf(env, ExitUsage, "--mix: %v", err)
+		}
+	}
+	if n <= 0 || !(share > 0 && share <= 1) {
+		return errorf(env, ExitUsage, "--instances must be positive and --retention-share within (0, 1]")
+	}
+	rep, err := simulate.Retention(ctx, o)
+	if err != nil {
+		return errorf(env, ExitRuntime, "%v", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return errorf(env, ExitRuntime, "%v", err)
+		}
+		return ExitOK
+	}
+	rep.Print(env.Stdout)
 	return ExitOK
 }

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // indexedLedger is the real ledger (mem://) with an index of the keys under
-// runs/, so that List of a run's outcomes costs what it costs on an object
+// indexedPrefixes, so that List of a run's outcomes costs what it costs on an object
 // store (one listing of that prefix) instead of the mem driver's scan of
 // every key in the process. Without it the run-summary bookkeeping — one
 // List per finished job — makes a 10,000-job night quadratic in the
@@ -20,19 +21,32 @@ type indexedLedger struct {
 	dirs map[string]map[string]struct{}
 }
 
-const indexedPrefix = "runs/"
+// indexedPrefixes are the listings the flow makes per job or per
+// instance: a run's outcomes, an instance's jobs (retention reads them)
+// and retention's records.
+var indexedPrefixes = []string{"runs/", "instances/", "retention/"}
+
+func indexed(key string) (string, bool) {
+	for _, p := range indexedPrefixes {
+		if strings.HasPrefix(key, p) {
+			return p, true
+		}
+	}
+	return "", false
+}
 
 func newIndexedLedger(l flow.Ledger) *indexedLedger {
 	return &indexedLedger{Ledger: l, dirs: map[string]map[string]struct{}{}}
 }
 
 func (l *indexedLedger) note(key string) {
-	if !strings.HasPrefix(key, indexedPrefix) {
+	prefix, ok := indexed(key)
+	if !ok {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i := len(indexedPrefix) - 1; i < len(key); i++ {
+	for i := len(prefix) - 1; i < len(key); i++ {
 		if key[i] != '/' {
 			continue
 		}
@@ -62,8 +76,22 @@ func (l *indexedLedger) Put(ctx context.Context, key string, value []byte) error
 	return err
 }
 
+func (l *indexedLedger) Delete(ctx context.Context, key string) error {
+	err := l.Ledger.Delete(ctx, key)
+	if prefix, ok := indexed(key); err == nil && ok {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i := len(prefix) - 1; i < len(key); i++ {
+			if key[i] == '/' {
+				delete(l.dirs[key[:i+1]], key)
+			}
+		}
+	}
+	return err
+}
+
 func (l *indexedLedger) List(ctx context.Context, prefix string) ([]string, error) {
-	if !strings.HasPrefix(prefix, indexedPrefix) || !strings.HasSuffix(prefix, "/") {
+	if _, ok := indexed(prefix); !ok || !strings.HasSuffix(prefix, "/") {
 		return l.Ledger.List(ctx, prefix)
 	}
 	if err := ctx.Err(); err != nil {
@@ -76,5 +104,6 @@ func (l *indexedLedger) List(ctx context.Context, prefix string) ([]string, erro
 	for k := range set {
 		out = append(out, k)
 	}
+	slices.Sort(out) // in key order, as an object store lists
 	return out, nil
 }

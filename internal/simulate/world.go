@@ -93,7 +93,12 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 		w.providers[provider.HuaweiRDS] = hw
 	}
 	for p, pr := range w.providers {
-		w.providers[p] = counted{p: pr, c: w.calls}
+		c := counted{p: pr, c: w.calls}
+		if ex, ok := pr.(provider.Expirer); ok {
+			w.providers[p] = countedExpirer{counted: c, ex: ex}
+			continue
+		}
+		w.providers[p] = c
 	}
 	return w, nil
 }
@@ -119,6 +124,33 @@ type callCounter struct {
 	// throttledStatus is the share of throttled answers that were status
 	// reads (the rest: creates and lookups).
 	throttledStatus int
+	// Retention's calls, kept apart so the backup figures stay the same:
+	// listings and delete calls (answered or not), and per backup id the
+	// delete calls the cloud accepted and any call after one was.
+	lists, deletes int
+	accepted       map[string]int
+	afterAccepted  int
+}
+
+func (c *callCounter) addRetention(list bool, ids []string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if list {
+		c.lists++
+		return
+	}
+	c.deletes++
+	if c.accepted == nil {
+		c.accepted = map[string]int{}
+	}
+	for _, id := range ids {
+		if c.accepted[id] > 0 {
+			c.afterAccepted++
+		}
+		if err == nil {
+			c.accepted[id]++
+		}
+	}
 }
 
 func (c *callCounter) add(name string, status bool, err error) {
@@ -204,12 +236,35 @@ func (c counted) DefaultMethods(ctx context.Context, region string, ids []string
 	return m, err
 }
 
+// countedExpirer is counted for an adapter that can list and delete.
+type countedExpirer struct {
+	counted
+	ex provider.Expirer
+}
+
+func (c countedExpirer) Backups(ctx context.Context, spec provider.Spec) ([]provider.CloudBackup, error) {
+	bs, err := c.ex.Backups(ctx, spec)
+	c.c.addRetention(true, nil, err)
+	return bs, err
+}
+
+func (c countedExpirer) Delete(ctx context.Context, spec provider.Spec, backups []provider.CloudBackup) error {
+	err := c.ex.Delete(ctx, spec, backups)
+	ids := make([]string, len(backups))
+	for i, b := range backups {
+		ids[i] = spec.InstanceID + "/" + b.ID
+	}
+	c.c.addRetention(false, ids, err)
+	return err
+}
+
 // recorder of outcomes: the simulation's notifier.
 type outcomes struct {
 	mu        sync.Mutex
 	byJob     map[string]flow.Outcome
 	notices   map[string]int
 	summaries int
+	retention []flow.RetentionNotice
 }
 
 func newOutcomes() *outcomes {
@@ -227,6 +282,9 @@ func (o *outcomes) Notify(_ context.Context, n flow.Notice) error {
 	}
 	if n.Summary != nil {
 		o.summaries++
+	}
+	if n.Retention != nil {
+		o.retention = append(o.retention, *n.Retention)
 	}
 	return nil
 }

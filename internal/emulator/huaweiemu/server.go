@@ -160,7 +160,7 @@ func (s *Server) Jobs() []fixture.Job {
 	out := make([]fixture.Job, 0, len(s.backups))
 	for _, b := range s.backups {
 		j := fixture.Job{Product: provider.HuaweiRDS, Op: provider.Backup, InstanceID: b.instanceID,
-			Name: b.name, ID: b.id, Created: b.created}
+			Name: b.name, ID: b.id, Created: b.created, Deleted: b.deleted}
 		if b.individually {
 			j.Settings = []string{"backup_database_individually"}
 		}
