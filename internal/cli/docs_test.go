@@ -145,9 +145,18 @@ func TestDocBlocksAreMarked(t *testing.T) {
 			t.Errorf("%s: fence %q: say sh or console (commands, marked) or text (nothing to type)", at, "```"+b.lang)
 		}
 	}
+	scheduled := map[string]int{}
+	for _, g := range docGroups {
+		for _, id := range g.steps {
+			scheduled[id]++
+		}
+	}
 	for id := range docRunners() {
 		if _, ok := seen[id]; !ok {
 			t.Errorf("docRunners runs %s, but no block is marked <!-- docs-test: %s -->", id, id)
+		}
+		if scheduled[id] != 1 {
+			t.Errorf("docs-test %s is a step of %d docGroups; want 1", id, scheduled[id])
 		}
 	}
 	for id, where := range docElsewhere {
@@ -355,16 +364,22 @@ func (sh *docShell) substitute(line string) string {
 // commands printed (stdout and stderr, as a terminal shows them).
 func (sh *docShell) script(text string) string {
 	sh.t.Helper()
+	out, err := sh.bash(text)
+	if err != nil {
+		sh.t.Fatalf("as documented:\n%s\nit failed (%v):\n%s", text, err, out)
+	}
+	return out
+}
+
+// bash runs text after what was pasted, in the shell's folder.
+func (sh *docShell) bash(text string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", sh.paste+text)
 	cmd.Dir, cmd.Env = sh.dir, sh.env
 	out, err := cmd.CombinedOutput()
 	sh.t.Logf("$ %s\n%s", text, out)
-	if err != nil {
-		sh.t.Fatalf("as documented:\n%s\nit failed (%v):\n%s", text, err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // longRunning are the commands a user leaves running, and what they print
@@ -686,16 +701,12 @@ func setupDeadLetter(t *testing.T, sh *docShell) {
 	for _, q := range []string{"WORK", "POLL", "DEAD"} {
 		sh.paste += fmt.Sprintf("export BACKUPFLOW_%s_QUEUE='cmq://backupflow-%s?region=ap-guangzhou'\n", q, strings.ToLower(q))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c", sh.paste+"BACKUPFLOW_RETRY_BUDGET=2s backupflow backup --instance cdb-c1nl9rpv --wait")
-	cmd.Dir, cmd.Env = sh.dir, sh.env
-	out, err := cmd.CombinedOutput()
+	out, err := sh.bash("BACKUPFLOW_RETRY_BUDGET=2s backupflow backup --instance cdb-c1nl9rpv --wait")
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != ExitFailed || !strings.Contains(string(out), "dead-lettered") {
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitFailed || !strings.Contains(out, "dead-lettered") {
 		t.Fatalf("a backup of a busy instance with a 2s retry budget: %v, want exit %d, dead-lettered:\n%s", err, ExitFailed, out)
 	}
-	sh.jobs["dead"] = jobPrinted(t, string(out))
+	sh.jobs["dead"] = jobPrinted(t, out)
 }
 
 // docTranscript splits a console block into its commands and the output
