@@ -3,10 +3,9 @@ package huaweirds
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
-
-	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -24,22 +23,18 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		return nil, apierr.Invalid("huaweirds: tag %q=%q: key 1-127 and value up to 255 characters, none of %s", tagKey, tagValue, tagReserved)
 	}
 	filter := tagKey + "=" + tagValue
-	limit := int32(pageSize)
 	var out []provider.Instance
 	for page, offset := 0, int32(0); page < maxPages; page++ {
-		off := offset
-		req := &model.ListInstancesRequest{Tags: &filter, Offset: &off, Limit: &limit}
-		resp, err := p.call(ctx, actionListInstances, func(c *rds.RdsClient, h map[string]string) (any, error) {
-			return c.ListInstancesInvoker(req).AddHeaders(h).Invoke()
-		})
-		if err != nil {
+		q := pageQuery(offset, pageSize)
+		q.Set("tags", filter)
+		var r instancesAnswer
+		if err := p.do(ctx, actionListInstances, http.MethodGet, "/instances", q, nil, &r); err != nil {
 			return nil, err
 		}
-		r, _ := resp.(*model.ListInstancesResponse)
-		if r == nil || r.Instances == nil || len(*r.Instances) == 0 {
+		if len(r.Instances) == 0 {
 			return out, nil
 		}
-		for _, in := range *r.Instances {
+		for _, in := range r.Instances {
 			// The filter is the cloud's; checking again costs nothing and
 			// keeps an untagged instance out if the filter is ever ignored.
 			if !hasTag(in.Tags, tagKey, tagValue) {
@@ -47,7 +42,7 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 			}
 			out = append(out, p.instance(in))
 		}
-		offset += int32(len(*r.Instances))
+		offset += int32(len(r.Instances))
 		if r.TotalCount == nil || offset >= *r.TotalCount {
 			return out, nil
 		}
@@ -57,27 +52,20 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 
 // Describe is ListInstances filtered by the one id.
 func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, bool, error) {
-	limit := int32(1)
-	req := &model.ListInstancesRequest{Id: &id, Limit: &limit}
-	resp, err := p.call(ctx, actionListInstances, func(c *rds.RdsClient, h map[string]string) (any, error) {
-		return c.ListInstancesInvoker(req).AddHeaders(h).Invoke()
-	})
-	if err != nil {
+	var r instancesAnswer
+	q := url.Values{"id": {id}, "limit": {"1"}}
+	if err := p.do(ctx, actionListInstances, http.MethodGet, "/instances", q, nil, &r); err != nil {
 		return provider.Instance{}, false, fmt.Errorf("huaweirds: describe %s: %w", id, err)
 	}
-	r, _ := resp.(*model.ListInstancesResponse)
-	if r == nil || r.Instances == nil {
-		return provider.Instance{}, false, nil
-	}
-	for _, in := range *r.Instances {
-		if in.Id == id {
+	for _, in := range r.Instances {
+		if in.ID == id {
 			return p.instance(in), true, nil
 		}
 	}
 	return provider.Instance{}, false, nil
 }
 
-func hasTag(tags []model.TagResponse, key, value string) bool {
+func hasTag(tags []tag, key, value string) bool {
 	for _, t := range tags {
 		if t.Key == key && (value == "" || t.Value == value) {
 			return true
@@ -86,8 +74,8 @@ func hasTag(tags []model.TagResponse, key, value string) bool {
 	return false
 }
 
-func (p *Provider) instance(in model.InstanceResponse) provider.Instance {
-	out := provider.Instance{Product: provider.HuaweiRDS, Region: in.Region, InstanceID: in.Id, Name: in.Name}
+func (p *Provider) instance(in listedInstance) provider.Instance {
+	out := provider.Instance{Product: provider.HuaweiRDS, Region: in.Region, InstanceID: in.ID, Name: in.Name}
 	if out.Region == "" {
 		out.Region = p.region
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
-
-	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -29,24 +27,20 @@ func (p *Provider) Backups(ctx context.Context, spec provider.Spec) ([]provider.
 		return nil, fmt.Errorf("huaweirds: %w", err)
 	}
 	var out []provider.CloudBackup
-	limit := int32(pageSize)
 	for page, offset := 0, int32(0); page < maxPages; page++ {
-		off := offset
-		req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, Offset: &off, Limit: &limit}
-		resp, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
-			return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
-		})
-		if err != nil {
+		q := pageQuery(offset, pageSize)
+		q.Set("instance_id", spec.InstanceID)
+		var r backupsAnswer
+		if err := p.do(ctx, actionListBackups, http.MethodGet, "/backups", q, nil, &r); err != nil {
 			return nil, fmt.Errorf("huaweirds: list backups of %s: %w", spec.InstanceID, err)
 		}
-		r, _ := resp.(*model.ListBackupsResponse)
-		if r == nil || r.Backups == nil || len(*r.Backups) == 0 {
+		if len(r.Backups) == 0 {
 			return out, nil
 		}
-		for _, b := range *r.Backups {
+		for _, b := range r.Backups {
 			out = append(out, cloudBackup(spec.InstanceID, b))
 		}
-		offset += int32(len(*r.Backups))
+		offset += int32(len(r.Backups))
 		if r.TotalCount == nil || offset >= *r.TotalCount {
 			return out, nil
 		}
@@ -54,13 +48,13 @@ func (p *Provider) Backups(ctx context.Context, spec provider.Spec) ([]provider.
 	return nil, fmt.Errorf("huaweirds: list backups of %s: more than %d pages", spec.InstanceID, maxPages)
 }
 
-func cloudBackup(instance string, b model.BackupForList) provider.CloudBackup {
-	cb := provider.CloudBackup{ID: b.Id, Instance: b.InstanceId, Name: b.Name, Manual: b.Type.Value() == "manual",
+func cloudBackup(instance string, b listedBackup) provider.CloudBackup {
+	cb := provider.CloudBackup{ID: b.ID, Instance: b.InstanceID, Name: b.Name, Manual: b.Type == "manual",
 		Size: b.Size * 1024}
 	if cb.Instance == "" {
 		cb.Instance = instance
 	}
-	switch b.Status.Value() {
+	switch b.Status {
 	case "COMPLETED":
 		cb.State = provider.Succeeded
 	case "FAILED":
@@ -90,10 +84,7 @@ func (p *Provider) Delete(ctx context.Context, spec provider.Spec, backups []pro
 		if !backupIDRE().MatchString(b.ID) {
 			return apierr.Invalid("huaweirds: delete backup %q on %s: not a backup id", b.ID, spec.InstanceID)
 		}
-		req := &model.DeleteManualBackupRequest{BackupId: b.ID}
-		_, err := p.call(ctx, actionDelete, func(c *rds.RdsClient, h map[string]string) (any, error) {
-			return c.DeleteManualBackupInvoker(req).AddHeaders(h).Invoke()
-		})
+		err := p.deleteBackup(ctx, b.ID)
 		// A 404 may mean the backup or the instance is missing: the
 		// backup is gone only when the instance's listing (which fails
 		// for a missing instance) no longer shows it.
@@ -108,4 +99,10 @@ func (p *Provider) Delete(ctx context.Context, spec provider.Spec, backups []pro
 		}
 	}
 	return nil
+}
+
+// deleteBackup is DELETE /v3/{project_id}/backups/{backup_id}; id has
+// passed backupIDRE, so it needs no escaping.
+func (p *Provider) deleteBackup(ctx context.Context, id string) error {
+	return p.do(ctx, actionDelete, http.MethodDelete, "/backups/"+id, nil, nil, nil)
 }

@@ -2,21 +2,17 @@ package huaweirds
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
-	rds "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/rds/v3/model"
-
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/secret"
 )
 
 // SDK operation names, used as apierr.Error.Action.
@@ -39,14 +35,18 @@ const (
 // plus a suffix in the console. Anything else cannot have come from Start.
 var backupIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`) })
 
+// userAgent names the product to the cloud (signed, like every header).
+const userAgent = "backupflow-huaweirds"
+
 // Provider backs up Huawei Cloud RDS instances. Safe for concurrent use.
 type Provider struct {
-	// client is built on first use: the SDK's builders cost more than the
-	// rest of a function's wiring, and most invocations (a drain with
-	// nothing for Huawei, an empty poll) never call Huawei at all.
-	client func() (*rds.RdsClient, error)
-	region string
-	now    func() time.Time
+	hc       *http.Client
+	endpoint string
+	project  string
+	ak       string
+	sk       secret.String
+	region   string
+	now      func() time.Time
 }
 
 var (
@@ -55,10 +55,8 @@ var (
 	_ provider.Describer  = (*Provider)(nil)
 )
 
-// New checks the configuration; the SDK client is built on the first call.
-// Neither does I/O: the project id is given, so the SDK never asks IAM, and
-// an endpoint is always set explicitly, so WithRegion (which would replace
-// it) is never used.
+// New checks the configuration and does no I/O: the project id is given,
+// so nothing asks IAM, and the endpoint is fixed here.
 func New(cfg Config) (*Provider, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
@@ -76,75 +74,10 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	build := func() (*rds.RdsClient, error) {
-		cred, err := basic.NewCredentialsBuilder().WithAk(cfg.AK).WithSk(cfg.SK.Reveal()).WithProjectId(cfg.ProjectID).SafeBuild()
-		if err != nil {
-			// The SDK's message names fields, never values; keep it anyway out of
-			// caution and say only what failed.
-			return nil, errors.New("huaweirds: the SDK rejected the credentials")
-		}
-		hc, err := rds.RdsClientBuilder().
-			WithEndpoints([]string{ep}).
-			WithCredential(cred).
-			WithHttpConfig(config.DefaultHttpConfig().WithTimeout(cfg.Timeout)).
-			SafeBuild()
-		if err != nil {
-			return nil, fmt.Errorf("huaweirds: build rds client: %w", err)
-		}
-		return rds.NewRdsClient(hc), nil
-	}
-	return &Provider{client: sync.OnceValues(build), region: cfg.Region, now: cfg.Now}, nil
-}
-
-// call runs one SDK request. The SDK takes no context, so the request runs
-// on its own goroutine and ctx only stops the wait; the HTTP timeout ends
-// the abandoned request. X-Sdk-Date comes from the injected clock so the
-// signature agrees with an emulator running on virtual time.
-func (p *Provider) call(ctx context.Context, action string, invoke func(c *rds.RdsClient, headers map[string]string) (any, error)) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("huaweirds %s: %w", action, err)
-	}
-	client, err := p.client()
-	if err != nil {
-		return nil, err
-	}
-	headers := map[string]string{"X-Sdk-Date": p.now().UTC().Format("20060102T150405Z")}
-	type result struct {
-		resp any
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := invoke(client, headers)
-		done <- result{resp, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, wrap(action, r.err)
-		}
-		return r.resp, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("huaweirds %s: %w", action, ctx.Err())
-	}
-}
-
-// wrap turns an SDK service error into an *apierr.Error classified by code
-// and HTTP status. Transport errors keep their type (apierr.KindOf reads
-// them as ambiguous) and only gain context.
-func wrap(action string, err error) error {
-	var se *sdkerr.ServiceResponseError
-	if errors.As(err, &se) {
-		msg := se.ErrorMessage
-		if se.ErrorCode == "" && len(msg) > 200 {
-			// A gateway page, not an API answer: keep the log line short.
-			msg = msg[:200] + "..."
-		}
-		e := apierr.New(apierr.Huawei, "rds", action, se.ErrorCode, msg, se.RequestId, se.StatusCode, err)
-		e.Kind = apierr.ClassifyHTTP(apierr.Huawei, se.ErrorCode, se.StatusCode)
-		return e
-	}
-	return fmt.Errorf("huaweirds %s: %w", action, err)
+	// A nil Transport is http.DefaultTransport at call time, so a process
+	// hook on it (the crash soak's) sees Huawei calls too.
+	return &Provider{hc: &http.Client{Timeout: cfg.Timeout}, endpoint: ep, project: cfg.ProjectID,
+		ak: cfg.AK, sk: cfg.SK, region: cfg.Region, now: cfg.Now}, nil
 }
 
 func check(spec provider.Spec) error {
@@ -167,37 +100,22 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 	if err := check(spec); err != nil {
 		return "", err
 	}
-	body := &model.CreateManualBackupRequestBody{InstanceId: spec.InstanceID, Name: spec.Name}
-	if spec.Description != "" {
-		d := spec.Description
-		body.Description = &d
+	body := createBody{InstanceID: spec.InstanceID, Name: spec.Name, Description: spec.Description,
+		Individually: spec.Individually}
+	for _, n := range spec.Databases {
+		body.Databases = append(body.Databases, backupDatabase{Name: n})
 	}
-	if len(spec.Databases) > 0 {
-		dbs := make([]model.BackupDatabase, len(spec.Databases))
-		for i, n := range spec.Databases {
-			dbs[i] = model.BackupDatabase{Name: n}
-		}
-		body.Databases = &dbs
-	}
-	if spec.Individually {
-		yes := true
-		body.BackupDatabaseIndividually = &yes
-	}
-	req := &model.CreateManualBackupRequest{Body: body}
-	out, err := p.call(ctx, actionCreate, func(c *rds.RdsClient, h map[string]string) (any, error) {
-		return c.CreateManualBackupInvoker(req).AddHeaders(h).Invoke()
-	})
-	if err != nil {
+	var resp createAnswer
+	if err := p.do(ctx, actionCreate, http.MethodPost, "/backups", nil, body, &resp); err != nil {
 		return "", err
 	}
-	resp, _ := out.(*model.CreateManualBackupResponse)
-	if resp == nil || resp.Backup == nil || !backupIDRE().MatchString(resp.Backup.Id) {
+	if resp.Backup == nil || !backupIDRE().MatchString(resp.Backup.ID) {
 		// The backup may exist: the caller must look before retrying.
 		e := apierr.New(apierr.Huawei, "rds", actionCreate, "", "answer without a usable backup id", "", 200, nil)
 		e.Kind = apierr.RetryAfterLookup
 		return "", e
 	}
-	return provider.Ref(refPrefix + resp.Backup.Id), nil
+	return provider.Ref(refPrefix + resp.Backup.ID), nil
 }
 
 func parseRef(ref provider.Ref) (string, error) {
@@ -219,23 +137,17 @@ func (p *Provider) Status(ctx context.Context, spec provider.Spec, ref provider.
 	if err != nil {
 		return provider.Status{}, err
 	}
-	req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, BackupId: &id}
-	out, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
-		return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
-	})
-	if err != nil {
+	var resp backupsAnswer
+	q := url.Values{"instance_id": {spec.InstanceID}, "backup_id": {id}}
+	if err := p.do(ctx, actionListBackups, http.MethodGet, "/backups", q, nil, &resp); err != nil {
 		return provider.Status{}, err
 	}
 	st := provider.Status{State: provider.Running, Progress: -1, BackupID: id, Detail: "not listed yet"}
-	resp, _ := out.(*model.ListBackupsResponse)
-	if resp == nil || resp.Backups == nil {
-		return st, nil
-	}
-	for _, b := range *resp.Backups {
-		if b.Id != id {
+	for _, b := range resp.Backups {
+		if b.ID != id {
 			continue
 		}
-		raw := b.Status.Value()
+		raw := b.Status
 		st.Detail = raw
 		switch raw {
 		case "COMPLETED":
@@ -259,27 +171,23 @@ func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, 
 	if err := check(spec); err != nil {
 		return "", false, err
 	}
-	manual := model.GetListBackupsRequestBackupTypeEnum().MANUAL
-	limit := int32(pageSize)
 	for page, offset := 0, int32(0); page < maxPages; page++ {
-		off := offset
-		req := &model.ListBackupsRequest{InstanceId: spec.InstanceID, BackupType: &manual, Offset: &off, Limit: &limit}
-		out, err := p.call(ctx, actionListBackups, func(c *rds.RdsClient, h map[string]string) (any, error) {
-			return c.ListBackupsInvoker(req).AddHeaders(h).Invoke()
-		})
-		if err != nil {
+		q := pageQuery(offset, pageSize)
+		q.Set("instance_id", spec.InstanceID)
+		q.Set("backup_type", "manual")
+		var resp backupsAnswer
+		if err := p.do(ctx, actionListBackups, http.MethodGet, "/backups", q, nil, &resp); err != nil {
 			return "", false, err
 		}
-		resp, _ := out.(*model.ListBackupsResponse)
-		if resp == nil || resp.Backups == nil || len(*resp.Backups) == 0 {
+		if len(resp.Backups) == 0 {
 			return "", false, nil
 		}
-		for _, b := range *resp.Backups {
-			if b.Name == spec.Name && backupIDRE().MatchString(b.Id) {
-				return provider.Ref(refPrefix + b.Id), true, nil
+		for _, b := range resp.Backups {
+			if b.Name == spec.Name && backupIDRE().MatchString(b.ID) {
+				return provider.Ref(refPrefix + b.ID), true, nil
 			}
 		}
-		offset += int32(len(*resp.Backups))
+		offset += int32(len(resp.Backups))
 		if resp.TotalCount == nil || offset >= *resp.TotalCount {
 			return "", false, nil
 		}
