@@ -73,7 +73,7 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	w.providers[provider.MongoDB] = tcmongodb.New(tc, tcmongodb.Options{Region: "ap-guangzhou", Now: clk.Now})
 	w.closeFn = func() {}
 	if len(set.Of(provider.HuaweiRDS)) > 0 {
-		// The Huawei SDK takes no transport, so its calls go over loopback
+		// huaweirds.Config takes no transport, so its calls go over loopback
 		// HTTP to the same emulator: a real socket, still virtual time.
 		srv, err := emu.Listen("127.0.0.1:0")
 		if err != nil {
@@ -114,8 +114,8 @@ func (w *world) provider(p provider.Product) (provider.Provider, error) {
 }
 
 // callCounter counts the cloud calls each job costs, by job name, and the
-// throttled answers. The event loop is sequential, but the Huawei SDK
-// answers on its own goroutine, so it locks.
+// throttled answers. The event loop is sequential, but the Huawei calls
+// are answered on the loopback server's goroutines, so it locks.
 type callCounter struct {
 	mu        sync.Mutex
 	status    map[string]int

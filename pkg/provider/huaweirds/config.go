@@ -13,7 +13,7 @@ import (
 )
 
 // Environment variables read by ConfigFromEnv. The three credentials are
-// the SDK's own names, so a shell set up for hcloud works unchanged.
+// the official SDK's names, so a shell set up for hcloud works unchanged.
 const (
 	EnvAK        = "HUAWEICLOUD_SDK_AK"
 	EnvSK        = "HUAWEICLOUD_SDK_SK"
@@ -32,8 +32,8 @@ const DefaultTimeout = 20 * time.Second
 type Config struct {
 	AK string
 	SK secret.String
-	// ProjectID is always given to the SDK: without it the SDK would ask
-	// IAM for it over the network on first use.
+	// ProjectID is required: looking it up would be an IAM call on every
+	// cold start.
 	ProjectID string
 	// Region selects the real endpoint rds.<region>.myhuaweicloud.com and is
 	// reported on discovered instances; default cn-north-4.
@@ -82,9 +82,9 @@ var (
 	projectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`) })
 )
 
-// endpointURL resolves the endpoint the SDK is given: the configured one,
+// endpointURL resolves the endpoint every call goes to: the configured one,
 // or the region's real endpoint. A bare host:port means plain HTTP because
-// that is what a local emulator speaks (the SDK itself would assume HTTPS).
+// that is what a local emulator speaks.
 func endpointURL(endpoint, region string) (string, error) {
 	if endpoint == "" {
 		return "https://rds." + region + ".myhuaweicloud.com", nil
@@ -106,8 +106,9 @@ func endpointURL(endpoint, region string) (string, error) {
 }
 
 func (c Config) check() error {
-	// Both keys empty would make the SDK fall back to the ECS metadata
-	// service; one empty is a misconfiguration. Refuse both.
+	// Both keys empty would mean the ECS metadata service's temporary
+	// keys, which this provider does not fetch; one empty is a
+	// misconfiguration. Refuse both.
 	if c.AK == "" || !c.SK.IsSet() {
 		return errors.New("huaweirds: AK and SK are both required")
 	}

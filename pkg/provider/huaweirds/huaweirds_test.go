@@ -552,3 +552,35 @@ func TestIndividually(t *testing.T) {
 		t.Errorf("jobs = %+v; want one with backup_database_individually", jobs)
 	}
 }
+
+// countingTransport counts the exchanges that pass through it.
+type countingTransport struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// Every call goes through http.DefaultTransport as it is at call time: the
+// crash hook (pkg/app, -tags crashtest) wraps it to count and kill at an
+// exchange, which the SDK's own transport never let it do.
+func TestCallsUseTheProcessTransport(t *testing.T) {
+	e := newEnv(t, nil)
+	ct := &countingTransport{next: http.DefaultTransport}
+	http.DefaultTransport = ct
+	t.Cleanup(func() { http.DefaultTransport = ct.next })
+	s := spec(in01, "via-default-transport")
+	ref, err := e.p.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.p.Status(context.Background(), s, ref); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ct.n.Load(), e.calls.Load(); got != 2 || got != want {
+		t.Fatalf("%d exchanges through http.DefaultTransport, %d at the emulator; want 2 and 2", got, want)
+	}
+}
