@@ -34,8 +34,11 @@ type Outcome struct {
 	Attempts  int              `json:"attempts,omitempty"` // tries at starting the cloud job: 1 when the first took
 	Polls     int              `json:"polls,omitempty"`
 	Created   time.Time        `json:"created"`
-	Finished  time.Time        `json:"finished"`
-	Origin    job.Origin       `json:"origin"`
+	// Started is when the cloud job was started (or adopted): after its
+	// queue wait and the pacer's slot; zero for a job that never started.
+	Started  time.Time  `json:"started,omitzero"`
+	Finished time.Time  `json:"finished"`
+	Origin   job.Origin `json:"origin"`
 }
 
 // Duration is the time from cause to outcome; 0 when either end is unknown,

@@ -23,13 +23,16 @@ type RunView struct {
 }
 
 // RunJob is one job of a run. Start is the job's cause (the run's
-// fan-out time); End is its outcome's time, zero while it runs.
+// fan-out time); Started is when its cloud job began, after the fan-out's
+// spread and the pacer's slot (zero if unknown); End is its outcome's time,
+// zero while it runs.
 type RunJob struct {
 	Job      string           `json:"job"`
 	Instance string           `json:"instance"`
 	Product  provider.Product `json:"product"`
 	State    string           `json:"state"` // a Result, or the last known state
 	Start    time.Time        `json:"start"`
+	Started  time.Time        `json:"started,omitzero"`
 	End      time.Time        `json:"end,omitzero"`
 	Duration time.Duration    `json:"durationNs"`
 	Attempts int              `json:"attempts"`
@@ -90,10 +93,11 @@ func (s *Service) RunView(ctx context.Context, run string) (RunView, error) {
 		switch {
 		case out != nil:
 			j.Instance, j.Product, j.State = out.Instance, out.Product, string(out.Result)
-			j.Start, j.End, j.Duration, j.Attempts = out.Created, out.Finished, out.Duration(), out.Attempts
+			j.Start, j.Started, j.End, j.Duration, j.Attempts = out.Created, out.Started, out.Finished, out.Duration(), out.Attempts
 			j.Reason = strings.TrimSpace(strings.TrimSpace(out.Code+" "+out.Message) + " " + out.Detail)
 		case err == nil:
 			j.Instance, j.Product, j.State, j.Start, j.Attempts = st.Spec.InstanceID, st.Spec.Product, st.State, st.Created, st.Attempt
+			j.Started = st.Started
 		}
 		v.Jobs = append(v.Jobs, j)
 	}
@@ -148,6 +152,10 @@ func (v RunView) HTML() ([]byte, error) {
 	type bar struct {
 		Job, Label, State, Colour, Title string
 		X, Y, W, TextY                   float64
+		// WaitX, WaitW: the grey segment from the job's cause to its
+		// cloud start — the fan-out's spread and the pacer's slots, which
+		// draw the rate limits as a staircase.
+		WaitX, WaitW float64
 	}
 	type group struct {
 		Product string
@@ -163,16 +171,21 @@ func (v RunView) HTML() ([]byte, error) {
 			y += rowH
 			last = j.Product
 		}
-		x, w := left, 2.0
+		x, w, waitX, waitW := left, 2.0, 0.0, 0.0
 		if !j.Start.IsZero() {
-			x = left + j.Start.Sub(t0).Seconds()/span*width
+			from := j.Start
+			if j.Started.After(from) && (j.End.IsZero() || !j.Started.After(j.End)) {
+				from = j.Started
+				waitX, waitW = left+j.Start.Sub(t0).Seconds()/span*width, j.Started.Sub(j.Start).Seconds()/span*width
+			}
+			x = left + from.Sub(t0).Seconds()/span*width
 			if !j.End.IsZero() {
-				w = max(j.End.Sub(j.Start).Seconds()/span*width, 2)
+				w = max(j.End.Sub(from).Seconds()/span*width, 2)
 			}
 		}
 		bars = append(bars, bar{Job: j.Job, Label: j.Instance, State: j.State, Colour: colourOf(j.State),
 			Title: fmt.Sprintf("%s %s: %s after %s, %d attempts %s", j.Instance, j.Job, j.State, shortDuration(j.Duration), j.Attempts, j.Reason),
-			X:     x, Y: y + 4, W: w, TextY: y + 16})
+			X:     x, Y: y + 4, W: w, TextY: y + 16, WaitX: waitX, WaitW: waitW})
 		y += rowH
 	}
 	var buf bytes.Buffer
@@ -201,11 +214,12 @@ var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <body><h1>Run {{.V.Run}}</h1>
 <p>{{len .V.Jobs}} jobs, {{len .V.Skipped}} skipped; {{.From}} to {{.To}}.
 Colours: <span style="color:#2e7d32">succeeded</span>, <span style="color:#c62828">failed</span>,
-<span style="color:#ef6c00">stuck</span>, <span style="color:#6a1b9a">dead-lettered</span>, <span style="color:#1565c0">running</span>.</p>
+<span style="color:#ef6c00">stuck</span>, <span style="color:#6a1b9a">dead-lettered</span>, <span style="color:#1565c0">running</span>;
+<span style="color:#90a4ae">grey</span>: queued before its cloud job started (the fan-out's spread and the rate-limit pacing).</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="960" height="{{.H}}" role="img" aria-label="timeline of run {{.V.Run}}">
 <line x1="330" y1="20" x2="930" y2="20" stroke="#999"/>
 {{range .Groups}}<text class="g" x="4" y="{{.Y}}">{{.Product}}</text>
-{{end}}{{range .Bars}}<text x="16" y="{{.TextY}}">{{.Label}}</text><rect data-job="{{.Job}}" data-state="{{.State}}" x="{{printf "%.1f" .X}}" y="{{.Y}}" width="{{printf "%.1f" .W}}" height="14" fill="{{.Colour}}"><title>{{.Title}}</title></rect>
+{{end}}{{range .Bars}}<text x="16" y="{{.TextY}}">{{.Label}}</text>{{if .WaitW}}<rect class="wait" x="{{printf "%.1f" .WaitX}}" y="{{.Y}}" width="{{printf "%.1f" .WaitW}}" height="14" fill="#cfd8dc"><title>queued: the fan-out's spread and the rate-limit pacing</title></rect>{{end}}<rect data-job="{{.Job}}" data-state="{{.State}}" x="{{printf "%.1f" .X}}" y="{{.Y}}" width="{{printf "%.1f" .W}}" height="14" fill="{{.Colour}}"><title>{{.Title}}</title></rect>
 {{end}}</svg>
 {{if .V.Skipped}}<h2>Skipped</h2><ul>{{range .V.Skipped}}<li>{{.InstanceID}} ({{.Product}}): {{.Reason}}</li>{{end}}</ul>{{end}}
 </body></html>

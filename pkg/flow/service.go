@@ -502,7 +502,7 @@ func outcomeOf(m job.Message, r Result, now time.Time) Outcome {
 	o := Outcome{
 		JobID: m.JobID, Result: r, Op: m.Spec.Op, Product: m.Spec.Product, Instance: m.Spec.InstanceID,
 		Name: m.Spec.Name, Ref: m.Ref, Attempts: tries(m), Polls: m.Polls,
-		Created: m.Created, Finished: now, Origin: m.Origin,
+		Created: m.Created, Started: m.Started, Finished: now, Origin: m.Origin,
 	}
 	if m.Object != nil {
 		o.Object = m.Object.Bucket + "/" + m.Object.Key
@@ -530,7 +530,7 @@ func (s *Service) finish(ctx context.Context, m job.Message, o Outcome) error {
 	}
 	crashPoint("after-outcome")
 	log.Info("job finished", "result", string(o.Result), "product", string(o.Product), "instance", o.Instance,
-		"code", o.Code, "requestId", o.RequestID, "detail", o.Detail, "duration", o.Duration().Round(time.Second).String(),
+		"code", o.Code, "message", o.Message, "requestId", o.RequestID, "detail", o.Detail, "duration", o.Duration().Round(time.Second).String(),
 		"polls", o.Polls, "attempts", o.Attempts)
 	s.putState(ctx, m, string(o.Result))
 	s.watchSuccess(ctx, o)
@@ -626,7 +626,7 @@ func (s *Service) putState(ctx context.Context, m job.Message, state string) {
 	origin := m.Origin
 	origin.Reply, origin.ReplyExpires = "", time.Time{}
 	b, _ := json.Marshal(JobState{JobID: m.JobID, State: state, Step: m.Step, Ref: m.Ref, Spec: m.Spec,
-		Polls: m.Polls, Attempt: m.Attempt, Tries: tries(m), Created: m.Created, Updated: s.d.Now(), Origin: origin})
+		Polls: m.Polls, Attempt: m.Attempt, Tries: tries(m), Created: m.Created, Started: m.Started, Updated: s.d.Now(), Origin: origin})
 	if err := s.d.Ledger.Put(ctx, keyState(m.JobID), b); err != nil {
 		loggerFrom(ctx, s.log).Warn("status record not written", "err", err)
 	}
@@ -651,6 +651,7 @@ type JobState struct {
 	Attempt int           `json:"attempt"`
 	Tries   int           `json:"tries,omitempty"` // tries at starting the cloud job (see job.Message.Tries)
 	Created time.Time     `json:"created"`
+	Started time.Time     `json:"started,omitzero"` // when the cloud job began
 	Updated time.Time     `json:"updated"`
 	Origin  job.Origin    `json:"origin"`
 }
