@@ -330,7 +330,14 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 			}
 			for _, m := range msgs {
 				var at time.Time
-				if o.Pace {
+				// A message that has been received often is handled at
+				// once, unpaced: every held message is received, so each
+				// death of a process holding it cost it a receive without a
+				// try, and in the 1,000-job crash soak (seed 7) 140 healthy
+				// creates held behind far slots reached the receive limit
+				// with no failure ever recorded. Handled now, it either
+				// starts or records why not; a throttled start is retried.
+				if o.Pace && m.Receives <= o.MaxReceives/2 {
 					var dup bool
 					if at, dup = slotOf[m.ID]; !dup {
 						at = pace.book(m.Body)

@@ -340,3 +340,81 @@ func TestDrainLetsOtherProductsPastABacklog(t *testing.T) {
 		t.Errorf("the last MongoDB create went %s into the drain; want within %s (16 at 20/s)", lastMongo, want)
 	}
 }
+
+// instanceStarts records when each instance's backup was started.
+type instanceStarts struct {
+	stubProvider
+	now func() time.Time
+	at  map[string]time.Time
+}
+
+func (p *instanceStarts) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	p.at[spec.InstanceID] = p.now()
+	return p.stubProvider.Start(ctx, spec)
+}
+
+// TestDrainStartsAnOftenReceivedMessageAtOnce: a create received six times
+// (its earlier holders died before its slot came) arrives behind a backlog
+// of its product's creates. Booked in turn, it waited 16 s of slots — held,
+// so exposed to the next death, which costs it another receive without a
+// try; in the 1,000-job crash soak (seed 7) 140 healthy creates reached the
+// receive limit that way with no failure ever recorded. It is started at
+// once instead; the backlog keeps its pacing.
+func TestDrainStartsAnOftenReceivedMessageAtOnce(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	starts := &instanceStarts{now: clk.Now, at: map[string]time.Time{}}
+	name := strings.NewReplacer("/", "-").Replace(t.Name())
+	work := memqueue.Open(name+"-work", &memqueue.Options{Now: clk.Now})
+	l, err := ledger.Open(context.Background(), "mem://"+name, openurl.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := flow.New(flow.Config{}, flow.Deps{
+		Providers: func(provider.Product) (provider.Provider, error) { return starts, nil },
+		Work:      work, Poll: memqueue.Open(name+"-poll", &memqueue.Options{Now: clk.Now}), Dead: memqueue.Open(name+"-dead", nil),
+		Ledger: l, Notifier: nopNotifier{}, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(id string) {
+		m := job.Message{JobID: id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: id, Name: job.Name(id)}}
+		body, _ := m.Encode()
+		if _, err := work.Send(context.Background(), body, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	send("cdb-vet00001")
+	for range 6 { // received, and its holder died: visible again after 30 s
+		if msgs, err := work.Receive(ctx, 1, 0); err != nil || len(msgs) != 1 {
+			t.Fatalf("receive: %v %v", msgs, err)
+		}
+		clk.Advance(31 * time.Second)
+	}
+	if msgs, err := work.Receive(ctx, 1, 0); err != nil || len(msgs) != 1 || msgs[0].Receives != 7 {
+		t.Fatalf("receive: %+v %v; want the veteran's 7th", msgs, err)
+	}
+	for i := range 80 { // the backlog, due before the veteran is visible again
+		send(fmt.Sprintf("cdb-b%07d", i))
+	}
+	clk.Advance(31 * time.Second)
+	o := quiet()
+	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	start := clk.Now()
+	dctx := invoke.WithMeta(ctx, invoke.Meta{Platform: "scf", Deadline: start.Add(900 * time.Second)})
+	out, err := CreateBackup(svc, work, o)(dctx, []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(starts.at) != 81 {
+		_, vet := starts.at["cdb-vet00001"]
+		t.Fatalf("%d backups started; want 81 (%s; veteran started: %v)", len(starts.at), out, vet)
+	}
+	if d := starts.at["cdb-vet00001"].Sub(start); d > time.Second {
+		t.Errorf("the often-received create started %s into the drain; want at once", d)
+	}
+	if d := starts.at["cdb-b0000079"].Sub(start); d < 10*time.Second {
+		t.Errorf("the backlog's last create started %s into the drain; want it still paced (80 at 5/s)", d)
+	}
+}
