@@ -87,6 +87,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "backupflow: --log-format must be text or json\n")
 		return ExitUsage
 	}
+	if err := new(slog.Level).UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "backupflow: --log-level must be debug, info, warn or error (got %q)\n", *logLevel)
+		return ExitUsage
+	}
 	return c.run(ctx, envWithLog(env, *logFormat, *logLevel), rest[1:])
 }
 

@@ -593,7 +593,8 @@ func stepStatus(t *testing.T, sh *docShell, block string) {
 	out := strings.Join(sh.lines(block, true, nil), "")
 	wantOutput(t, "status --instance", out,
 		`^ledger cos://backups-1250000000/backupflow-ledger \(the local stack's, in \S+/\.backupflow; BACKUPFLOW_LEDGER is unset\)\n`,
-		`Job j\S+ \(backup cdb-c1nl9rpv\): succeeded after \d+s\n  created \S+Z, finished \S+Z`)
+		`Job j\S+ \(backup cdb-c1nl9rpv\): succeeded after \d+s\n  created \S+Z, finished \S+Z`,
+		`wrote report.html: run nightly-\d{8}T\d{4}Z, 9 jobs\n`)
 }
 
 func stepInvoke(t *testing.T, sh *docShell, block string) {

@@ -30,12 +30,14 @@ func init() {
 
 const opsHelp = `Configuration comes from the environment, as for the functions (docs/operations.md):
 credentials TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY (Huawei: HUAWEICLOUD_SDK_AK/SK/PROJECT_ID),
-BACKUPFLOW_TENCENT_ENDPOINT / BACKUPFLOW_HUAWEI_ENDPOINT to use an emulator instead of the real clouds.
-Without --wait the job is handed to the deployed system through BACKUPFLOW_WORK_QUEUE.`
+BACKUPFLOW_TENCENT_ENDPOINT / BACKUPFLOW_HUAWEI_ENDPOINT to use an emulator instead of the real clouds.`
+
+// queueHelp is for the commands that start jobs (backup, import).
+const queueHelp = "\nWithout --wait the job is handed to the deployed system through BACKUPFLOW_WORK_QUEUE."
 
 func runBackup(ctx context.Context, env Env, args []string) int {
 	fs := newFlags(env, "backup", "backup --instance ID [--method M] [--databases a,b] [--keep-until-gone] [--retention-days N] [--individually] [--wait]",
-		"Backs up one instance with the same flow the nightly run uses.\n\n"+opsHelp)
+		"Backs up one instance with the same flow the nightly run uses.\n\n"+opsHelp+queueHelp)
 	instance := fs.String("instance", "", "instance id (cdb-…, mssql-…, cmgo-… or a Huawei RDS id)")
 	method := fs.String("method", "", "mysql/mongodb backup method: logical, physical or snapshot")
 	dbs := fs.String("databases", "", "comma-separated databases (SQL Server multi-database / Huawei SQL Server partial backup)")
@@ -61,7 +63,7 @@ func runImport(ctx context.Context, env Env, args []string) int {
 		"Imports a native SQL Server backup file into a TencentDB for SQL Server instance (a full\n"+
 			"backup migration). The file is presigned for a short time; it is never logged.\n\n"+
 			"--rerun JOB imports an ended import job's object into its instance again, as a new job:\n"+
-			"uploading identical bytes again does not (same ETag, same job), by design.\n\n"+opsHelp)
+			"uploading identical bytes again does not (same ETag, same job), by design.\n\n"+opsHelp+queueHelp)
 	object := fs.String("object", "", "the .bak: cos://bucket-appid/key, s3://bucket/key or bucket/key")
 	instance := fs.String("instance", "", "the SQL Server instance to import into (mssql-…)")
 	rerun := fs.String("rerun", "", "import the object of this ended import job again, as a new job")

@@ -139,6 +139,8 @@ func TestOpsErrors(t *testing.T) {
 		{"no deployed queue", true, []string{"backup", "--instance", "cdb-c1nl9rpv"}, ExitConfig, "BACKUPFLOW_WORK_QUEUE"},
 		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitUsage, "no job jdoesnotexist in mem://"},
 		{"unknown command", false, []string{"frobnicate"}, ExitUsage, "unknown command"},
+		// Was taken for info: a typo silently changed nothing.
+		{"unknown log level", false, []string{"--log-level", "loud", "backup", "--instance", "cdb-c1nl9rpv", "--wait"}, ExitUsage, "--log-level must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,4 +213,17 @@ func jobIDOf(t *testing.T, out string) string {
 	}
 	t.Fatalf("no job id in:\n%s", out)
 	return ""
+}
+
+// TestReportWithoutALedger: with BACKUPFLOW_LEDGER unset and no local stack
+// here, report says what to set (exit 3). It read the configuration's
+// mem:// default, always empty, and answered "no nightly run" (exit 4)
+// even after a night had run in the local stack.
+func TestReportWithoutALedger(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("BACKUPFLOW_LEDGER", "")
+	code, out, errs := run(t, getenvOS, "report")
+	if code != ExitConfig || !strings.Contains(errs, "BACKUPFLOW_LEDGER is not set") {
+		t.Fatalf("report = %d\n%s%s; want exit %d naming BACKUPFLOW_LEDGER", code, out, errs, ExitConfig)
+	}
 }

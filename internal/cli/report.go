@@ -13,9 +13,10 @@ func init() {
 
 func runReport(ctx context.Context, env Env, args []string) int {
 	fs := newFlags(env, "report", "report [--run ID] [--json | --html FILE]",
-		"Reads a nightly run from the ledger (BACKUPFLOW_LEDGER): per job its instance, state, start,\n"+
-			"end, duration, attempts and the cloud's reason. --html writes one self-contained page with\n"+
-			"the night as an SVG timeline (one bar per job, grouped by product, coloured by outcome).")
+		"Reads a nightly run from the ledger BACKUPFLOW_LEDGER names (unset: the local stack's, as\n"+
+			"status does): per job its instance, state, start, end, duration, attempts and the cloud's\n"+
+			"reason. --html writes one self-contained page with the night as an SVG timeline (one bar\n"+
+			"per job, grouped by product, coloured by outcome, its queue wait in grey).")
 	runID := fs.String("run", "", "the run (nightly-YYYYMMDDTHHMMZ; default: the latest)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	htmlFile := fs.String("html", "", "write the report as an HTML page to this file")
@@ -25,13 +26,22 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	if fs.NArg() != 0 || (*asJSON && *htmlFile != "") {
 		return errorf(env, ExitUsage, "report: takes no arguments, and one of --json or --html")
 	}
+	// As status: unset, BACKUPFLOW_LEDGER is the local stack's, never the
+	// configuration's mem:// default, which is always empty here and
+	// answered "no nightly run" after a night had run in the local stack.
+	getenv, where, stop, code := readLedger(env, "report")
+	if getenv == nil {
+		return code
+	}
+	defer stop()
+	env.Getenv = getenv
 	a, code := openLedgerApp(ctx, env)
 	if a == nil {
 		return code
 	}
 	v, err := a.svc.RunView(ctx, *runID)
 	if err != nil {
-		return errorf(env, ExitRuntime, "report: %v", err)
+		return errorf(env, ExitRuntime, "report: %v (ledger %s, %s)", err, a.ledger, where)
 	}
 	switch {
 	case *asJSON:

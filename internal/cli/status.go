@@ -40,7 +40,7 @@ func runStatus(ctx context.Context, env Env, args []string) int {
 			return errorf(env, ExitUsage, "status: instance %q: unknown id shape (want cdb-…, mssql-…, cmgo-… or a Huawei RDS id)", *instance)
 		}
 	}
-	getenv, where, stop, code := statusLedger(env)
+	getenv, where, stop, code := readLedger(env, "status")
 	if getenv == nil {
 		return code
 	}
@@ -108,27 +108,27 @@ func printJob(ctx context.Context, env Env, svc *flow.Service, id string) int {
 	return ExitOK
 }
 
-// statusLedger is the environment status reads the ledger with. With
+// readLedger is the environment status and report read the ledger with. With
 // BACKUPFLOW_LEDGER set, the command's own. Unset, the local stack's: the
 // ledger serverless.yml names, kept in the stack's state folder, read
 // through a private emulator serving that folder (the stack's own may not
 // be running). stop releases that emulator.
-func statusLedger(env Env) (getenv func(string) string, where string, stop func(), code int) {
+func readLedger(env Env, cmd string) (getenv func(string) string, where string, stop func(), code int) {
 	if env.Getenv("BACKUPFLOW_LEDGER") != "" {
 		return env.Getenv, "BACKUPFLOW_LEDGER", func() {}, ExitOK
 	}
 	dir, url, err := localLedger()
 	if err != nil {
-		return nil, "", nil, errorf(env, ExitConfig, "status: BACKUPFLOW_LEDGER is not set and %v: set BACKUPFLOW_LEDGER to the deployed ledger "+
-			"(cos://bucket-appid/prefix or s3://bucket/prefix), or paste the export block `backupflow emulator` prints", err)
+		return nil, "", nil, errorf(env, ExitConfig, "%s: BACKUPFLOW_LEDGER is not set and %v: set BACKUPFLOW_LEDGER to the deployed ledger "+
+			"(cos://bucket-appid/prefix or s3://bucket/prefix), or paste the export block `backupflow emulator` prints", cmd, err)
 	}
 	emu, err := emulator.New(emulator.Options{COSDir: filepath.Join(dir, "cos"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		return nil, "", nil, errorf(env, ExitRuntime, "status: %v", err)
+		return nil, "", nil, errorf(env, ExitRuntime, "%s: %v", cmd, err)
 	}
 	srv, err := emu.Listen("127.0.0.1:0")
 	if err != nil {
-		return nil, "", nil, errorf(env, ExitRuntime, "status: %v", err)
+		return nil, "", nil, errorf(env, ExitRuntime, "%s: %v", cmd, err)
 	}
 	vars := emu.Env(srv.URL)
 	vars["BACKUPFLOW_LEDGER"] = url
