@@ -40,6 +40,12 @@ func TestDemo(t *testing.T) {
 	}
 	t.Log(out.String())
 	checkDemoView(t, v, out.String())
+	// README promises the chat command's result as a [slack] reply; the
+	// demo's command carried a hooks.slack.com response_url, so the reply
+	// went there, off this machine, and never showed.
+	if !regexp.MustCompile(`(?m)^\[slack\] ✅ Backup of ` + demoChat + ` succeeded`).MatchString(out.String()) {
+		t.Errorf("no [slack] reply with the chat backup's result:\n%s", out)
+	}
 }
 
 // checkDemoView holds the view and the demo to what they claim (issue 16
