@@ -140,6 +140,7 @@ func TestOpsErrors(t *testing.T) {
 		{"unknown job", true, []string{"status", "jdoesnotexist"}, ExitUsage, "no job jdoesnotexist in mem://"},
 		{"unknown command", false, []string{"frobnicate"}, ExitUsage, "unknown command"},
 		// Was taken for info: a typo silently changed nothing.
+		{"unknown run", true, []string{"report", "--run", "nightly-19990101T0000Z"}, ExitUsage, "run nightly-19990101T0000Z: not in the ledger"},
 		{"unknown log level", false, []string{"--log-level", "loud", "backup", "--instance", "cdb-c1nl9rpv", "--wait"}, ExitUsage, "--log-level must be"},
 	}
 	for _, tt := range tests {

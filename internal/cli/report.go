@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/backupflow/backupflow/pkg/flow"
 )
 
 func init() {
@@ -41,7 +44,11 @@ func runReport(ctx context.Context, env Env, args []string) int {
 	}
 	v, err := a.svc.RunView(ctx, *runID)
 	if err != nil {
-		return errorf(env, ExitRuntime, "report: %v (ledger %s, %s)", err, a.ledger, where)
+		code := ExitRuntime
+		if *runID != "" && errors.Is(err, flow.ErrUnknownRun) {
+			code = ExitUsage // as status of an unknown job: the input names nothing
+		}
+		return errorf(env, code, "report: %v (ledger %s, %s)", err, a.ledger, where)
 	}
 	switch {
 	case *asJSON:
