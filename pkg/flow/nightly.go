@@ -307,13 +307,22 @@ func (s *Service) recordRunOutcome(ctx context.Context, o Outcome) error {
 // claimSlot claims the first free of the run's total slots and reports
 // whether it was the last one.
 func (s *Service) claimSlot(ctx context.Context, run string, total int) (bool, error) {
-	slot := func(i int) string { return fmt.Sprintf("%sslot/%06d", keyRun(run), i) }
+	i, err := s.claimFreeSlot(ctx, keyRun(run), total, nil)
+	return i == total-1, err
+}
+
+// claimFreeSlot claims the first free of the total numbered slots under
+// prefix (slot/000000 …) with value and returns its number, or -1 when
+// every slot is taken. The first free one is found by binary search, so
+// counting N results costs O(log N) reads each, not a listing.
+func (s *Service) claimFreeSlot(ctx context.Context, prefix string, total int, value []byte) (int, error) {
+	slot := func(i int) string { return fmt.Sprintf("%sslot/%06d", prefix, i) }
 	lo, hi := 0, total
 	for lo < hi {
 		mid := (lo + hi) / 2
 		_, taken, err := s.d.Ledger.Get(ctx, slot(mid))
 		if err != nil {
-			return false, wrapLedger(err)
+			return -1, wrapLedger(err)
 		}
 		if taken {
 			lo = mid + 1
@@ -322,15 +331,15 @@ func (s *Service) claimSlot(ctx context.Context, run string, total int) (bool, e
 		}
 	}
 	for i := lo; i < total; i++ {
-		won, err := s.d.Ledger.Claim(ctx, slot(i), nil)
+		won, err := s.d.Ledger.Claim(ctx, slot(i), value)
 		if err != nil {
-			return false, wrapLedger(err)
+			return -1, wrapLedger(err)
 		}
 		if won {
-			return i == total-1, nil
+			return i, nil
 		}
 	}
-	return false, nil
+	return -1, nil
 }
 
 func (s *Service) maybeSummarize(ctx context.Context, run string) {

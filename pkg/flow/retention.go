@@ -789,31 +789,12 @@ func (s *Service) countIn(ctx context.Context, prefix, member string, value []by
 			return string(mark) == "check", wrapLedger(err)
 		}
 	}
-	slot := func(i int) string { return fmt.Sprintf("%sslot/%06d", prefix, i) }
-	lo, hi := 0, total
-	for lo < hi {
-		mid := (lo + hi) / 2
-		_, taken, err := s.d.Ledger.Get(ctx, slot(mid))
-		if err != nil {
-			return false, wrapLedger(err)
-		}
-		if taken {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	i, err := s.claimFreeSlot(ctx, prefix, total, []byte(member))
+	if err != nil {
+		return false, err
 	}
-	check := true // no free slot: every member counted, maybe one twice
-	for i := lo; i < total; i++ {
-		won, err := s.d.Ledger.Claim(ctx, slot(i), []byte(member))
-		if err != nil {
-			return false, wrapLedger(err)
-		}
-		if won {
-			check = i == total-1
-			break
-		}
-	}
+	// No free slot: every member counted, maybe one twice — check.
+	check := i < 0 || i == total-1
 	mark := []byte("counted")
 	if check {
 		mark = []byte("check")
