@@ -4,12 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
+	"github.com/backupflow/backupflow/pkg/ledger"
+	"github.com/backupflow/backupflow/pkg/openurl"
+	"github.com/backupflow/backupflow/pkg/provider"
+	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
 )
 
@@ -142,4 +149,49 @@ func (d *deliverer) sleep(ctx context.Context, wait time.Duration) error {
 		}
 	}
 	return d.clk.Sleep(ctx, wake.Sub(d.clk.Now()))
+}
+
+// deployed is one simulated deployment: the deployed create-backup and
+// poll-status built from the function table over a real flow.Service, its
+// queues (memqueue, at the deployed visibility timeouts) and an indexed
+// mem:// ledger, all on clk.
+type deployed struct {
+	d     *deliverer
+	led   *indexedLedger
+	notes *outcomes
+}
+
+// newDeployed wires a deployment for the fleet simulation and the
+// retention simulation alike, so both measure the same code path.
+func newDeployed(ctx context.Context, clk *clocktest.Clock, ledgerName string, duplicates float64, seed uint64,
+	cfg flow.Config, providers func(provider.Product) (provider.Provider, error)) (*deployed, error) {
+	base, err := ledger.Open(ctx, ledgerName, openurl.Env{Now: clk.Now})
+	if err != nil {
+		return nil, err
+	}
+	led := newIndexedLedger(base)
+	qo := func(salt uint64, visibility time.Duration) *memqueue.Options {
+		return &memqueue.Options{Now: clk.Now, DuplicateRate: duplicates, Seed: seed ^ salt, VisibilityTimeout: visibility}
+	}
+	work, poll := memqueue.New("work", qo(1, Visibility["work"])), memqueue.New("poll", qo(2, Visibility["poll"]))
+	dead := memqueue.New("dead", qo(3, 0))
+	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
+	notes := newOutcomes()
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := flow.New(cfg, flow.Deps{
+		Providers: providers, Work: wq, Poll: pq, Dead: dq, Ledger: led, Notifier: notes, Now: clk.Now,
+		Logger: discard, Seed: seed | 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &deliverer{clk: clk, work: work, poll: poll}
+	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
+	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
+		return nil, err
+	}
+	if d.drainPoll, err = tableHandler(a, app.PollStatus); err != nil {
+		return nil, err
+	}
+	return &deployed{d: d, led: led, notes: notes}, nil
 }

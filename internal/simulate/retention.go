@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -13,14 +12,9 @@ import (
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
-	"github.com/backupflow/backupflow/pkg/ledger"
-	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
-	"github.com/backupflow/backupflow/pkg/queue"
-	"github.com/backupflow/backupflow/pkg/queue/memqueue"
 	"github.com/backupflow/backupflow/pkg/retention"
 )
 
@@ -130,38 +124,16 @@ func Retention(ctx context.Context, o RetentionOptions) (RetentionReport, error)
 	if rep.Foreign, err = seedForeign(ctx, w, clk, fl); err != nil {
 		return rep, err
 	}
-	base, err := ledger.Open(ctx, fmt.Sprintf("mem://simulate-retention-%d-%d", o.Seed, ledgerSeq.Add(1)), openurl.Env{Now: clk.Now})
-	if err != nil {
-		return rep, err
-	}
-	led := newIndexedLedger(base)
-	qo := func(salt uint64) *memqueue.Options {
-		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt}
-	}
-	work, poll, dead := memqueue.New("work", qo(1)), memqueue.New("poll", qo(2)), memqueue.New("dead", qo(3))
-	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
 	cfg := flow.Config{QuietSuccess: true, Retention: o.Rule, RetentionShare: o.Share, RetentionDelete: true}
 	for _, in := range fl.instances {
 		cfg.Targets = append(cfg.Targets, flow.Target{InstanceID: in.ID, Product: in.Product, Region: in.RegionOrDefault()})
 	}
 	cfg.MaxTargets = len(cfg.Targets)
-	notes := newOutcomes()
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := flow.New(cfg, flow.Deps{
-		Providers: w.provider, Work: wq, Poll: pq, Dead: dq, Ledger: led, Notifier: notes, Now: clk.Now,
-		Logger: discard, Seed: o.Seed | 1,
-	})
+	dep, err := newDeployed(ctx, clk, fmt.Sprintf("mem://simulate-retention-%d-%d", o.Seed, ledgerSeq.Add(1)), o.Duplicates, o.Seed, cfg, w.provider)
 	if err != nil {
 		return rep, err
 	}
-	d := &deliverer{clk: clk, work: work, poll: poll}
-	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
-	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
-		return rep, err
-	}
-	if d.drainPoll, err = tableHandler(a, app.PollStatus); err != nil {
-		return rep, err
-	}
+	d, led, notes := dep.d, dep.led, dep.notes
 	made := map[string][]madeBackup{}                                   // per instance, oldest first
 	prevStatus, prevOther, prevLists, prevDeletes := w.calls.snapshot() // the seeding's calls are no night's
 	for night := range o.Nights {

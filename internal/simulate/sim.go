@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -16,13 +14,9 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
-	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
-	"github.com/backupflow/backupflow/pkg/ledger"
-	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/provider"
-	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/memqueue"
 )
 
@@ -199,18 +193,6 @@ var ledgerSeq atomic.Int64
 // deliverer.sleep), nothing sleeps.
 func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	clk := clocktest.New(epoch)
-	name := fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1))
-	base, err := ledger.Open(ctx, name, openurl.Env{Now: clk.Now})
-	if err != nil {
-		return nil, err
-	}
-	led := newIndexedLedger(base)
-	qo := func(salt uint64, visibility time.Duration) *memqueue.Options {
-		return &memqueue.Options{Now: clk.Now, DuplicateRate: o.Duplicates, Seed: o.Seed ^ salt, VisibilityTimeout: visibility}
-	}
-	work, poll := memqueue.New("work", qo(1, Visibility["work"])), memqueue.New("poll", qo(2, Visibility["poll"]))
-	dead := memqueue.New("dead", qo(3, 0))
-	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
 	var w *world
 	cfg := o.Flow
 	cfg.Targets = nil
@@ -219,24 +201,12 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	}
 	cfg.MaxTargets = max(cfg.MaxTargets, len(cfg.Targets))
 	cfg.QuietSuccess = true
-	notes := newOutcomes()
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := flow.New(cfg, flow.Deps{
-		Providers: func(p provider.Product) (provider.Provider, error) { return w.provider(p) },
-		Work:      wq, Poll: pq, Dead: dq, Ledger: led, Notifier: notes, Now: clk.Now,
-		Logger: discard, Seed: o.Seed | 1,
-	})
+	dep, err := newDeployed(ctx, clk, fmt.Sprintf("mem://simulate-%d-%d", o.Seed, ledgerSeq.Add(1)), o.Duplicates, o.Seed, cfg,
+		func(p provider.Product) (provider.Provider, error) { return w.provider(p) })
 	if err != nil {
 		return nil, err
 	}
-	d := &deliverer{clk: clk, work: work, poll: poll}
-	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
-	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
-		return nil, err
-	}
-	if d.drainPoll, err = tableHandler(a, app.PollStatus); err != nil {
-		return nil, err
-	}
+	d, led := dep.d, dep.led
 	var out []Night
 	for night := range o.Nights {
 		wallStart, cpuStart := time.Now(), cpuTime()
@@ -273,8 +243,8 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
-		work.Purge()
-		poll.Purge()
+		d.work.Purge()
+		d.poll.Purge()
 	}
 	return out, nil
 }
