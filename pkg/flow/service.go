@@ -43,6 +43,9 @@ type Service struct {
 	rng *rand.Rand
 	// checks books status checks into seconds with room (statusbook.go).
 	checks statusBook
+	// sweptAt is the latest sweep this process knows of, its own or one
+	// it read from the ledger's gate (sweep.go); guarded by mu.
+	sweptAt time.Time
 }
 
 // New checks the wiring and returns a Service.
