@@ -118,7 +118,11 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			return nil, err
 		}
 		jobs, recs := baselineJobs(fl, Fixed, at)
+		// One invocation for the fan-out, one per tick; nothing waits.
+		m := newMeter(o.InvocationOverhead, o.CallLatency)
+		w.calls.meter = m
 		var running []*bjob
+		m.begin(at)
 		for _, b := range jobs {
 			pr, _ := w.provider(b.spec.Product)
 			var err error
@@ -133,10 +137,10 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			}
 			running = append(running, b)
 		}
-		invocations := 1
+		m.end()
 		for t := at.Add(fixedInterval); len(running) > 0; t = t.Add(fixedInterval) {
 			clk.Set(t)
-			invocations++
+			m.begin(t)
 			still := running[:0]
 			for _, b := range running {
 				pr, _ := w.provider(b.spec.Product)
@@ -157,8 +161,9 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 				}
 			}
 			running = still
+			m.end()
 		}
-		n := measure(Fixed, night, recs, w, fl, at, o, invocations, 0)
+		n := measure(Fixed, night, recs, w, fl, at, o, m, 0)
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
@@ -201,17 +206,22 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 				pending = append(pending, b)
 			}
 		}
+		// The paced fan-out is one invocation and each scan another; they
+		// overlap in virtual time, so each event names its own. Each
+		// waits for its event's time and is billed to its last call.
+		m := newMeter(o.InvocationOverhead, o.CallLatency)
+		w.calls.meter = m
+		fanout := m.open(at)
 		index := map[provider.Product]int{}
 		for _, b := range jobs {
 			rate := provider.LimitsOf(b.spec.Product, provider.Backup).CreatePerSecond
 			d := time.Duration(math.Floor(float64(index[b.spec.Product])/rate)) * time.Second
 			index[b.spec.Product]++
-			ev.at(at.Add(d), func() { create(b) })
+			ev.at(at.Add(d), func() { m.in(fanout, clk.Now(), func() { create(b) }) })
 		}
-		invocations := 1
 		var scan func(t time.Time)
 		scan = func(t time.Time) {
-			invocations++
+			inv := m.open(t)
 			sent := map[provider.Product]int{}
 			cur := running
 			running = nil
@@ -221,7 +231,9 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 				sent[b.spec.Product]++
 				ev.at(t.Add(d), func() {
 					pr, _ := w.provider(b.spec.Product)
-					st, err := pr.Status(ctx, b.spec, b.ref)
+					var st provider.Status
+					var err error
+					m.in(inv, clk.Now(), func() { st, err = pr.Status(ctx, b.spec, b.ref) })
 					if err == nil && b.observe(clk.Now(), st) {
 						return
 					}
@@ -233,7 +245,7 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 				})
 			}
 			for _, b := range pending {
-				ev.at(t, func() { create(b) })
+				ev.at(t, func() { m.in(inv, clk.Now(), func() { create(b) }) })
 			}
 			pending = nil
 			if len(cur) > 0 || len(pending) > 0 || ev.Len() > 0 {
@@ -242,7 +254,7 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		ev.at(at.Add(rescanInterval), func() { scan(at.Add(rescanInterval)) })
 		ev.run(clk, at.Add(baselineHorizon+time.Hour))
-		n := measure(Rescan, night, recs, w, fl, at, o, invocations, 0)
+		n := measure(Rescan, night, recs, w, fl, at, o, m, 0)
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)

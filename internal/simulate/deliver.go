@@ -55,8 +55,10 @@ type deliverer struct {
 	work, poll        *memqueue.Queue
 	create, drainPoll invoke.Handler
 
-	invocations int
-	// waited is the pacer's virtual waiting: billed time on the platform.
+	// meter bills each invocation its duration under the cost model.
+	meter *meter
+	// waited is the pacer's virtual waiting, for the first cost model's
+	// figure (which billed it beside the calls).
 	waited  time.Duration
 	polling bool
 	// requeued counts the sweep's re-sends of overdue steps (a drain that
@@ -70,7 +72,8 @@ func timerEvent(name, message string, at time.Time) []byte {
 }
 
 func (d *deliverer) invoke(ctx context.Context, name string, h invoke.Handler, payload []byte) ([]byte, error) {
-	d.invocations++
+	d.meter.begin(d.clk.Now())
+	defer d.meter.end()
 	ctx = invoke.WithMeta(ctx, invoke.Meta{Platform: "scf", FunctionName: name, Deadline: d.clk.Now().Add(Timeouts[name])})
 	out, err := h(ctx, payload)
 	var rep function.Report
@@ -148,7 +151,11 @@ func (d *deliverer) sleep(ctx context.Context, wait time.Duration) error {
 			return err
 		}
 	}
-	return d.clk.Sleep(ctx, wake.Sub(d.clk.Now()))
+	if err := d.clk.Sleep(ctx, wake.Sub(d.clk.Now())); err != nil {
+		return err
+	}
+	d.meter.wait(wake)
+	return nil
 }
 
 // deployed is one simulated deployment: the deployed create-backup and

@@ -59,6 +59,11 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			return nil, err
 		}
 		jobs, recs := baselineJobs(fl, Oracle, at)
+		// One invocation, billed its calls: the oracle is a bound on
+		// detection, not on cost, and waits for nothing billed.
+		m := newMeter(o.InvocationOverhead, o.CallLatency)
+		w.calls.meter = m
+		m.begin(at)
 		// As ours does, the oracle reads the creates' default methods in
 		// batches first, so no create pays a lookup inside its slot.
 		oracleMethods(ctx, w, jobs)
@@ -119,7 +124,8 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		ev.run(clk, at.Add(baselineHorizon+time.Hour))
 		// One invocation per distinct call instant would flatter nobody;
 		// the oracle is a bound on detection, not on cost.
-		n := measure(Oracle, night, recs, w, fl, at, o, 1, 0)
+		m.end()
+		n := measure(Oracle, night, recs, w, fl, at, o, m, 0)
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)

@@ -107,7 +107,16 @@ type Night struct {
 	PacerWait         time.Duration `json:"pacerWaitNs"`   // the drain pacer's waits, billed
 	SweepRequeued     int           `json:"sweepRequeued"` // steps the sweep sent again as overdue
 	InvocationsPerJob float64       `json:"invocationsPerJob"`
-	GBsPerJob         float64       `json:"gbSecondsPerJob"`
+	// GBsPerJob bills each invocation its duration under the cost model
+	// (bill.go); GBsPerJobCallsPlusWaits is the first model's figure,
+	// which billed each call and each pacer wait apart.
+	GBsPerJob               float64 `json:"gbSecondsPerJob"`
+	GBsPerJobCallsPlusWaits float64 `json:"gbSecondsPerJobCallsPlusWaits"`
+	// LateSlots counts the booked slots an invocation reached late under
+	// the model (its calls at CallLatency each took longer than the slots
+	// allowed); LateMax is the latest.
+	LateSlots int           `json:"lateSlots"`
+	LateMax   time.Duration `json:"lateMaxNs"`
 
 	Wall time.Duration `json:"wallNs"`
 	// CPU is the process's CPU time over the night (user + system, the
@@ -157,7 +166,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	fl := newFleet(o.Instances, o.Mix, o.Seed)
 	rep := Report{Instances: o.Instances, PerProduct: fl.perProd, Faults: o.Faults, Duplicates: o.Duplicates,
 		Seed: o.Seed, MemoryMB: o.MemoryMB,
-		CostModel: fmt.Sprintf("billed time per invocation = %s + %s per cloud API call, at %d MB",
+		CostModel: fmt.Sprintf("billed time per invocation = %s + its duration, a cloud API call taking %s and a pacer wait lasting until its slot, at %d MB",
 			o.InvocationOverhead, o.CallLatency, o.MemoryMB)}
 	for _, s := range o.Strategies {
 		var nights []Night
@@ -215,7 +224,9 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
 			return nil, err
 		}
-		d.invocations, d.waited, d.requeued = 0, 0, 0
+		d.meter = newMeter(o.InvocationOverhead, o.CallLatency)
+		w.calls.meter = d.meter
+		d.waited, d.requeued = 0, 0
 		jobs, err := d.nightly(ctx, at)
 		if err != nil {
 			w.close()
@@ -238,7 +249,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			}
 			recs = append(recs, r)
 		}
-		n := measure(Flow, night, recs, w, fl, at, o, d.invocations, d.waited)
+		n := measure(Flow, night, recs, w, fl, at, o, d.meter, d.waited)
 		n.PacerWait, n.SweepRequeued = d.waited, d.requeued
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
@@ -304,8 +315,12 @@ func readOutcome(ctx context.Context, l flow.Ledger, id string) (flow.Outcome, b
 }
 
 // measure turns the strategy's view and the emulator's truth into figures.
-func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, invocations int, waited time.Duration) Night {
-	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations}
+// m holds the night's invocations as the cost model bills them; waited is
+// the drain pacer's waiting, for the first model's figure.
+func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, m *meter, waited time.Duration) Night {
+	invocations := m.invocations()
+	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations,
+		LateSlots: m.lateWaits, LateMax: m.late}
 	n.FaultBound = time.Duration(float64(n.LowerBound) / (1 - min(o.Faults, 0.99)))
 	truth := emuJobs(w.emu)
 	var statusCalls []float64
@@ -361,15 +376,20 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 	if len(recs) > 0 {
 		n.CallsMean = float64(st+other) / float64(len(recs))
 		n.InvocationsPerJob = float64(invocations) / float64(len(recs))
-		billed := float64(invocations)*o.InvocationOverhead.Seconds() + float64(st+other)*o.CallLatency.Seconds() + waited.Seconds()
-		n.GBsPerJob = billed * float64(o.MemoryMB) / 1024 / float64(len(recs))
+		gbs := func(billed time.Duration) float64 {
+			return billed.Seconds() * float64(o.MemoryMB) / 1024 / float64(len(recs))
+		}
+		n.GBsPerJob = gbs(m.billed())
+		// The first model, kept beside the new one for comparison: every
+		// call and every pacer wait billed apart (bill.go says why not).
+		n.GBsPerJobCallsPlusWaits = gbs(time.Duration(invocations)*o.InvocationOverhead + time.Duration(st+other)*o.CallLatency + waited)
 	}
 	lf := make([]float64, len(lat))
 	for i, d := range lat {
 		lf[i] = float64(d)
 	}
-	m, p := meanP95(lf)
-	n.LatencyMean, n.LatencyP95 = time.Duration(m), time.Duration(p)
+	mean, p := meanP95(lf)
+	n.LatencyMean, n.LatencyP95 = time.Duration(mean), time.Duration(p)
 	n.LatencyShareMean, n.LatencyShareP95 = meanP95(share)
 	n.Throttled, n.ThrottledStatus = w.calls.throttled, w.calls.throttledStatus
 	if w.emu.Faults != nil {

@@ -130,6 +130,8 @@ type callCounter struct {
 	lists, deletes int
 	accepted       map[string]int
 	afterAccepted  int
+	// meter, when set, bills each backup call to the invocation making it.
+	meter *meter
 }
 
 func (c *callCounter) addRetention(list bool, ids []string, err error) {
@@ -164,6 +166,7 @@ func (c *callCounter) add(name string, status bool, err error) {
 	} else {
 		c.other[name]++
 	}
+	c.meter.call()
 	if isThrottle(err) {
 		c.throttled++
 		if status {
