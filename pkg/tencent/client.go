@@ -15,7 +15,6 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	sdkerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
-	sdkjson "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/json"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -185,7 +184,8 @@ func (c *Client) client(region string) *common.Client {
 		return cl
 	}
 	cpf := profile.NewClientProfile()
-	cpf.HttpProfile.ReqTimeout = int(c.cfg.Timeout / time.Second)
+	// Call bounds each exchange with a context deadline of cfg.Timeout.
+	cpf.HttpProfile.ReqTimeout = 0
 	cpf.HttpProfile.Scheme = c.scheme
 	cpf.HttpProfile.Endpoint = c.host // empty: <service>.<root domain>
 	cpf.HttpProfile.RootDomain = c.cfg.RootDomain
@@ -234,23 +234,15 @@ type Action struct {
 // decodes the envelope's Response into resp. Cloud errors come back as
 // *apierr.Error carrying the code, message and request id.
 func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
-	r := tchttp.NewCommonRequest(a.Service, a.Version, a.Name)
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: encode request: %w", a.Service, a.Name, err)
 	}
-	// The SDK decodes []byte parameters into map[string]interface{}, which
-	// turns every number into a float64: ids above 2^53 would change. A map
-	// holding the SDK json package's Number is sent as is, digit for digit.
-	params := map[string]any{}
-	dec := sdkjson.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
-		return fmt.Errorf("%s %s: encode request: want a JSON object: %w", a.Service, a.Name, err)
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("%s %s: encode request: want a JSON object, got %.40s", a.Service, a.Name, body)
 	}
-	if err := r.SetActionParameters(params); err != nil {
-		return fmt.Errorf("%s %s: %w", a.Service, a.Name, err)
-	}
+	r := &rawRequest{BaseRequest: &tchttp.BaseRequest{}, body: body}
+	r.Init().WithApiInfo(a.Service, a.Version, a.Name)
 	if ep, ok := c.services[a.Service]; ok {
 		// Set on the request, the SDK keeps them: one client per region
 		// serves every product.
@@ -262,9 +254,15 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 			return fmt.Errorf("%s %s: waiting for the rate limit: %w", a.Service, a.Name, err)
 		}
 	}
+	// The exchange's bound is a context deadline rather than the SDK's
+	// http.Client.Timeout: net/http enforces a client timeout over a
+	// transport it does not know (statusRecorder) with a goroutine and a
+	// timer per request, and a deadline with neither.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
 	status := new(int)
 	r.SetContext(context.WithValue(ctx, statusKey{}, status))
-	out := tchttp.NewCommonResponse()
+	out := &rawResponse{}
 	if err := c.send(a, r, out); err != nil {
 		return convert(a, err, *status)
 	}
@@ -274,7 +272,7 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	var env struct {
 		Response json.RawMessage
 	}
-	if err := json.Unmarshal(out.GetBody(), &env); err != nil || isNull(env.Response) {
+	if err := json.Unmarshal(out.body, &env); err != nil || isNull(env.Response) {
 		if err == nil {
 			err = errors.New("the answer has no Response")
 		}
@@ -289,10 +287,36 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	return nil
 }
 
+// rawRequest is an action whose parameters are already JSON: the SDK signs
+// and sends what MarshalJSON returns, as for its generated request types.
+// Its generic CommonRequest holds them in a map instead, which cost a
+// decode and a reflective, key-sorting encode per call, and turned every
+// number into a float64 unless decoded with UseNumber first (ids above
+// 2^53 would change).
+type rawRequest struct {
+	*tchttp.BaseRequest
+	body []byte
+}
+
+func (r *rawRequest) MarshalJSON() ([]byte, error) { return r.body, nil }
+
+// rawResponse keeps the answer's bytes. The SDK still reads its error
+// envelope (BaseResponse); its CommonResponse would also decode the whole
+// answer into a map of float64s that the caller encodes again.
+type rawResponse struct {
+	tchttp.BaseResponse
+	body []byte
+}
+
+func (r *rawResponse) UnmarshalJSON(b []byte) error {
+	r.body = append(r.body[:0], b...)
+	return nil
+}
+
 // send runs the SDK and turns a panic inside it into an ambiguous error:
 // the SDK dereferences the answer without checks, so a body of exactly
 // `null` panicked, killed the drain batch and the message came back forever.
-func (c *Client) send(a Action, r *tchttp.CommonRequest, out *tchttp.CommonResponse) (err error) {
+func (c *Client) send(a Action, r tchttp.Request, out tchttp.Response) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%s %s: the SDK failed reading the answer: %v", a.Service, a.Name, p)

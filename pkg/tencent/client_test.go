@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -158,5 +159,51 @@ func TestParseEndpoints(t *testing.T) {
 		if _, err := tencent.ParseEndpoints(bad); err == nil {
 			t.Errorf("ParseEndpoints(%q) accepted", bad)
 		}
+	}
+}
+
+// The answer reaches the caller's struct digit for digit: the SDK's generic
+// response decoded it into a map of float64s, and an id above 2^53 came
+// back changed.
+func TestAnswerNumbersKeepFullPrecision(t *testing.T) {
+	c := rawServer(t, `{"Response":{"BackupId":9007199254740993,"Size":18446744073709551615,"RequestId":"r1"}}`, nil)
+	var resp struct {
+		BackupId int64
+		Size     uint64
+	}
+	if err := c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "CreateBackup"}, struct{}{}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.BackupId != 9007199254740993 || resp.Size != 18446744073709551615 {
+		t.Errorf("decoded %+v; want BackupId 9007199254740993, Size 18446744073709551615", resp)
+	}
+}
+
+// Config.Timeout bounds each exchange, also below a second (the SDK's own
+// timeout counts whole seconds, and 0 means none); an exchange cut short
+// may have run, so it is ambiguous.
+func TestTimeoutBoundsTheExchange(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = w.Write([]byte(`{"Response":{"RequestId":"r1"}}`))
+	}))
+	defer srv.Close()
+	defer close(release)
+	c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: secret.String("key")},
+		Region: "ap-guangzhou", Endpoint: srv.URL, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "CreateBackup"}, struct{}{}, nil)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("call took %s; want about the 100 ms timeout", took)
+	}
+	if err == nil || apierr.KindOf(err) != apierr.RetryAfterLookup {
+		t.Errorf("err = %v (kind %v); want an ambiguous network error", err, apierr.KindOf(err))
 	}
 }
