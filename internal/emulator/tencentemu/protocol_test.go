@@ -269,3 +269,30 @@ func TestCodesAreKnownToApierr(t *testing.T) {
 		}
 	}
 }
+
+// The cached signing key is the one derived for exactly that secret, date
+// and service: a key cached for one never verifies another, also after the
+// cache has been emptied for size.
+func TestSigningKeyCacheIsPerSecretDateService(t *testing.T) {
+	s := New(Options{SecretID: testID, SecretKey: testKey})
+	var combos [][3]string
+	for _, secret := range []string{testKey, "other-secret"} {
+		for day := range 40 {
+			date := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day).Format("2006-01-02")
+			for _, svc := range []string{"cdb", "sqlserver"} {
+				combos = append(combos, [3]string{secret, date, svc})
+			}
+		}
+	}
+	for round := range 2 {
+		for _, c := range combos {
+			got, want := s.signingKey(c[0], c[1], c[2]), tc3Key(c[0], c[1], c[2])
+			if !bytes.Equal(got, want) {
+				t.Fatalf("round %d: signing key for %v differs from its derivation", round, c)
+			}
+		}
+	}
+	if len(s.keys) > 64 {
+		t.Errorf("cache holds %d keys; want at most 64", len(s.keys))
+	}
+}

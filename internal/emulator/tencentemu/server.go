@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,6 +69,9 @@ type Server struct {
 	faultN   int
 	emitted  map[string]bool
 	injected map[string][]*apiError
+
+	keyMu sync.Mutex
+	keys  map[[3]string][]byte // TC3 signing keys (signingKey)
 }
 
 // window counts requests to one action within one second of Now().
@@ -97,7 +100,7 @@ func New(o Options) *Server {
 	s := &Server{
 		o: o, log: o.Logger, fleet: o.Fleet,
 		busy: map[string]bool{}, failJobs: map[string]string{},
-		calls: map[string]int{}, windows: map[string]window{}, emitted: map[string]bool{},
+		calls: map[string]int{}, windows: map[string]window{}, emitted: map[string]bool{}, keys: map[[3]string][]byte{},
 	}
 	s.st.init()
 	for _, in := range o.Fleet.Instances {
@@ -400,7 +403,14 @@ func newUUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 func busyCode(service string) string {
