@@ -220,11 +220,15 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			ev.at(at.Add(d), func() { m.in(fanout, clk.Now(), func() { create(b) }) })
 		}
 		var scan func(t time.Time)
+		busy := 0
 		scan = func(t time.Time) {
 			inv := m.open(t)
 			sent := map[provider.Product]int{}
 			cur := running
 			running = nil
+			if len(cur) > 0 || len(pending) > 0 {
+				busy++
+			}
 			for _, b := range cur {
 				rate := provider.LimitsOf(b.spec.Product, provider.Backup).StatusPerSecond
 				d := time.Duration(math.Floor(float64(sent[b.spec.Product])/rate)) * time.Second
@@ -255,6 +259,11 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		ev.at(at.Add(rescanInterval), func() { scan(at.Add(rescanInterval)) })
 		ev.run(clk, at.Add(baselineHorizon+time.Hour))
 		n := measure(Rescan, night, recs, w, fl, at, o, m, 0)
+		// Its timer fires every 10 minutes all day; an empty scan reads
+		// the jobs it keeps in memory, so by this model it makes no call.
+		perDay := int(24 * time.Hour / rescanInterval)
+		n.Timers = []TimerDay{{Timer: Rescan, Firings: perDay, WithWork: busy, Empty: perDay - busy,
+			BilledPerEmpty: o.InvocationOverhead, GBsPerDay: gbs(o, time.Duration(perDay-busy)*o.InvocationOverhead)}}
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/internal/cron"
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/function"
@@ -64,6 +65,11 @@ type deliverer struct {
 	// requeued counts the sweep's re-sends of overdue steps (a drain that
 	// falls behind makes its own backlog look lost).
 	requeued int
+	// io counts the ledger and queue calls; queues are the drained
+	// queues' counting wrappers, by name, which record the drain timers'
+	// firings that find work.
+	io     *ioCount
+	queues map[string]*countedQueue
 }
 
 func timerEvent(name, message string, at time.Time) []byte {
@@ -182,17 +188,29 @@ func newDeployed(ctx context.Context, clk *clocktest.Clock, ledgerName string, d
 	}
 	work, poll := memqueue.New("work", qo(1, Visibility["work"])), memqueue.New("poll", qo(2, Visibility["poll"]))
 	dead := memqueue.New("dead", qo(3, 0))
-	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
+	n := &ioCount{}
+	queues := map[string]*countedQueue{}
+	for name, q := range map[string]*memqueue.Queue{"work": work, "poll": poll} {
+		queues[name] = &countedQueue{Queue: q, n: n, now: clk.Now}
+	}
+	for _, t := range DrainTimers {
+		s, err := cron.Parse(t.Cron)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: drain timer %s: %w", t.Trigger, err)
+		}
+		queues[t.Queue].timer = s
+	}
+	wq, pq, dq := queue.New("work", queues["work"]), queue.New("poll", queues["poll"]), queue.New("dead", &countedQueue{Queue: dead, n: n, now: clk.Now})
 	notes := newOutcomes()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := flow.New(cfg, flow.Deps{
-		Providers: providers, Work: wq, Poll: pq, Dead: dq, Ledger: led, Notifier: notes, Now: clk.Now,
+		Providers: providers, Work: wq, Poll: pq, Dead: dq, Ledger: countedLedger{led, n}, Notifier: notes, Now: clk.Now,
 		Logger: discard, Seed: seed | 1,
 	})
 	if err != nil {
 		return nil, err
 	}
-	d := &deliverer{clk: clk, work: work, poll: poll}
+	d := &deliverer{clk: clk, work: work, poll: poll, io: n, queues: queues}
 	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
 	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
 		return nil, err

@@ -117,7 +117,59 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s failures: %s\n", c.Strategy, strings.Join(s, ", "))
 		}
 	}
+	r.printTimers(w)
 	fmt.Fprintf(w, "\nsimulator wall time, all strategies and nights: %s (CPU %s)\n", r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond))
+}
+
+// printTimers writes the timers' day around the last night: ours (the SCF
+// drain timers), what they cost before the sweep gate's memory, and
+// rescan-10m's scans, with the ratios of the empty firings' GB-s.
+func (r Report) printTimers(w io.Writer) {
+	last := 0
+	for _, n := range r.Nights {
+		last = max(last, n.Night)
+	}
+	ours, _ := r.Find(Flow, last)
+	if len(ours.Timers) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\ntimer firings per day around night %d (empty: found no due message; their calls measured through the deployed handlers over a simulated idle day)\n", last)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "timer\tcron\tfirings/day\twith work\tempty\tcalls/empty\tGB-s/empty\tempty GB-s/day\tratio\t")
+	var sum TimerDay
+	line := func(name, cron string, t TimerDay, calls, perEmpty, day float64, ratio string) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.2f\t%s\t%.2f\t%s\t\n", name, cron, t.Firings, t.WithWork, t.Empty, calls,
+			func() string {
+				if perEmpty < 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.5f", perEmpty)
+			}(), day, ratio)
+	}
+	var before float64
+	mb := float64(r.MemoryMB) / 1024
+	for _, t := range ours.Timers {
+		line(t.Timer+" ("+t.Function+")", t.Cron, t, t.CallsPerEmpty, t.BilledPerEmpty.Seconds()*mb, t.GBsPerDay, "")
+		sum.Firings += t.Firings
+		sum.WithWork += t.WithWork
+		sum.Empty += t.Empty
+		sum.GBsPerDay += t.GBsPerDay
+		sum.CallsPerEmpty += t.CallsPerEmpty * float64(t.Empty)
+		b, bc := t.GBsPerDayBefore, t.CallsPerEmptyBefore
+		if b == 0 {
+			b, bc = t.GBsPerDay, t.CallsPerEmpty
+		}
+		before += b
+		sum.CallsPerEmptyBefore += bc * float64(t.Empty)
+	}
+	avg := func(x float64) float64 { return x / float64(max(sum.Empty, 1)) }
+	line("both drains", "", sum, avg(sum.CallsPerEmpty), -1, sum.GBsPerDay, "")
+	line("  before the sweep gate's memory", "", sum, avg(sum.CallsPerEmptyBefore), -1, before, ratio(sum.GBsPerDay, before))
+	if rs, ok := r.Find(Rescan, last); ok && len(rs.Timers) > 0 {
+		t := rs.Timers[0]
+		line(Rescan+" scans", "every 10 min", t, t.CallsPerEmpty, t.BilledPerEmpty.Seconds()*mb, t.GBsPerDay, ratio(sum.GBsPerDay, t.GBsPerDay))
+	}
+	_ = tw.Flush()
 }
 
 // ratio is ours/theirs, "-" when undefined.

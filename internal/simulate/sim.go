@@ -14,6 +14,7 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
@@ -41,7 +42,8 @@ type Options struct {
 	// Flow tunes the flow under test (zero: the production defaults).
 	Flow flow.Config
 	// Cost model of one invocation, for the GB-s estimate: billed time is
-	// InvocationOverhead plus CallLatency per cloud API call made.
+	// InvocationOverhead plus the invocation's duration with each cloud
+	// API call taking CallLatency (bill.go).
 	CallLatency        time.Duration // default 100 ms, a typical regional API round trip
 	InvocationOverhead time.Duration // default 5 ms
 }
@@ -117,6 +119,10 @@ type Night struct {
 	// allowed); LateMax is the latest.
 	LateSlots int           `json:"lateSlots"`
 	LateMax   time.Duration `json:"lateMaxNs"`
+	// Timers are the day's timer firings around this night: the SCF drain
+	// timers' (ours) or the scans' (rescan-10m), with what the empty ones
+	// cost.
+	Timers []TimerDay `json:"timers,omitempty"`
 
 	Wall time.Duration `json:"wallNs"`
 	// CPU is the process's CPU time over the night (user + system, the
@@ -227,6 +233,9 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		d.meter = newMeter(o.InvocationOverhead, o.CallLatency)
 		w.calls.meter = d.meter
 		d.waited, d.requeued = 0, 0
+		for _, q := range d.queues {
+			q.found = map[time.Time]bool{}
+		}
 		jobs, err := d.nightly(ctx, at)
 		if err != nil {
 			w.close()
@@ -251,13 +260,50 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		n := measure(Flow, night, recs, w, fl, at, o, d.meter, d.waited)
 		n.PacerWait, n.SweepRequeued = d.waited, d.requeued
+		for _, t := range DrainTimers {
+			q := d.queues[t.Queue]
+			n.Timers = append(n.Timers, TimerDay{Timer: t.Trigger, Function: t.Function, Cron: t.Cron,
+				Firings: len(firings(q.timer, at, at.Add(24*time.Hour))), WithWork: len(q.found)})
+			q.found = nil
+		}
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
 		w.close()
 		out = append(out, n)
 		d.work.Purge()
 		d.poll.Purge()
 	}
+	// The nights above invoke a drain when a message comes due; on SCF the
+	// drain timers also fire, every minute, when none is. What those empty
+	// firings cost is measured here, through the same handlers over the
+	// ledger the nights left.
+	from := clk.Now().Truncate(time.Minute).Add(time.Minute)
+	idle, err := d.idleDay(ctx, from, o.InvocationOverhead, o.CallLatency)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for j := range out[i].Timers {
+			td := &out[i].Timers[j]
+			v := idle[td.Timer]
+			if v.empty == 0 {
+				continue
+			}
+			td.Empty = td.Firings - td.WithWork
+			td.CallsPerEmpty = float64(v.calls) / float64(v.empty)
+			td.BilledPerEmpty = v.billed / time.Duration(v.empty)
+			td.GBsPerDay = gbs(o, time.Duration(td.Empty)*td.BilledPerEmpty)
+			if td.Function == app.CreateBackup {
+				td.CallsPerEmptyBefore = float64(v.calls+v.gated) / float64(v.empty)
+				td.GBsPerDayBefore = gbs(o, time.Duration(td.Empty)*(v.billed+time.Duration(v.gated)*o.CallLatency)/time.Duration(v.empty))
+			}
+		}
+	}
 	return out, nil
+}
+
+// gbs is billed time in GB-s at the model's memory.
+func gbs(o Options, billed time.Duration) float64 {
+	return billed.Seconds() * float64(o.MemoryMB) / 1024
 }
 
 // isTransientCode: the code is one some cloud's table does not call
@@ -376,13 +422,10 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 	if len(recs) > 0 {
 		n.CallsMean = float64(st+other) / float64(len(recs))
 		n.InvocationsPerJob = float64(invocations) / float64(len(recs))
-		gbs := func(billed time.Duration) float64 {
-			return billed.Seconds() * float64(o.MemoryMB) / 1024 / float64(len(recs))
-		}
-		n.GBsPerJob = gbs(m.billed())
+		n.GBsPerJob = gbs(o, m.billed()) / float64(len(recs))
 		// The first model, kept beside the new one for comparison: every
 		// call and every pacer wait billed apart (bill.go says why not).
-		n.GBsPerJobCallsPlusWaits = gbs(time.Duration(invocations)*o.InvocationOverhead + time.Duration(st+other)*o.CallLatency + waited)
+		n.GBsPerJobCallsPlusWaits = gbs(o, time.Duration(invocations)*o.InvocationOverhead+time.Duration(st+other)*o.CallLatency+waited) / float64(len(recs))
 	}
 	lf := make([]float64, len(lat))
 	for i, d := range lat {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/descriptor"
+	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -49,6 +51,11 @@ func TestRun_FlowInvariants(t *testing.T) {
 				}
 				if n.Makespan < n.LowerBound {
 					t.Errorf("night %d: makespan %s below the rate-limit bound %s", n.Night, n.Makespan, n.LowerBound)
+				}
+				// A duration under the model never exceeds its calls and
+				// waits billed apart.
+				if n.GBsPerJob <= 0 || n.GBsPerJob > n.GBsPerJobCallsPlusWaits*(1+1e-9) {
+					t.Errorf("night %d: %.5f GB-s/job; want positive and at most the calls and waits apart (%.5f)", n.Night, n.GBsPerJob, n.GBsPerJobCallsPlusWaits)
 				}
 				if tc.faults == 0 && n.Failed != 0 {
 					t.Errorf("night %d: %d failures without faults", n.Night, n.Failed)
@@ -222,5 +229,69 @@ func TestOracle_IsTheFloor(t *testing.T) {
 	}
 	if or.StatusMean < 1 || or.StatusMean > ours.StatusMean {
 		t.Errorf("oracle status calls/job %.2f (ours %.2f); want at least one and no more than ours", or.StatusMean, ours.StatusMean)
+	}
+}
+
+// TestDrainTimersAreTheDeployedOnes: the simulator counts the firings of
+// serverless.yml's drain timers — every timer trigger that drains, with
+// its function, name and cron — and each drains its function's queue.
+func TestDrainTimersAreTheDeployedOnes(t *testing.T) {
+	s, err := descriptor.LoadServerless("../../serverless.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deployed []DrainTimer
+	for _, tr := range s.Inputs.Triggers {
+		if tr.Type == "timer" && tr.Parameters.Argument == function.DrainMessage && tr.Parameters.Enabled() {
+			f, _ := app.Lookup(tr.Function)
+			deployed = append(deployed, DrainTimer{Trigger: tr.Parameters.Name, Function: tr.Function, Queue: f.Drains,
+				Cron: tr.Parameters.CronExpression})
+		}
+	}
+	if !reflect.DeepEqual(deployed, DrainTimers) {
+		t.Errorf("serverless.yml's drain timers are %+v; the simulator counts %+v", deployed, DrainTimers)
+	}
+}
+
+// TestEmptyFiringsAreMeasured: around each night the simulator reports,
+// per drain timer, a day's firings from its cron, those that found work
+// and what the empty ones cost, measured through the deployed handlers:
+// an empty poll drain makes its receive only, an empty create drain its
+// receive and, every SweepEvery, a sweep — fewer calls than before the
+// sweep gate's memory, when each also read the gate.
+func TestEmptyFiringsAreMeasured(t *testing.T) {
+	rep := run(t, Options{Instances: small, Faults: 0.1, Duplicates: 0.1, Seed: 3, Strategies: []string{Flow, Rescan}})
+	for _, n := range rep.Nights {
+		if n.Strategy == Rescan {
+			if len(n.Timers) != 1 || n.Timers[0].Firings != 144 || n.Timers[0].WithWork == 0 || n.Timers[0].Empty != 144-n.Timers[0].WithWork {
+				t.Errorf("rescan night %d: timers %+v; want 144 scans a day, some with work", n.Night, n.Timers)
+			}
+			continue
+		}
+		if len(n.Timers) != len(DrainTimers) {
+			t.Fatalf("night %d: %d timers reported; want %d", n.Night, len(n.Timers), len(DrainTimers))
+		}
+		for _, td := range n.Timers {
+			if td.Firings != 1440 || td.WithWork == 0 || td.WithWork >= td.Firings || td.Empty != td.Firings-td.WithWork {
+				t.Errorf("night %d %s: firings %d, with work %d, empty %d; want 1,440 a day, some with work, the rest empty",
+					n.Night, td.Timer, td.Firings, td.WithWork, td.Empty)
+			}
+			// 5 ms + 100 ms a call, nothing to wait for.
+			if want := 5*time.Millisecond + time.Duration(td.CallsPerEmpty*float64(100*time.Millisecond)); td.BilledPerEmpty-want > time.Microsecond || want-td.BilledPerEmpty > time.Microsecond {
+				t.Errorf("night %d %s: billed %s per empty firing; %.2f calls make %s", n.Night, td.Timer, td.BilledPerEmpty, td.CallsPerEmpty, want)
+			}
+			switch td.Function {
+			case app.PollStatus:
+				if td.CallsPerEmpty != 1 {
+					t.Errorf("night %d: an empty poll drain makes %.2f calls; want its receive", n.Night, td.CallsPerEmpty)
+				}
+			case app.CreateBackup:
+				// A sweep every 10 of the 1,440 minutes; between them, the receive.
+				if td.CallsPerEmpty <= 1 || td.CallsPerEmpty > 2 || td.CallsPerEmptyBefore-td.CallsPerEmpty < 0.85 {
+					t.Errorf("night %d: an empty create drain makes %.2f calls (before the memory %.2f); want its receive and a sweep each 10 minutes, about one call fewer than before",
+						n.Night, td.CallsPerEmpty, td.CallsPerEmptyBefore)
+				}
+			}
+		}
 	}
 }
