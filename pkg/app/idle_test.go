@@ -67,8 +67,9 @@ func (c *callLog) take() []string {
 // gate, less than SweepEvery ago makes one call — its receive — and an
 // empty poll-status drain one. A cold process reads the gate from the
 // ledger as before, and a warm one still sweeps when SweepEvery has
-// passed. Before, every empty create-backup drain also read sweep/last
-// from the ledger: two calls.
+// passed (and its sweep reads the staleness check's gate only when that
+// is StaleEvery old). Before, every empty create-backup drain also read
+// sweep/last from the ledger: two calls.
 func TestEmptyDrainsMakeOnlyTheirReceive(t *testing.T) {
 	s := newStack(t, emulator.Options{}, nil)
 	cfg, err := config.Load()
@@ -97,9 +98,11 @@ func TestEmptyDrainsMakeOnlyTheirReceive(t *testing.T) {
 		p       *process
 		fn      string
 		want    []string // the calls, in order; nil: a sweep (checked apart)
+		without string   // a call the sweep must not make
 	}
 	receive := []string{"cmq BatchReceiveMessage"}
 	gate := "GET /" + strings.TrimPrefix(cfg.Ledger, "cos://backups-1250000000/") + "/sweep/last"
+	staleGate := strings.TrimSuffix(gate, "sweep/last") + "watch/last-check"
 	for _, st := range []drainStep{
 		{name: "first drain sweeps", p: warm, fn: app.CreateBackup},
 		{name: "warm create drain a minute later", advance: time.Minute, p: warm, fn: app.CreateBackup, want: receive},
@@ -107,7 +110,9 @@ func TestEmptyDrainsMakeOnlyTheirReceive(t *testing.T) {
 		{name: "cold create drain reads the gate", advance: 30 * time.Second, p: other, fn: app.CreateBackup, want: []string{gate, "cmq BatchReceiveMessage"}},
 		{name: "then remembers it", advance: time.Minute, p: other, fn: app.CreateBackup, want: receive},
 		{name: "warm create drain at 9 min", advance: 6 * time.Minute, p: warm, fn: app.CreateBackup, want: receive},
-		{name: "warm create drain sweeps again at SweepEvery", advance: time.Minute, p: warm, fn: app.CreateBackup},
+		// Its staleness check (StaleEvery, an hour) ran at its first
+		// sweep: it does not read that gate either.
+		{name: "warm create drain sweeps again at SweepEvery", advance: time.Minute, p: warm, fn: app.CreateBackup, without: staleGate},
 		{name: "the other process saw an older gate: reads it again", advance: 0, p: other, fn: app.CreateBackup, want: []string{gate, "cmq BatchReceiveMessage"}},
 		{name: "and then only receives", advance: time.Minute, p: other, fn: app.CreateBackup, want: receive},
 	} {
@@ -132,6 +137,9 @@ func TestEmptyDrainsMakeOnlyTheirReceive(t *testing.T) {
 			// A sweep reads the gate, writes it and reads the ledger.
 			if len(got) < 3 || got[0] != gate || !slices.Contains(got, "PUT "+strings.TrimPrefix(gate, "GET ")) {
 				t.Errorf("%s: calls %q; want a sweep (read and write %s, then its reads)", st.name, got, gate)
+			}
+			if st.without != "" && slices.Contains(got, st.without) {
+				t.Errorf("%s: calls %q; want no %s", st.name, got, st.without)
 			}
 			continue
 		}

@@ -43,9 +43,10 @@ type Service struct {
 	rng *rand.Rand
 	// checks books status checks into seconds with room (statusbook.go).
 	checks statusBook
-	// sweptAt is the latest sweep this process knows of, its own or one
-	// it read from the ledger's gate (sweep.go); guarded by mu.
-	sweptAt time.Time
+	// sweptAt and watchedAt are the latest sweep and staleness check
+	// this process knows of, its own or read from the ledger's gate
+	// (sweep.go, stale.go); guarded by mu.
+	sweptAt, watchedAt time.Time
 }
 
 // New checks the wiring and returns a Service.

@@ -78,7 +78,7 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 		// process reads the gate as before; two processes sweeping at once
 		// stay harmless (above). The one-minute timers stay: they bound
 		// how long a chat-requested backup waits to start.
-		if t := s.knownSweep(); !t.IsZero() && now.Sub(t) < s.cfg.SweepEvery {
+		if t := s.known(&s.sweptAt); !t.IsZero() && now.Sub(t) < s.cfg.SweepEvery {
 			rep.Skipped = true
 			return rep, nil
 		}
@@ -87,7 +87,7 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 			return rep, wrapLedger(err)
 		}
 		if t, perr := time.Parse(time.RFC3339Nano, string(b)); ok && perr == nil && now.Sub(t) < s.cfg.SweepEvery {
-			s.sawSweep(t)
+			s.saw(&s.sweptAt, t)
 			rep.Skipped = true
 			return rep, nil
 		}
@@ -95,7 +95,7 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 	if err := s.d.Ledger.Put(ctx, keySweepLast, []byte(now.UTC().Format(time.RFC3339Nano))); err != nil {
 		return rep, wrapLedger(err)
 	}
-	s.sawSweep(now)
+	s.saw(&s.sweptAt, now)
 	// Runs first: they are few, and a sweep cut short in the job records
 	// below (its budget, or its process dying, at thousands of records)
 	// never reached a run whose summary was owed — the 1,000-job crash soak
@@ -145,18 +145,19 @@ func (s *Service) Sweep(ctx context.Context, force bool) (SweepReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// knownSweep is the latest sweep this process has made or read.
-func (s *Service) knownSweep() time.Time {
+// known is the latest time a gate (sweptAt, watchedAt) held that this
+// process has written or read.
+func (s *Service) known(gate *time.Time) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sweptAt
+	return *gate
 }
 
-func (s *Service) sawSweep(t time.Time) {
+func (s *Service) saw(gate *time.Time, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.After(s.sweptAt) {
-		s.sweptAt = t
+	if t.After(*gate) {
+		*gate = t
 	}
 }
 
