@@ -165,7 +165,6 @@ func runFixed(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		n := measure(Fixed, night, recs, w, fl, at, o, m, 0)
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
-		w.close()
 		out = append(out, n)
 	}
 	return out, nil
@@ -265,7 +264,6 @@ func runRescan(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		n.Timers = []TimerDay{{Timer: Rescan, Firings: perDay, WithWork: busy, Empty: perDay - busy,
 			BilledPerEmpty: o.InvocationOverhead, GBsPerDay: gbs(o, time.Duration(perDay-busy)*o.InvocationOverhead)}}
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
-		w.close()
 		out = append(out, n)
 	}
 	return out, nil

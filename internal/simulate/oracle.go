@@ -127,7 +127,6 @@ func runOracle(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		m.end()
 		n := measure(Oracle, night, recs, w, fl, at, o, m, 0)
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
-		w.close()
 		out = append(out, n)
 	}
 	return out, nil

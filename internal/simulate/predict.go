@@ -75,7 +75,6 @@ func Predict(ctx context.Context, p flow.Plan, cfg flow.Config) (flow.Window, er
 	if err != nil {
 		return flow.Window{}, err
 	}
-	defer w.close()
 	qo := &memqueue.Options{Now: clk.Now}
 	work, poll, dead := memqueue.New("work", qo), memqueue.New("poll", qo), memqueue.New("dead", qo)
 	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)

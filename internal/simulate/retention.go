@@ -120,7 +120,6 @@ func Retention(ctx context.Context, o RetentionOptions) (RetentionReport, error)
 	if err != nil {
 		return rep, err
 	}
-	defer w.close()
 	if rep.Foreign, err = seedForeign(ctx, w, clk, fl); err != nil {
 		return rep, err
 	}

@@ -238,11 +238,9 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		}
 		jobs, err := d.nightly(ctx, at)
 		if err != nil {
-			w.close()
 			return nil, fmt.Errorf("simulate: nightly fan-out: %w", err)
 		}
 		if err := d.run(ctx, at.Add(20*time.Hour)); err != nil {
-			w.close()
 			return nil, err
 		}
 		recs := make([]jobRec, 0, len(jobs))
@@ -267,7 +265,6 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 			q.found = nil
 		}
 		n.Wall, n.CPU = time.Since(wallStart), cpuTime()-cpuStart
-		w.close()
 		out = append(out, n)
 		d.work.Purge()
 		d.poll.Purge()

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator"
@@ -38,7 +37,6 @@ type world struct {
 	emu       *emulator.Emulator
 	providers map[provider.Product]provider.Provider
 	calls     *callCounter
-	closeFn   func()
 }
 
 // injector breaks a share rate of cloud calls with the simulated kinds.
@@ -59,7 +57,7 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	w := &world{emu: emu, providers: map[provider.Product]provider.Provider{}, calls: &callCounter{}}
 	tc, err := tencent.New(tencent.Config{
 		Credentials: tencent.Credentials{SecretID: emulator.DefaultSecretID, SecretKey: secret.String(emulator.DefaultSecretKey)},
-		Region:      "ap-guangzhou", Endpoint: "emulator.local:80", Transport: inProcess{h: emu},
+		Region:      "ap-guangzhou", Endpoint: "emulator.local:80", Transport: newInProcess(emu),
 		// The client's pacer waits on the wall clock; the simulation runs on
 		// virtual time and the emulator enforces the limits there, as app.Open
 		// does for a simulated App.
@@ -71,23 +69,12 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	w.providers[provider.MySQL] = tcmysql.New(tc, tcmysql.Options{Region: "ap-guangzhou", Now: clk.Now})
 	w.providers[provider.SQLServer] = tcsqlserver.New(tc, tcsqlserver.Options{Region: "ap-guangzhou", Now: clk.Now})
 	w.providers[provider.MongoDB] = tcmongodb.New(tc, tcmongodb.Options{Region: "ap-guangzhou", Now: clk.Now})
-	w.closeFn = func() {}
 	if len(set.Of(provider.HuaweiRDS)) > 0 {
-		// huaweirds.Config takes no transport, so its calls go over loopback
-		// HTTP to the same emulator: a real socket, still virtual time.
-		srv, err := emu.Listen("127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		w.closeFn = func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Close(ctx)
-		}
+		// In process like Tencent's: over loopback HTTP each call cost two
+		// goroutine hand-offs and four socket syscalls.
 		hw, err := huaweirds.New(huaweirds.Config{AK: emulator.DefaultSecretID, SK: secret.String(emulator.DefaultSecretKey),
-			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: srv.URL, Now: clk.Now})
+			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: "emulator.local:80", Transport: newInProcess(emu), Now: clk.Now})
 		if err != nil {
-			w.closeFn()
 			return nil, err
 		}
 		w.providers[provider.HuaweiRDS] = hw
@@ -103,8 +90,6 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	return w, nil
 }
 
-func (w *world) close() { w.closeFn() }
-
 func (w *world) provider(p provider.Product) (provider.Provider, error) {
 	pr, ok := w.providers[p]
 	if !ok {
@@ -114,8 +99,8 @@ func (w *world) provider(p provider.Product) (provider.Provider, error) {
 }
 
 // callCounter counts the cloud calls each job costs, by job name, and the
-// throttled answers. The event loop is sequential, but the Huawei calls
-// are answered on the loopback server's goroutines, so it locks.
+// throttled answers. The event loop is sequential; it locks so a
+// provider that answers on other goroutines stays safe.
 type callCounter struct {
 	mu        sync.Mutex
 	status    map[string]int

@@ -111,6 +111,8 @@ func (p *Provider) do(ctx context.Context, action, method, path string, q url.Va
 			return fmt.Errorf("huaweirds %s: encode: %w", action, err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	u := p.endpoint + "/v3/" + p.project + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()

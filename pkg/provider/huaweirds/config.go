@@ -3,6 +3,7 @@ package huaweirds
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type Config struct {
 	Now func() time.Time
 	// Timeout bounds each HTTP exchange; default DefaultTimeout.
 	Timeout time.Duration
+	// Transport overrides the HTTP transport (an in-process emulator);
+	// nil is http.DefaultTransport at call time.
+	Transport http.RoundTripper
 }
 
 // ConfigFromEnv reads a Config through getenv (os.Getenv in a main). Missing

@@ -41,6 +41,7 @@ const userAgent = "backupflow-huaweirds"
 // Provider backs up Huawei Cloud RDS instances. Safe for concurrent use.
 type Provider struct {
 	hc       *http.Client
+	timeout  time.Duration
 	endpoint string
 	project  string
 	ak       string
@@ -76,7 +77,10 @@ func New(cfg Config) (*Provider, error) {
 	}
 	// A nil Transport is http.DefaultTransport at call time, so a process
 	// hook on it (the crash soak's) sees Huawei calls too.
-	return &Provider{hc: &http.Client{Timeout: cfg.Timeout}, endpoint: ep, project: cfg.ProjectID,
+	// The timeout is a context deadline per exchange (do), not the
+	// client's Timeout: over a transport net/http does not know, that costs
+	// a goroutine and a timer per request.
+	return &Provider{hc: &http.Client{Transport: cfg.Transport}, timeout: cfg.Timeout, endpoint: ep, project: cfg.ProjectID,
 		ak: cfg.AK, sk: cfg.SK, region: cfg.Region, now: cfg.Now}, nil
 }
 

@@ -584,3 +584,50 @@ func TestCallsUseTheProcessTransport(t *testing.T) {
 		t.Fatalf("%d exchanges through http.DefaultTransport, %d at the emulator; want 2 and 2", got, want)
 	}
 }
+
+// Config.Transport carries every call when set (the simulator's in-process
+// emulator); the exchanges still reach the emulator through it.
+func TestConfigTransportCarriesTheCalls(t *testing.T) {
+	e := newEnv(t, nil)
+	ct := &countingTransport{next: http.DefaultTransport}
+	p := e.provider(t, func(c *Config) { c.Transport = ct })
+	s := spec(in01, "via-config-transport")
+	ref, err := p.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Status(context.Background(), s, ref); err != nil {
+		t.Fatal(err)
+	}
+	if got := ct.n.Load(); got != 2 {
+		t.Fatalf("%d exchanges through Config.Transport; want 2", got)
+	}
+}
+
+// Config.Timeout bounds one exchange (a context deadline since the client's
+// own Timeout cost a goroutine per call over an unknown transport); a call
+// cut short may have run, so it is ambiguous.
+func TestTimeoutBoundsTheExchange(t *testing.T) {
+	release := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer hs.Close()
+	defer close(release)
+	p, err := New(Config{AK: testAK, SK: secret.String(testSK), ProjectID: project, Endpoint: hs.URL, Timeout: 100 * time.Millisecond,
+		Transport: &countingTransport{next: http.DefaultTransport}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = p.Start(context.Background(), spec(in01, "hangs"))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("call took %s; want about the 100 ms timeout", took)
+	}
+	if err == nil || apierr.KindOf(err) != apierr.RetryAfterLookup {
+		t.Errorf("err = %v (kind %v); want an ambiguous transport error", err, apierr.KindOf(err))
+	}
+}
