@@ -92,7 +92,11 @@ var platformTags = map[string]string{SCF: "scf", AWS: "lambda.norpc"}
 var deployedArch = map[string]string{SCF: "amd64", AWS: "arm64"}
 
 func build(ctx context.Context, root, pkg, tags, arch, out string) error {
-	args := append([]string{"build"}, buildFlags...)
+	return buildWith(ctx, root, pkg, tags, arch, out, buildFlags)
+}
+
+func buildWith(ctx context.Context, root, pkg, tags, arch, out string, flags []string) error {
+	args := append([]string{"build"}, flags...)
 	args = append(args, "-tags", tags, "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
