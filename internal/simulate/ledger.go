@@ -23,8 +23,11 @@ type indexedLedger struct {
 
 // indexedPrefixes are the listings the flow makes per job or per
 // instance: a run's outcomes, an instance's jobs (retention reads them)
-// and retention's records.
-var indexedPrefixes = []string{"runs/", "instances/", "retention/"}
+// and retention's records; those every sweep makes (open jobs, open runs:
+// the idle day's 144 sweeps each scanned the ledger's hundreds of
+// thousands of keys, a quarter of the run's CPU time); and the dead
+// letters, which each nightly summary counts.
+var indexedPrefixes = []string{"runs/", "instances/", "retention/", "open/", "open-runs/", "dead/"}
 
 func indexed(key string) (string, bool) {
 	for _, p := range indexedPrefixes {
