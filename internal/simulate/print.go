@@ -135,7 +135,7 @@ func (r Report) printTimers(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\ntimer firings per day around night %d (empty: found no due message; their calls measured through the deployed handlers over a simulated idle day)\n", last)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "timer\tcron\tfirings/day\twith work\tempty\tcalls/empty\tGB-s/empty\tempty GB-s/day\tratio\t")
+	fmt.Fprintln(tw, "timer\tcron\tfirings/day\twith work\tempty\tcalls/empty\tGB-s/empty\tempty GB-s/day\tboth drains ÷ row\t")
 	var sum TimerDay
 	line := func(name, cron string, t TimerDay, calls, perEmpty, day float64, ratio string) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.2f\t%s\t%.2f\t%s\t\n", name, cron, t.Firings, t.WithWork, t.Empty, calls,
