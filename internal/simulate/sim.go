@@ -274,7 +274,7 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 	// firings cost is measured here, through the same handlers over the
 	// ledger the nights left.
 	from := clk.Now().Truncate(time.Minute).Add(time.Minute)
-	idle, err := d.idleDay(ctx, from, o.InvocationOverhead, o.CallLatency)
+	idle, err := d.idleDay(ctx, from, o.InvocationOverhead, o.CallLatency, w.calls)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/cron"
@@ -158,7 +159,8 @@ type idle struct {
 
 // idleDay fires the deployed drain timers at their cron instants for one
 // day from from, on queues that hold nothing.
-func (d *deliverer) idleDay(ctx context.Context, from time.Time, overhead, latency time.Duration) (map[string]idle, error) {
+// cloud counts the cloud calls (none are expected: nothing is due).
+func (d *deliverer) idleDay(ctx context.Context, from time.Time, overhead, latency time.Duration, cloud *callCounter) (map[string]idle, error) {
 	type firing struct {
 		at time.Time
 		t  DrainTimer
@@ -174,22 +176,18 @@ func (d *deliverer) idleDay(ctx context.Context, from time.Time, overhead, laten
 		}
 	}
 	// In time order, as the platform fires them.
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].at.Before(fs[j-1].at); j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
+	slices.SortStableFunc(fs, func(a, b firing) int { return a.at.Compare(b.at) })
 	out := map[string]idle{}
 	d.meter = newMeter(overhead, latency)
-	d.io.bill = d.meter
-	defer func() { d.io.bill = nil }()
+	d.io.bill, cloud.meter = d.meter, d.meter
+	defer func() { d.io.bill, cloud.meter = nil, nil }()
 	for _, f := range fs {
 		d.clk.Set(f.at)
 		h := d.create
 		if f.t.Function == app.PollStatus {
 			h = d.drainPoll
 		}
-		before, billed := *d.io, d.meter.billed()
+		before, billed, cloudBefore := *d.io, d.meter.billed(), cloud.calls()
 		res, err := d.invoke(ctx, f.t.Function, h, timerEvent(f.t.Trigger, function.DrainMessage, f.at))
 		if err != nil {
 			return nil, err
@@ -204,7 +202,7 @@ func (d *deliverer) idleDay(ctx context.Context, from time.Time, overhead, laten
 		v := out[f.t.Trigger]
 		v.empty++
 		ledger := d.io.ledger - before.ledger
-		v.calls += ledger + d.io.queue - before.queue
+		v.calls += ledger + d.io.queue - before.queue + cloud.calls() - cloudBefore
 		v.billed += d.meter.billed() - billed
 		if f.t.Function == app.CreateBackup && ledger == 0 {
 			v.gated++

@@ -115,8 +115,16 @@ type callCounter struct {
 	lists, deletes int
 	accepted       map[string]int
 	afterAccepted  int
-	// meter, when set, bills each backup call to the invocation making it.
+	// meter, when set, bills each backup call to the invocation making it;
+	// n counts those calls.
 	meter *meter
+	n     int
+}
+
+func (c *callCounter) calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
 
 func (c *callCounter) addRetention(list bool, ids []string, err error) {
@@ -151,6 +159,7 @@ func (c *callCounter) add(name string, status bool, err error) {
 	} else {
 		c.other[name]++
 	}
+	c.n++
 	c.meter.call()
 	if isThrottle(err) {
 		c.throttled++
