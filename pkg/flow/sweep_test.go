@@ -1,11 +1,14 @@
 package flow
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -46,5 +49,33 @@ func TestSweep_CutShortLosesNothing(t *testing.T) {
 	}
 	if rep, _ := h.svc.Sweep(context.Background(), true); rep.Open != 0 {
 		t.Errorf("after the jobs ended the sweep still sees %d open jobs; want their records removed", rep.Open)
+	}
+}
+
+// The open record is written byte for byte as json.Marshal writes it, for
+// envelopes whose strings hold what Marshal escapes or keeps (HTML
+// characters, spaces, non-ASCII, quotes) and dues with and without
+// fractions of a second.
+func TestEncodeOpenIsJSONMarshal(t *testing.T) {
+	due := time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC)
+	for i, m := range []job.Message{
+		{JobID: "j1", Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-1"}},
+		{JobID: "j2", Step: job.StepPoll, Ref: "a<b>&c", Origin: job.Origin{Source: "chat", User: `o"k \ 雪 `, Reply: "https://x/?a=1&b=2"},
+			Created: due.Add(1500 * time.Millisecond), PollFloor: time.Second},
+	} {
+		body, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []time.Time{due, due.Add(123456789 * time.Nanosecond)} {
+			want, err := json.Marshal(openRecord{Msg: body, Due: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encodeOpen(body, d)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("message %d, due %s: encodeOpen = %s, %v; json.Marshal = %s", i, d, got, err, want)
+			}
+		}
 	}
 }
