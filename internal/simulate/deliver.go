@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -202,7 +201,7 @@ func newDeployed(ctx context.Context, clk *clocktest.Clock, ledgerName string, d
 	}
 	wq, pq, dq := queue.New("work", queues["work"]), queue.New("poll", queues["poll"]), queue.New("dead", &countedQueue{Queue: dead, n: n, now: clk.Now})
 	notes := newOutcomes()
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard := slog.New(slog.DiscardHandler)
 	svc, err := flow.New(cfg, flow.Deps{
 		Providers: providers, Work: wq, Poll: pq, Dead: dq, Ledger: countedLedger{led, n}, Notifier: notes, Now: clk.Now,
 		Logger: discard, Seed: seed | 1,

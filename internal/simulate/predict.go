@@ -3,7 +3,6 @@ package simulate
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"slices"
@@ -78,7 +77,7 @@ func Predict(ctx context.Context, p flow.Plan, cfg flow.Config) (flow.Window, er
 	qo := &memqueue.Options{Now: clk.Now}
 	work, poll, dead := memqueue.New("work", qo), memqueue.New("poll", qo), memqueue.New("dead", qo)
 	wq, pq, dq := queue.New("work", work), queue.New("poll", poll), queue.New("dead", dead)
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard := slog.New(slog.DiscardHandler)
 	svc, err := flow.New(cfg, flow.Deps{Providers: w.provider, Work: wq, Poll: pq, Dead: dq, Ledger: led,
 		Notifier: newOutcomes(), Now: clk.Now, Logger: discard, Seed: 1})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -48,7 +47,7 @@ func injector(rate float64, seed uint64) *fault.Injector {
 }
 
 func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*world, error) {
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard := slog.New(slog.DiscardHandler)
 	emu, err := emulator.New(emulator.Options{Fleet: set, Now: clk.Now, Faults: inj, Logger: discard,
 		Queues: []string{"unused"}})
 	if err != nil {
