@@ -330,7 +330,8 @@ func (s *Service) poll(ctx context.Context, m job.Message) error {
 	next := m
 	next.Seq, next.Attempt, next.Lookups, next.Retrying = m.Seq+1, 0, 0, time.Time{}
 	next.PrevCheck = now
-	delay := max(s.nextPoll(elapsed), m.PollFloor)
+	var delay time.Duration
+	delay, next.LadderAt = s.nextCheck(st, m, now, elapsed)
 
 	if rem := m.Deadline.Sub(now); !m.Deadline.IsZero() && delay > rem {
 		delay = rem

@@ -102,6 +102,10 @@ type Message struct {
 	// finds it ended, it brackets the job's true end for the duration history.
 	PrevCheck time.Time `json:"prevCheck,omitempty"`
 	Polls     int       `json:"polls,omitempty"`
+	// LadderAt is set when the job's reported progress placed its next
+	// check before the one the poll ladder would make: the ladder's, which
+	// that check, if it finds the job still running, falls back to.
+	LadderAt time.Time `json:"ladderAt,omitzero"`
 	// Created is when the job was caused; Started when the cloud job was
 	// started or adopted; Deadline ends polling as "stuck".
 	Created  time.Time `json:"created"`

@@ -111,6 +111,9 @@ type Status struct {
 	// Took is how long the job ran by the cloud's own start and finish
 	// times, when it reports both; 0 when it does not.
 	Took time.Duration
+	// Started is when the cloud says the job started, when its answer
+	// carries it: what its Progress counts from. Zero when it does not.
+	Started time.Time
 }
 
 // Ref is a provider's opaque handle on a started job, e.g. "backup/102996666",
@@ -155,6 +158,9 @@ type Limits struct {
 	CreatePerSecond float64
 	StatusPerSecond float64
 	TypicalDuration time.Duration
+	// Progress: the status answer of a running job carries its progress
+	// and the cloud's start time (MySQL's BackupInfo).
+	Progress bool
 }
 
 // LimitsOf returns the limits for a product and op. Huawei publishes no
@@ -162,7 +168,7 @@ type Limits struct {
 func LimitsOf(p Product, op Op) Limits {
 	switch p {
 	case MySQL:
-		return Limits{CreatePerSecond: 5, StatusPerSecond: 10, TypicalDuration: 10 * time.Minute}
+		return Limits{CreatePerSecond: 5, StatusPerSecond: 10, TypicalDuration: 10 * time.Minute, Progress: op == Backup}
 	case SQLServer:
 		if op == Import {
 			return Limits{CreatePerSecond: 20, StatusPerSecond: 20, TypicalDuration: 20 * time.Minute}

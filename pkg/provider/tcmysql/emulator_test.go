@@ -304,3 +304,28 @@ func TestStatusCarriesTheRunTime(t *testing.T) {
 		t.Errorf("run time %s; want %s to the second (the emulator's job duration)", st.Took, jobDuration)
 	}
 }
+
+// TestRunningStatusCarriesProgressAndStart: a running backup's status
+// says how far it is (Progress, percent) and when the cloud started it
+// (StartTime): the pair the poll schedule places a check at the end with.
+func TestRunningStatusCarriesProgressAndStart(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	s := spec("cdb-c1nl9rpv", "job-progress1")
+	began := e.clock.Now()
+	ref, err := e.p.Start(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(jobDuration / 2)
+	st, err := e.p.Status(ctx, s, ref)
+	if err != nil || st.State != provider.Running {
+		t.Fatalf("Status = %+v, %v; want running", st, err)
+	}
+	if st.Progress < 49 || st.Progress > 50 {
+		t.Errorf("progress %d %% at half the emulator's job duration; want 49–50", st.Progress)
+	}
+	if d := began.Sub(st.Started); d < 0 || d > time.Second {
+		t.Errorf("started %s; want %s to the second (StartTime is whole seconds)", st.Started, began)
+	}
+}

@@ -236,18 +236,33 @@ func statusOf(b *BackupInfo) provider.Status {
 		// the vendor's own tooling does; the poll deadline ends a stuck job.
 		st.State = provider.Running
 		st.Detail = b.Status
+		// What Progress counts from: the poll schedule places a check
+		// at the end the two imply.
+		st.Started = startOf(b)
 	}
 	return st
 }
+
+// startOf is the backup's StartTime (zone-less, in the region's zone);
+// zero when missing or unreadable.
+func startOf(b *BackupInfo) time.Time {
+	t, err := time.ParseInLocation(tcLayout, b.StartTime, beijing)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// tcLayout is how Tencent writes a time: whole seconds, no zone.
+const tcLayout = "2006-01-02 15:04:05"
 
 // took is the backup's run time by its StartTime and FinishTime (zone-less,
 // both in the region's zone, so the zone cancels out); 0 when either is
 // missing or unreadable.
 func took(b *BackupInfo) time.Duration {
-	const layout = "2006-01-02 15:04:05"
-	start, err1 := time.ParseInLocation(layout, b.StartTime, beijing)
-	end, err2 := time.ParseInLocation(layout, b.FinishTime, beijing)
-	if err1 != nil || err2 != nil || !end.After(start) {
+	start := startOf(b)
+	end, err := time.ParseInLocation(tcLayout, b.FinishTime, beijing)
+	if start.IsZero() || err != nil || !end.After(start) {
 		return 0
 	}
 	return end.Sub(start)
