@@ -42,6 +42,9 @@ func (s *Service) firstPoll(ctx context.Context, spec provider.Spec) (time.Durat
 		share = progressStartShare
 	}
 	d := time.Duration(float64(l.TypicalDuration) * share)
+	if s.cfg.FirstPoll > 0 {
+		d = s.cfg.FirstPoll
+	}
 	known := false
 	if b, ok, err := s.d.Ledger.Get(ctx, keyHistory(spec)); err == nil && ok {
 		if ms, perr := strconv.ParseInt(string(b), 10, 64); perr == nil && ms > 0 {
@@ -141,7 +144,13 @@ func progressEnd(st provider.Status, m job.Message, now time.Time) (end time.Tim
 	}
 	start := m.Started
 	if !st.Started.IsZero() && !st.Started.After(now) {
-		start, started = st.Started, true
+		started = true
+		// The cloud's start is whole seconds, rounded down: our create,
+		// when it falls in that second, is the closer one (a second off
+		// at 1 % is 100 s off the end).
+		if m.Started.Before(st.Started) || !m.Started.Before(st.Started.Add(time.Second)) {
+			start = st.Started
+		}
 	}
 	if start.IsZero() || !start.Before(now) {
 		return time.Time{}, false, false

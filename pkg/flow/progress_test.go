@@ -205,3 +205,26 @@ func TestProgressPlacesWholeJobsChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstCheckReadsProgressEarly: without history a MySQL job (whose
+// answer carries progress) is checked first at 0.15 of the typical
+// duration, to read the progress that places the next check; a product
+// without progress at a quarter; a configured first check wins.
+func TestFirstCheckReadsProgressEarly(t *testing.T) {
+	for _, tc := range []struct {
+		product provider.Product
+		id      string
+		first   time.Duration // Config.FirstPoll
+		want    time.Duration
+	}{
+		{provider.MySQL, "cdb-c1nl9rpv", 0, 90 * time.Second},
+		{provider.SQLServer, "mssql-i1z41iwd", 0, 150 * time.Second},
+		{provider.MySQL, "cdb-c1nl9rpv", time.Second, 20 * time.Second}, // PollMin still applies
+	} {
+		h := newHarness(t, Config{FirstPoll: tc.first})
+		spec := provider.Spec{Product: tc.product, InstanceID: tc.id, Op: provider.Backup}
+		if got, known := h.svc.firstPoll(context.Background(), spec); got != tc.want || known {
+			t.Errorf("%s (FirstPoll %s): first check at %s (history %v); want %s without history", tc.product, tc.first, got, known, tc.want)
+		}
+	}
+}
