@@ -599,7 +599,8 @@ func ratio3(a, b float64) string {
 // mbDec formats bytes in decimal megabytes, as zip sizes are usually quoted.
 func mbDec(b int64) string { return fmt.Sprintf("%.2f MB", float64(b)/1e6) }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+// ms keeps microseconds: a small SDK's init is a few of them.
+func ms(d time.Duration) string { return d.Round(time.Microsecond).String() }
 
 func pct(a, b float64) string {
 	if b == 0 {
