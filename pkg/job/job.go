@@ -93,14 +93,14 @@ type Message struct {
 	Tries int `json:"tries,omitempty"`
 	// Retrying is when the current step first failed with a transient
 	// fault: its retry budget is time counted from here. Reset on progress.
-	Retrying time.Time `json:"retrying,omitempty"`
+	Retrying time.Time `json:"retrying,omitzero"`
 	// PollFloor is the shortest interval between this job's status checks,
 	// set by the nightly fan-out so the whole fleet's checks fit the
 	// product's status-call rate limit.
 	PollFloor time.Duration `json:"pollFloor,omitempty"`
 	// PrevCheck is when the job was last seen running: with the check that
 	// finds it ended, it brackets the job's true end for the duration history.
-	PrevCheck time.Time `json:"prevCheck,omitempty"`
+	PrevCheck time.Time `json:"prevCheck,omitzero"`
 	Polls     int       `json:"polls,omitempty"`
 	// LadderAt is set when the job's reported progress placed its next
 	// check before the one the poll ladder would make: the ladder's, which
@@ -109,11 +109,11 @@ type Message struct {
 	// Created is when the job was caused; Started when the cloud job was
 	// started or adopted; Deadline ends polling as "stuck".
 	Created  time.Time `json:"created"`
-	Started  time.Time `json:"started,omitempty"`
-	Deadline time.Time `json:"deadline,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Deadline time.Time `json:"deadline,omitzero"`
 	// NotBefore holds a message the queue delivered early because the wanted
 	// delay exceeded the queue's maximum; the receiver re-sends the rest.
-	NotBefore time.Time `json:"notBefore,omitempty"`
+	NotBefore time.Time `json:"notBefore,omitzero"`
 	Origin    Origin    `json:"origin"`
 	// RetainRun is the nightly run a retain step follows.
 	RetainRun string `json:"retainRun,omitempty"`

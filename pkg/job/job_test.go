@@ -2,6 +2,7 @@ package job
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,38 @@ func TestDecode_CreateWithoutSpec(t *testing.T) {
 	_, err := Decode([]byte(`{"v":1,"job":"bk-cdb-c1nl9rpv-20260314T1800Z","step":"create","target":"cdb-c1nl9rpv","attempt":1}`))
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "create without a spec") {
 		t.Errorf("Decode(create without spec) error = %v; want ErrMalformed naming the missing spec", err)
+	}
+}
+
+// Unset times stay out of the envelope (omitempty never omitted a
+// time.Time: each message carried five "0001-01-01T00:00:00Z", a third of
+// its bytes and of its decoding), and an envelope written with them, as
+// earlier builds wrote it, decodes to the same message.
+func TestUnsetTimesAreOmitted(t *testing.T) {
+	created := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+	m := Message{V: Version, JobID: "j1", Step: StepPoll, Ref: "backup/1", Created: created,
+		Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv"}, Origin: Origin{Source: "timer"}}
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"retrying", "prevCheck", "started", "deadline", "notBefore", "0001-01-01"} {
+		if strings.Contains(string(b), name) {
+			t.Errorf("envelope holds %q: %s", name, b)
+		}
+	}
+	old := strings.Replace(string(b), `"created"`, `"retrying":"0001-01-01T00:00:00Z","prevCheck":"0001-01-01T00:00:00Z",`+
+		`"started":"0001-01-01T00:00:00Z","deadline":"0001-01-01T00:00:00Z","notBefore":"0001-01-01T00:00:00Z","created"`, 1)
+	for _, body := range []string{string(b), old} {
+		got, err := Decode([]byte(body))
+		if err != nil || !reflect.DeepEqual(got, m) {
+			t.Errorf("Decode(%s) = %+v, %v; want %+v", body, got, err, m)
+		}
+	}
+	set := m
+	set.Started, set.Deadline = created.Add(time.Second), created.Add(time.Hour)
+	b, _ = set.Encode()
+	if got, err := Decode(b); err != nil || !got.Started.Equal(set.Started) || !got.Deadline.Equal(set.Deadline) {
+		t.Errorf("set times: Decode = %+v, %v", got, err)
 	}
 }
