@@ -2,6 +2,9 @@ package simulate
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 	"time"
@@ -293,5 +296,41 @@ func TestEmptyFiringsAreMeasured(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRun_HuaweiInProcessIsTheSocket: a Huawei-only fleet with faults
+// (dropped connections among them) gives the same figures with its calls
+// in process as over a real loopback socket through net/http's Transport,
+// which the simulator used before (and whose retry of a dropped GET on a
+// reused connection the in-process transport must reproduce).
+func TestRun_HuaweiInProcessIsTheSocket(t *testing.T) {
+	mix, err := ParseMix("huawei-rds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Instances: 150, Mix: mix, Faults: 0.2, Duplicates: 0.1, Seed: 4, Nights: 1, Strategies: []string{Flow}}
+	in := run(t, o)
+	orig := huaweiTransport
+	t.Cleanup(func() { huaweiTransport = orig })
+	huaweiTransport = func(h http.Handler) http.RoundTripper {
+		srv := httptest.NewServer(h)
+		addr := srv.Listener.Addr().String()
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}
+		t.Cleanup(func() { tr.CloseIdleConnections(); srv.Close() })
+		return tr
+	}
+	socket := run(t, o)
+	for _, r := range []*Report{&in, &socket} {
+		r.Wall, r.CPU = 0, 0
+		for i := range r.Nights {
+			r.Nights[i].Wall, r.Nights[i].CPU = 0, 0
+		}
+	}
+	if !reflect.DeepEqual(in, socket) {
+		t.Errorf("in process:\n%+v\nover a socket:\n%+v", in.Nights, socket.Nights)
 	}
 }

@@ -72,7 +72,7 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 		// In process like Tencent's: over loopback HTTP each call cost two
 		// goroutine hand-offs and four socket syscalls.
 		hw, err := huaweirds.New(huaweirds.Config{AK: emulator.DefaultSecretID, SK: secret.String(emulator.DefaultSecretKey),
-			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: "emulator.local:80", Transport: newInProcess(emu), Now: clk.Now})
+			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: "emulator.local:80", Transport: huaweiTransport(emu), Now: clk.Now})
 		if err != nil {
 			return nil, err
 		}
@@ -88,6 +88,10 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 	}
 	return w, nil
 }
+
+// huaweiTransport carries the Huawei adapter's calls to the world's
+// emulator; a test swaps in a loopback socket to hold the figures to it.
+var huaweiTransport = func(h http.Handler) http.RoundTripper { return newInProcess(h) }
 
 func (w *world) provider(p provider.Product) (provider.Provider, error) {
 	pr, ok := w.providers[p]
