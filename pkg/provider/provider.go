@@ -31,7 +31,7 @@ func ProductOf(instanceID string) (Product, bool) {
 		return SQLServer, true
 	case hasPrefix(instanceID, "cmgo-"):
 		return MongoDB, true
-	case huaweiID().MatchString(instanceID):
+	case huaweiID(instanceID):
 		return HuaweiRDS, true
 	}
 	return "", false
