@@ -29,6 +29,8 @@ func TestShapesAreThePatterns(t *testing.T) {
 		{`^cmgo-[a-z0-9]{8,12}$`, tencentID(MongoDB)},
 		{`^[A-Za-z][A-Za-z0-9_-]{3,63}$`, huaweiName},
 		{`^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$`, tencentName},
+		// tcmongodb's async ids and tcsqlserver's migration ids.
+		{`^[A-Za-z0-9_-]{1,64}$`, func(s string) bool { return IsWord(s, 64) }},
 	} {
 		re := regexp.MustCompile(tc.pattern)
 		rng := rand.New(rand.NewPCG(1, 2))

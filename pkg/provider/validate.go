@@ -32,6 +32,14 @@ func isLowerOrDigit(c byte) bool { return isLower(c) || isDigit(c) }
 func isAlnum(c byte) bool        { return isLetter(c) || isDigit(c) }
 func isHexLower(c byte) bool     { return isDigit(c) || c >= 'a' && c <= 'f' }
 
+// IsWord reports whether s is 1 to max ASCII letters, digits, '_' or '-':
+// the shape of the async and migration ids the clouds hand back, checked by
+// hand for the same reason as the shapes here (`^[A-Za-z0-9_-]{1,64}$` was
+// compiled in the first invocation that polled such a job).
+func IsWord(s string, max int) bool {
+	return run(s, 1, max, func(c byte) bool { return isAlnum(c) || c == '_' || c == '-' })
+}
+
 // huaweiID: 32 lower-case hex characters, then in0 and a digit.
 func huaweiID(id string) bool {
 	return len(id) == 36 && run(id[:32], 32, 32, isHexLower) && id[32:35] == "in0" && isDigit(id[35])

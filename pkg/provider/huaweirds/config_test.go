@@ -11,14 +11,16 @@ import (
 	"testing"
 )
 
-// TestShapesAreTheRegexps: the hand-written checks accept exactly what the
-// patterns they replace accepted, on hand-picked edges and on every string
-// of up to four characters over an alphabet that reaches each branch.
+// TestShapesAreTheRegexps: the hand-written checks (project id, region,
+// backup id) accept exactly what the patterns they replace accepted, on
+// hand-picked edges and on every string of up to four characters over an
+// alphabet that reaches each branch.
 func TestShapesAreTheRegexps(t *testing.T) {
 	project := regexp.MustCompile(`^[0-9a-zA-Z]{1,64}$`)
+	backupID := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 	region := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	cases := []string{"", "-", "cn-north-4", "ap-southeast-1", "cn--north", "-cn", "cn-", "CN-north", "cn_north", "cn north",
-		"é", "cn-nörth", strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("Z9", 32), "0483b6b16e954cb88930a360d2c4e663"}
+		"é", "cn-nörth", strings.Repeat("a", 64), strings.Repeat("a", 65), "a" + strings.Repeat("-", 63), "-" + strings.Repeat("a", 63), strings.Repeat("Z9", 32), "0483b6b16e954cb88930a360d2c4e663"}
 	alphabet := []string{"a", "Z", "0", "-", "_", " ", "\xff"}
 	var gen func(prefix string, n int)
 	gen = func(prefix string, n int) {
@@ -37,6 +39,9 @@ func TestShapesAreTheRegexps(t *testing.T) {
 		}
 		if got, want := validRegion(s), region.MatchString(s); got != want {
 			t.Errorf("validRegion(%q) = %v; the pattern says %v", s, got, want)
+		}
+		if got, want := validBackupID(s), backupID.MatchString(s); got != want {
+			t.Errorf("validBackupID(%q) = %v; the pattern says %v", s, got, want)
 		}
 	}
 }

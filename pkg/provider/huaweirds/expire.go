@@ -81,7 +81,7 @@ func (p *Provider) Delete(ctx context.Context, spec provider.Spec, backups []pro
 		if !b.Manual {
 			return apierr.Invalid("huaweirds: delete backup %s on %s: not a manual backup", b.ID, spec.InstanceID)
 		}
-		if !backupIDRE().MatchString(b.ID) {
+		if !validBackupID(b.ID) {
 			return apierr.Invalid("huaweirds: delete backup %q on %s: not a backup id", b.ID, spec.InstanceID)
 		}
 		err := p.deleteBackup(ctx, b.ID)
@@ -102,7 +102,7 @@ func (p *Provider) Delete(ctx context.Context, spec provider.Spec, backups []pro
 }
 
 // deleteBackup is DELETE /v3/{project_id}/backups/{backup_id}; id has
-// passed backupIDRE, so it needs no escaping.
+// passed validBackupID, so it needs no escaping.
 func (p *Provider) deleteBackup(ctx context.Context, id string) error {
 	return p.do(ctx, actionDelete, http.MethodDelete, "/backups/"+id, nil, nil, nil)
 }

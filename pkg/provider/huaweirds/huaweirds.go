@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -31,9 +29,22 @@ const (
 	refPrefix = "backup/"
 )
 
-// backupIDRE is what a backup id may look like: UUIDs in the docs, 32 hex
-// plus a suffix in the console. Anything else cannot have come from Start.
-var backupIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`) })
+// validBackupID is what a backup id may look like: UUIDs in the docs, 32
+// hex plus a suffix in the console — a letter or digit, then up to 63
+// letters, digits or dashes. Anything else cannot have come from Start.
+// Checked by hand: its pattern was compiled in the first invocation that
+// created or expired a Huawei backup.
+func validBackupID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerOrDigit(c) && (c < 'A' || c > 'Z') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // userAgent names the product to the cloud (signed, like every header).
 const userAgent = "backupflow-huaweirds"
@@ -113,7 +124,7 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 	if err := p.do(ctx, actionCreate, http.MethodPost, "/backups", nil, body, &resp); err != nil {
 		return "", err
 	}
-	if resp.Backup == nil || !backupIDRE().MatchString(resp.Backup.ID) {
+	if resp.Backup == nil || !validBackupID(resp.Backup.ID) {
 		// The backup may exist: the caller must look before retrying.
 		e := apierr.New(apierr.Huawei, "rds", actionCreate, "", "answer without a usable backup id", "", 200, nil)
 		e.Kind = apierr.RetryAfterLookup
@@ -124,7 +135,7 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 
 func parseRef(ref provider.Ref) (string, error) {
 	id, ok := strings.CutPrefix(string(ref), refPrefix)
-	if !ok || !backupIDRE().MatchString(id) {
+	if !ok || !validBackupID(id) {
 		return "", apierr.Invalid("huaweirds: ref %q is not backup/<backup id>", ref)
 	}
 	return id, nil
@@ -187,7 +198,7 @@ func (p *Provider) Find(ctx context.Context, spec provider.Spec) (provider.Ref, 
 			return "", false, nil
 		}
 		for _, b := range resp.Backups {
-			if b.Name == spec.Name && backupIDRE().MatchString(b.ID) {
+			if b.Name == spec.Name && validBackupID(b.ID) {
 				return provider.Ref(refPrefix + b.ID), true, nil
 			}
 		}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"sync"
+
+	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 // Request and response shapes of the mongodb 2019-07-25 actions this adapter
@@ -31,7 +31,8 @@ type CreateBackupDBInstanceResponse struct {
 // but its own example answers a number, so both decode.
 type AsyncID string
 
-var asyncIDShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
+// validAsyncID: 1-64 letters, digits, '_' or '-'.
+func validAsyncID(s string) bool { return provider.IsWord(s, 64) }
 
 // UnmarshalJSON accepts "4773" and 4773.
 func (a *AsyncID) UnmarshalJSON(b []byte) error {
@@ -55,7 +56,7 @@ func (a *AsyncID) UnmarshalJSON(b []byte) error {
 		}
 		s = n.String()
 	}
-	if s != "" && !asyncIDShape().MatchString(s) {
+	if s != "" && !validAsyncID(s) {
 		return fmt.Errorf("AsyncRequestId %.40q: unexpected characters", s)
 	}
 	*a = AsyncID(s)

@@ -175,7 +175,7 @@ func ParseRef(ref provider.Ref) (ParsedRef, error) {
 	kind, id, _ := strings.Cut(string(ref), "/")
 	switch kind {
 	case "async":
-		if asyncIDShape().MatchString(id) {
+		if validAsyncID(id) {
 			return ParsedRef{Async: id}, nil
 		}
 	case "backup":

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
@@ -117,7 +115,8 @@ func (r ParsedRef) String() string {
 	return r.Kind + "/" + strconv.FormatInt(r.ID, 10)
 }
 
-var migrationID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
+// validMigrationID: 1-64 letters, digits, '_' or '-'.
+func validMigrationID(s string) bool { return provider.IsWord(s, 64) }
 
 func positive(s string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -137,7 +136,7 @@ func ParseRef(ref provider.Ref) (ParsedRef, error) {
 		return ParsedRef{Kind: parts[0], ID: n}, nil
 	case len(parts) == 2 && parts[0] == kindName && provider.ValidateName(provider.SQLServer, parts[1]) == nil:
 		return ParsedRef{Kind: kindName, Name: parts[1]}, nil
-	case (len(parts) == 2 || len(parts) == 4) && parts[0] == kindMigration && migrationID().MatchString(parts[1]):
+	case (len(parts) == 2 || len(parts) == 4) && parts[0] == kindMigration && validMigrationID(parts[1]):
 		r := ParsedRef{Kind: kindMigration, MigrationID: parts[1]}
 		if len(parts) == 4 {
 			n, ok := positive(parts[3])
@@ -206,7 +205,7 @@ func (p *Provider) startImport(ctx context.Context, spec provider.Spec) (provide
 			return "", fmt.Errorf("tcsqlserver: create import %q on %s: %w", spec.Name, spec.InstanceID, err)
 		}
 		id = resp.BackupMigrationId
-		if !migrationID().MatchString(id) {
+		if !validMigrationID(id) {
 			return "", fmt.Errorf("tcsqlserver: create import %q on %s: unexpected migration id %q", spec.Name, spec.InstanceID, id)
 		}
 	}
