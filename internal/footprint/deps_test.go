@@ -197,3 +197,68 @@ func TestFamiliesAreRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestWeighThisRepository runs the deployed measurement on this module,
+// offline: the families are found in the binaries they belong to, an SDK's
+// own dependencies go to it, and every figure is there.
+func TestWeighThisRepository(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds create-backup three times")
+	}
+	d, err := Weigh(t.Context(), Options{Root: "../.."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := map[string][]string{
+		"tencentcloud-sdk-go common": {SCF, AWS},
+		"cos-go-sdk-v5":              {SCF},
+		"aws-sdk-go-v2 + smithy-go":  {AWS},
+		"aws-lambda-go":              {AWS},
+	}
+	for _, f := range d.Families {
+		if !slices.Equal(f.LinkedOn, on[f.Name]) {
+			t.Errorf("%s linked on %v; want %v", f.Name, f.LinkedOn, on[f.Name])
+		}
+		if f.Download <= 0 && len(f.NotInCache) == 0 {
+			t.Errorf("%s: no download and nothing missing from the cache", f.Name)
+		}
+		for _, plat := range f.LinkedOn {
+			if f.Code[plat] <= 0 || f.Code[plat] >= d.CodeTotal[plat] {
+				t.Errorf("%s on %s: %d bytes of code of %d", f.Name, plat, f.Code[plat], d.CodeTotal[plat])
+			}
+		}
+		if f.Name == "cos-go-sdk-v5" && !slices.ContainsFunc(f.Modules, func(m string) bool { return strings.HasPrefix(m, "github.com/clbanning/mxj@") }) {
+			t.Errorf("cos-go-sdk-v5's modules %v lack mxj, which only it requires", f.Modules)
+		}
+	}
+	if len(d.Families) != len(Families) {
+		t.Errorf("%d families weighed; want %d", len(d.Families), len(Families))
+	}
+	for _, m := range d.Other.Modules {
+		if strings.HasPrefix(m, "github.com/clbanning/mxj@") {
+			t.Errorf("mxj counted as ours: %v", d.Other.Modules)
+		}
+	}
+	for _, plat := range []string{SCF, AWS} {
+		if d.CodeTotal[plat] <= 0 || d.InitTotal[plat] <= 0 {
+			t.Errorf("%s: code %d bytes, init %s", plat, d.CodeTotal[plat], d.InitTotal[plat])
+		}
+	}
+	if len(d.CLI.Modules) == 0 {
+		t.Errorf("the CLI needs no module? notes: %v", d.Notes)
+	}
+	if len(d.Baseline.Modules) == 0 {
+		if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.Contains(n, "not in the module cache") }) {
+			t.Errorf("no Huawei baseline and no note saying why: %v", d.Notes)
+		}
+	} else if !slices.ContainsFunc(d.Baseline.Modules, func(m string) bool { return strings.HasPrefix(m, Huawei.Prefixes[0]+"@") }) {
+		t.Errorf("the baseline's modules %v lack the SDK itself", d.Baseline.Modules)
+	}
+	var out strings.Builder
+	PrintDeps(&out, d)
+	for _, want := range []string{"×huawei", "fresh clone, ./cmd/backupflow", "create-backup, whole"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
