@@ -104,7 +104,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"count", []byte(strconv.Itoa(len(report.Jobs)))); err != nil {
 		return report, wrapLedger(err)
 	}
-	delays, floors := fanoutPacing(targets)
+	delays, floors, _ := fanoutPacing(targets)
 	var errs []error
 	for i, t := range targets {
 		delay := delays[i]

@@ -235,6 +235,10 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	if known {
 		next.PollFloor = 0
 	}
+	// Only where the fleet's checks press on the product's status limit
+	// (a fan-out's floor of at least PollMin): a lone job's fine steps
+	// cost nothing and bracket its end closely for the history.
+	next.Cold = !known && next.PollFloor >= s.cfg.PollMin
 	s.putState(ctx, next, "running")
 	if err := s.send(ctx, next, first); err != nil {
 		return err

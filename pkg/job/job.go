@@ -98,6 +98,11 @@ type Message struct {
 	// set by the nightly fan-out so the whole fleet's checks fit the
 	// product's status-call rate limit.
 	PollFloor time.Duration `json:"pollFloor,omitempty"`
+	// Cold is set when the instance had no duration history at the job's
+	// start and its fan-out's checks press on the status limit (PollFloor
+	// at least PollMin): its checks climb the ladder at the first night's
+	// share.
+	Cold bool `json:"cold,omitempty"`
 	// PrevCheck is when the job was last seen running: with the check that
 	// finds it ended, it brackets the job's true end for the duration history.
 	PrevCheck time.Time `json:"prevCheck,omitzero"`
