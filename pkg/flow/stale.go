@@ -36,6 +36,10 @@ const (
 	keyWatchLast  = "watch/last-check"
 )
 
+// stateWriteBudget bounds the write of the check's memory past its own
+// budget: one ledger write.
+const stateWriteBudget = 10 * time.Second
+
 func keyWatchOK(instance string) string    { return "watch/ok/" + instance }
 func keyWatchAlarm(instance string) string { return "watch/alarm/" + instance }
 
@@ -255,7 +259,13 @@ func (s *Service) CheckStale(ctx context.Context, force bool) (StaleReport, erro
 		}
 	}
 	if b, err := json.Marshal(state); err == nil {
-		if err := s.d.Ledger.Put(ctx, keyWatchState, b); err != nil {
+		// Written even when the budget ran out: what was read is kept, so
+		// the next check goes on from there. Written with the spent
+		// context, it was lost, and at 10,000 targets every check re-read
+		// the same first ones and never reached the rest.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateWriteBudget)
+		defer cancel()
+		if err := s.d.Ledger.Put(wctx, keyWatchState, b); err != nil {
 			errs = append(errs, wrapLedger(err))
 		}
 	}
