@@ -79,3 +79,60 @@ func TestStale_ACheckCutShortKeepsWhatItRead(t *testing.T) {
 		t.Fatalf("stale = %d; want 0", rep.Stale)
 	}
 }
+
+// TestStale_TheLatestRunVouchesForItsSuccesses: a day after a good night,
+// each target's memory of its last success expires together, and the
+// check read every target's record in one go — 10,000 reads a day, most
+// of an idle day's ledger calls (docs/benchmarks.md). The latest full
+// run's listing names its successes: one listing instead.
+func TestStale_TheLatestRunVouchesForItsSuccesses(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, Config{Targets: nightlyTargets})
+	night := func() {
+		t.Helper()
+		if _, err := h.svc.Nightly(ctx, h.clk.Now(), Selection{}); err != nil {
+			t.Fatal(err)
+		}
+		h.run()
+	}
+	night()
+	first := h.clk.Now()
+	if _, err := h.svc.CheckStale(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(first.Add(24 * time.Hour))
+	night()
+	// Past StaleAfter since the first night: every target is possibly
+	// stale by what the check remembers, and backed up 13 h ago.
+	h.clk.Set(first.Add(h.svc.cfg.StaleAfter + time.Hour))
+	h.ledger.mu.Lock()
+	h.ledger.reads = nil
+	h.ledger.mu.Unlock()
+	rep, err := h.svc.CheckStale(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ledger.mu.Lock()
+	var okReads []string
+	for _, k := range h.ledger.reads {
+		if strings.HasPrefix(k, "watch/ok/") {
+			okReads = append(okReads, k)
+		}
+	}
+	h.ledger.mu.Unlock()
+	if len(okReads) != 0 {
+		t.Fatalf("the check read %v; want no per-target read: the latest run lists their successes", okReads)
+	}
+	if rep.Stale != 0 || len(stales(h.notes)) != 0 {
+		t.Fatalf("stale = %d, alarms %v; want none", rep.Stale, stales(h.notes))
+	}
+	// A day and a half after the second night with no run since, the
+	// run no longer vouches: the targets are read and alarmed.
+	h.clk.Set(first.Add(24*time.Hour + h.svc.cfg.StaleAfter + time.Hour))
+	if rep, err = h.svc.CheckStale(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stale != len(nightlyTargets) {
+		t.Fatalf("stale = %d after no run for longer than StaleAfter; want %d", rep.Stale, len(nightlyTargets))
+	}
+}
