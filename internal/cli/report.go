@@ -65,7 +65,11 @@ func runReport(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return errorf(env, ExitRuntime, "report: %v", err)
 		}
-		fmt.Fprintf(env.Stdout, "wrote %s: run %s, %d jobs\n", *htmlFile, v.Run, len(v.Jobs))
+		jobs := fmt.Sprintf("%d jobs", len(v.Jobs))
+		if len(v.Jobs) == 1 {
+			jobs = "1 job"
+		}
+		fmt.Fprintf(env.Stdout, "wrote %s: run %s, %s\n", *htmlFile, v.Run, jobs)
 	default:
 		fmt.Fprint(env.Stdout, v.Text())
 	}

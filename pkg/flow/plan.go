@@ -188,7 +188,7 @@ func fanoutPacing(targets []Target) ([]time.Duration, map[provider.Product]time.
 // window.
 func (p Plan) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan of %s (at %s): %d jobs, %d skipped\n", p.Run, p.At.UTC().Format(time.RFC3339), len(p.Jobs), len(p.Skipped))
+	fmt.Fprintf(&b, "Plan of %s (at %s): %s, %d skipped\n", p.Run, p.At.UTC().Format(time.RFC3339), jobCount(len(p.Jobs)), len(p.Skipped))
 	if p.Refused != "" {
 		fmt.Fprintf(&b, "REFUSED: %s\n", p.Refused)
 	}
@@ -233,8 +233,8 @@ func (p Plan) Text() string {
 		b.WriteString("\nPacing:\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		for _, pc := range p.Pacing {
-			fmt.Fprintf(tw, "  %s\t%d jobs\t%.1f creates/s (limit %g/s)\tlast create at +%s\tpoll floor %s\n",
-				pc.Product, pc.Jobs, pc.PerSecond, pc.Limit, shortDuration(pc.LastDue), shortDuration(pc.PollFloor))
+			fmt.Fprintf(tw, "  %s\t%s\t%.1f creates/s (limit %g/s)\tlast create at +%s\tpoll floor %s\n",
+				pc.Product, jobCount(pc.Jobs), pc.PerSecond, pc.Limit, shortDuration(pc.LastDue), shortDuration(pc.PollFloor))
 		}
 		_ = tw.Flush()
 	}

@@ -107,7 +107,7 @@ func (s *Service) RunView(ctx context.Context, run string) (RunView, error) {
 // Text is the run as a table.
 func (v RunView) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Run %s: %d jobs, %d skipped\n\n", v.Run, len(v.Jobs), len(v.Skipped))
+	fmt.Fprintf(&b, "Run %s: %s, %d skipped\n\n", v.Run, jobCount(len(v.Jobs)), len(v.Skipped))
 	fmt.Fprintf(&b, "%-38s %-11s %-14s %-20s %-20s %9s %3s  %s\n", "INSTANCE", "PRODUCT", "STATE", "START", "END", "DURATION", "TRY", "REASON")
 	ts := func(t time.Time) string {
 		if t.IsZero() {
@@ -190,13 +190,13 @@ func reportHTML(v RunView, bars []reportBar, groups []reportGroup, h float64, t0
 <html lang="en"><head><meta charset="utf-8"><title>backupflow run %s</title>
 <style>body{font-family:sans-serif;margin:16px}text{font-size:12px}.g{font-weight:bold}</style></head>
 <body><h1>Run %s</h1>
-<p>%d jobs, %d skipped; %s to %s.
+<p>%s, %d skipped; %s to %s.
 Colours: <span style="color:#2e7d32">succeeded</span>, <span style="color:#c62828">failed</span>,
 <span style="color:#ef6c00">stuck</span>, <span style="color:#6a1b9a">dead-lettered</span>, <span style="color:#1565c0">running</span>;
 <span style="color:#90a4ae">grey</span>: queued before its cloud job started (the fan-out's spread and the rate-limit pacing).</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="960" height="%s" role="img" aria-label="timeline of run %s">
 <line x1="330" y1="20" x2="930" y2="20" stroke="#999"/>
-`, e(v.Run), e(v.Run), len(v.Jobs), len(v.Skipped), t0.UTC().Format(time.RFC3339), t1.UTC().Format(time.RFC3339), num(h), e(v.Run))
+`, e(v.Run), e(v.Run), jobCount(len(v.Jobs)), len(v.Skipped), t0.UTC().Format(time.RFC3339), t1.UTC().Format(time.RFC3339), num(h), e(v.Run))
 	for _, g := range groups {
 		fmt.Fprintf(&b, "<text class=\"g\" x=\"4\" y=\"%s\">%s</text>\n", num(g.Y), e(g.Product))
 	}
@@ -250,4 +250,12 @@ func colourOf(state string) string {
 		return "#6a1b9a"
 	}
 	return "#1565c0" // still running
+}
+
+// jobCount counts jobs in words: "1 job", "2 jobs".
+func jobCount(n int) string {
+	if n == 1 {
+		return "1 job"
+	}
+	return fmt.Sprintf("%d jobs", n)
 }

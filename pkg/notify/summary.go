@@ -64,10 +64,13 @@ func Summary(run string, results []Result) Message {
 		return m
 	case len(bad) == 0:
 		m.Level = Success
-		m.Title = fmt.Sprintf("%s: all %d jobs succeeded", run, len(results))
+		m.Title = fmt.Sprintf("%s: all %s succeeded", run, jobs(len(results)))
+		if len(results) == 1 {
+			m.Title = run + ": 1 job succeeded"
+		}
 	default:
 		m.Level = Failure
-		m.Title = fmt.Sprintf("%s: %d of %d jobs did not succeed", run, len(bad), len(results))
+		m.Title = fmt.Sprintf("%s: %d of %s did not succeed", run, len(bad), jobs(len(results)))
 	}
 
 	var parts []string
@@ -76,7 +79,7 @@ func Summary(run string, results []Result) Message {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
 	}
-	lines := []string{oneLine(fmt.Sprintf("%d jobs: %s", len(results), strings.Join(parts, ", ")), summaryCountsMax)}
+	lines := []string{oneLine(fmt.Sprintf("%s: %s", jobs(len(results)), strings.Join(parts, ", ")), summaryCountsMax)}
 	for i, r := range bad {
 		if i == summaryListed {
 			lines = append(lines, fmt.Sprintf("…and %d more", len(bad)-i))
@@ -116,4 +119,12 @@ func resultLine(r Result) string {
 		b.WriteString(": " + d)
 	}
 	return oneLine(b.String(), summaryLineMax)
+}
+
+// jobs counts jobs in words: "1 job", "2 jobs".
+func jobs(n int) string {
+	if n == 1 {
+		return "1 job"
+	}
+	return fmt.Sprintf("%d jobs", n)
 }

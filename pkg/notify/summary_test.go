@@ -28,6 +28,20 @@ func TestSummary(t *testing.T) {
 				Text:  "2 jobs: 2 succeeded"},
 		},
 		{
+			name:    "one job",
+			results: []Result{ok("1")},
+			want: Message{Level: Success, JobID: "nightly 2026-11-22",
+				Title: "nightly 2026-11-22: 1 job succeeded",
+				Text:  "1 job: 1 succeeded"},
+		},
+		{
+			name:    "one job of one did not succeed",
+			results: []Result{{JobID: "2", Target: "cdb-2", Outcome: Failed}},
+			want: Message{Level: Failure, JobID: "nightly 2026-11-22",
+				Title: "nightly 2026-11-22: 1 of 1 job did not succeed",
+				Text:  "1 job: 1 failed\n- cdb-2 failed (job 2)"},
+		},
+		{
 			name: "failures listed, successes only counted",
 			results: []Result{
 				ok("1"),
