@@ -53,7 +53,7 @@ func newTeamHook(t *testing.T, mode string) *teamHook {
 
 // summaryTitle matches a nightly run's summary (pkg/notify's titles), which
 // goes to the same channel and names the failed instance too.
-var summaryTitle = regexp.MustCompile(`\d+ of \d+ jobs did not succeed|all \d+ jobs succeeded|: no jobs ran`)
+var summaryTitle = regexp.MustCompile(`\d+ of \d+ jobs? did not succeed|all \d+ jobs succeeded|: 1 job succeeded|: no jobs ran`)
 
 // taken returns the job notices the hook took, run summaries left out.
 func (h *teamHook) taken() []string {
