@@ -174,8 +174,8 @@ func (s *Server) createBackup(_ *http.Request, body []byte, now time.Time) (any,
 	if busy {
 		return nil, errf(http.StatusConflict, codeBusy, "Another operation is being performed on the DB instance or the DB instance is faulty. Try again later.")
 	}
-	for _, b := range s.backups {
-		if b.instanceID == in.ID && b.name == c.Name {
+	for _, b := range s.byInstance[in.ID] {
+		if b.name == c.Name {
 			return nil, errf(http.StatusConflict, codeDuplicateName, "The backup name already exists.")
 		}
 	}
@@ -192,6 +192,10 @@ func (s *Server) createBackup(_ *http.Request, body []byte, now time.Time) (any,
 		databases: c.Databases, created: now.UTC().Truncate(time.Second), duration: dur, failMsg: failMsg, engine: engineOf(in),
 		individually: c.Individually}
 	s.backups = append(s.backups, b)
+	if s.byInstance == nil {
+		s.byInstance = map[string][]*backup{}
+	}
+	s.byInstance[in.ID] = append(s.byInstance[in.ID], b)
 	return map[string]any{"backup": createdView(b)}, nil
 }
 
@@ -362,9 +366,10 @@ func (s *Server) listBackups(r *http.Request, _ []byte, now time.Time) (any, *ap
 	s.mu.Lock()
 	var match []listedBackup
 	// Newest first, as the console and API list them.
-	for i := len(s.backups) - 1; i >= 0; i-- {
-		b := s.backups[i]
-		if b.instanceID != id || (backupID != "" && b.id != backupID) || (typ != "" && typ != "manual") ||
+	own := s.byInstance[id]
+	for i := len(own) - 1; i >= 0; i-- {
+		b := own[i]
+		if (backupID != "" && b.id != backupID) || (typ != "" && typ != "manual") ||
 			!b.deleted.IsZero() && !now.Before(b.deleted.Add(deleteDuration)) {
 			continue
 		}
