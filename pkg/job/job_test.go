@@ -1,7 +1,10 @@
 package job
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,5 +126,50 @@ func TestUnsetTimesAreOmitted(t *testing.T) {
 	b, _ = set.Encode()
 	if got, err := Decode(b); err != nil || !got.Started.Equal(set.Started) || !got.Deadline.Equal(set.Deadline) {
 		t.Errorf("set times: Decode = %+v, %v", got, err)
+	}
+}
+
+// TestDecodeAcceptsAsTheStreamDecoder holds Decode's fast path to what it
+// replaced, a json.Decoder reading the first value: the same message and the
+// same error text for whole values, trailing bytes (always accepted), type
+// mismatches, broken and empty input.
+func TestDecodeAcceptsAsTheStreamDecoder(t *testing.T) {
+	good := `{"v":1,"job":"jabc","step":"poll","ref":"r1","spec":{"op":"backup","product":"mysql","instance":"cdb-c1nl9rpv","name":"backupflow-jabc"},"seq":2,"created":"2026-11-23T18:00:00Z","origin":{"source":"timer"}}`
+	reference := func(b []byte) (Message, error) {
+		var m Message
+		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+			return m, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return m, nil
+	}
+	for _, body := range []string{
+		good,
+		"  \n" + good + "\n\t ",
+		good + "garbage",
+		good + `{"v":1}`,
+		good + good,
+		strings.Replace(good, `"seq":2`, `"seq":"2"`, 1),
+		strings.Replace(good, `"seq":2`, `"seq":2.5`, 1),
+		strings.Replace(good, `"v":1`, `"v":1,"unknown":[1,{"x":null}]`, 1),
+		`{"v":1`,
+		``,
+		`   `,
+		`[]`,
+	} {
+		want, wantErr := reference([]byte(body))
+		got, err := Decode([]byte(body))
+		if wantErr != nil {
+			if err == nil || err.Error() != wantErr.Error() {
+				t.Errorf("Decode(%q) err = %v; the stream decoder's was %v", body, err, wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Decode(%q) = %v; the stream decoder accepted it", body, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Decode(%q) = %+v; the stream decoder gave %+v", body, got, want)
+		}
 	}
 }
