@@ -88,13 +88,7 @@ func TestStale_ACheckCutShortKeepsWhatItRead(t *testing.T) {
 func TestStale_TheLatestRunVouchesForItsSuccesses(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, Config{Targets: nightlyTargets})
-	night := func() {
-		t.Helper()
-		if _, err := h.svc.Nightly(ctx, h.clk.Now(), Selection{}); err != nil {
-			t.Fatal(err)
-		}
-		h.run()
-	}
+	night := func() { t.Helper(); runNight(t, h) }
 	night()
 	first := h.clk.Now()
 	if _, err := h.svc.CheckStale(ctx, true); err != nil {

@@ -18,6 +18,15 @@ func stales(r *recorder) map[string]int {
 	return m
 }
 
+// runNight runs a full nightly fan-out now and delivers it to its end.
+func runNight(t *testing.T, h *harness) {
+	t.Helper()
+	if _, err := h.svc.Nightly(context.Background(), h.clk.Now(), Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+}
+
 // drainFor fires the drain timer's sweep every 10 minutes of virtual time,
 // with no nightly run, as SCF does while the nightly timer is gone.
 func drainFor(t *testing.T, h *harness, d time.Duration) {
@@ -34,15 +43,8 @@ func drainFor(t *testing.T, h *harness, d time.Duration) {
 // StaleAfter after its last success, and never again while it stays stale;
 // a successful run clears it, and a second stop alarms once more.
 func TestStale_StoppedNightlyTimerAlarmsOnce(t *testing.T) {
-	ctx := context.Background()
 	h := newHarness(t, Config{Targets: nightlyTargets[:2]})
-	night := func() {
-		t.Helper()
-		if _, err := h.svc.Nightly(ctx, h.clk.Now(), Selection{}); err != nil {
-			t.Fatal(err)
-		}
-		h.run()
-	}
+	night := func() { t.Helper(); runNight(t, h) }
 	night()
 	lastOK := h.clk.Now()
 	drainFor(t, h, 35*time.Hour)

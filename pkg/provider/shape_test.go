@@ -1,15 +1,14 @@
 package provider
 
 import (
-	"fmt"
+	"errors"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/backupflow/backupflow/internal/freshproc"
 )
 
 // TestShapesAreThePatterns: each hand-written check accepts exactly what
@@ -68,32 +67,10 @@ func TestShapesAreThePatterns(t *testing.T) {
 // child process, where no earlier test has paid a one-time cost: the
 // patterns made 1,095 allocations there.
 func TestFirstValidationIsCheap(t *testing.T) {
-	if os.Getenv("PROVIDER_COLD_VALIDATE") == "1" {
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		errs := []error{ValidateInstanceID(MySQL, "cdb-abcd1234"), ValidateName(MySQL, "backupflow-jabc"),
-			ValidateInstanceID(HuaweiRDS, strings.Repeat("a", 32)+"in01"), ValidateName(HuaweiRDS, "backupflow-jabc")}
-		runtime.ReadMemStats(&m1)
-		for _, err := range errs {
-			if err != nil {
-				fmt.Println("error:", err)
-				os.Exit(1)
-			}
-		}
-		fmt.Printf("allocs=%d\n", m1.Mallocs-m0.Mallocs)
-		os.Exit(0)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFirstValidationIsCheap$")
-	cmd.Env = append(os.Environ(), "PROVIDER_COLD_VALIDATE=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	_, v, ok := strings.Cut(strings.TrimSpace(string(out)), "allocs=")
-	n, perr := strconv.Atoi(strings.Fields(v + " ")[0])
-	if !ok || perr != nil {
-		t.Fatalf("child said %q", out)
-	}
+	n := freshproc.Allocs(t, "TestFirstValidationIsCheap", func() error {
+		return errors.Join(ValidateInstanceID(MySQL, "cdb-abcd1234"), ValidateName(MySQL, "backupflow-jabc"),
+			ValidateInstanceID(HuaweiRDS, strings.Repeat("a", 32)+"in01"), ValidateName(HuaweiRDS, "backupflow-jabc"))
+	})
 	if n > 5 {
 		t.Errorf("the first validations made %d allocations; want none to speak of", n)
 	}

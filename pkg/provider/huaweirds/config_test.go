@@ -1,14 +1,11 @@
 package huaweirds
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/backupflow/backupflow/internal/freshproc"
 )
 
 // TestShapesAreTheRegexps: the hand-written checks (project id, region,
@@ -51,30 +48,8 @@ func TestShapesAreTheRegexps(t *testing.T) {
 // a child process, where no earlier test has paid a one-time cost for it:
 // compiling the project id's pattern made 803 allocations.
 func TestNewIsCheapInAFreshProcess(t *testing.T) {
-	if os.Getenv("HUAWEIRDS_COLD_NEW") == "1" {
-		var m0, m1 runtime.MemStats
-		cfg := Config{AK: testAK, SK: testSK, ProjectID: project, Region: "cn-north-4", Endpoint: "127.0.0.1:9"}
-		runtime.ReadMemStats(&m0)
-		_, err := New(cfg)
-		runtime.ReadMemStats(&m1)
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Printf("allocs=%d\n", m1.Mallocs-m0.Mallocs)
-		os.Exit(0)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNewIsCheapInAFreshProcess$")
-	cmd.Env = append(os.Environ(), "HUAWEIRDS_COLD_NEW=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	_, v, ok := strings.Cut(strings.TrimSpace(string(out)), "allocs=")
-	n, perr := strconv.Atoi(strings.Fields(v + " ")[0])
-	if !ok || perr != nil {
-		t.Fatalf("child said %q", out)
-	}
+	cfg := Config{AK: testAK, SK: testSK, ProjectID: project, Region: "cn-north-4", Endpoint: "127.0.0.1:9"}
+	n := freshproc.Allocs(t, "TestNewIsCheapInAFreshProcess", func() error { _, err := New(cfg); return err })
 	if n > 20 {
 		t.Errorf("the first New made %d allocations; want at most 20 (a struct, a client, the endpoint string)", n)
 	}
