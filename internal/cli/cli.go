@@ -27,6 +27,10 @@ type Env struct {
 	Stdin          io.Reader
 	Getenv         func(string) string
 	Log            *slog.Logger
+	// logFormat and levelGiven let a command pick its own default level:
+	// --wait logs at warn unless --log-level was given (runJob says why).
+	logFormat  string
+	levelGiven bool
 }
 
 type command struct {
@@ -51,7 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	global := flag.NewFlagSet("backupflow", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	logFormat := global.String("log-format", "text", "log format: text or json")
-	logLevel := global.String("log-level", "info", "log level: debug, info, warn or error")
+	logLevel := global.String("log-level", "info", "log level: debug, info, warn or error (a --wait run: warn unless given)")
 	showVersion := global.Bool("version", false, "print the version and exit")
 	global.Usage = func() { usage(stderr) }
 	if err := global.Parse(args); err != nil {
@@ -91,14 +95,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "backupflow: --log-level must be debug, info, warn or error (got %q)\n", *logLevel)
 		return ExitUsage
 	}
+	global.Visit(func(f *flag.Flag) { env.levelGiven = env.levelGiven || f.Name == "log-level" })
 	return c.run(ctx, envWithLog(env, *logFormat, *logLevel), rest[1:])
 }
 
 func envWithLog(env Env, format, level string) Env {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
+	env.logFormat = format
+	return env.withLevel(lv)
+}
+
+// withLevel is env logging at lv, in its format, to its stderr.
+func (env Env) withLevel(lv slog.Level) Env {
 	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
+	if env.logFormat == "json" {
 		env.Log = slog.New(slog.NewJSONHandler(env.Stderr, opts))
 	} else {
 		env.Log = slog.New(slog.NewTextHandler(env.Stderr, opts))

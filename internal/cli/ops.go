@@ -159,6 +159,18 @@ func runJob(ctx context.Context, env Env, req flow.Request, wait bool, timeout t
 	}
 	var last *answers
 	if wait {
+		// The flow's INFO lines (cloud job started, will retry, job
+		// finished) say again what the progress line and the outcome
+		// already show on stdout, so on a command a person watches they
+		// are noise on stderr: a --wait run logs warnings and errors
+		// only, unless --log-level asks for more. The progress keeps the
+		// retries' answers whatever the level (answers sees every record).
+		// BACKUPFLOW_LOG_LEVEL stays the functions' setting: it is in the
+		// deployed configuration a user may have exported, and the CLI's
+		// own level is the flag.
+		if !env.levelGiven {
+			env = env.withLevel(slog.LevelWarn)
+		}
 		last = newAnswers(env.Log.Handler())
 		env.Log = slog.New(last)
 	}

@@ -108,3 +108,49 @@ func TestProgressRendering(t *testing.T) {
 		}
 	}
 }
+
+// A --wait run shows its progress and outcome on stdout; the flow's INFO
+// lines (cloud job started, will retry, job finished) repeat them and are
+// not on stderr unless asked for, but a warning always is (issue 16's
+// trial: INFO lines cluttered the terminal).
+func TestWaitLogsWarningsNotInfo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in real time")
+	}
+	emu := emulatorEnv(t)
+	// The default, not the one the other tests set for the functions.
+	t.Setenv("BACKUPFLOW_LOG_LEVEL", "")
+	if err := emu.COS.Put("backups-1250000000", "manual/orders.bak", append([]byte("MSSQLBAK"), make([]byte, 64)...)); err != nil {
+		t.Fatal(err)
+	}
+	infoLine := regexp.MustCompile(`(?m)^time=\S+ level=INFO `)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		busy     string // an instance busy throughout, so its retries run out
+		code     int
+		info     bool   // INFO lines wanted on stderr
+		warnings string // a warning stderr must carry
+	}{
+		{"backup", []string{"backup", "--instance", "cdb-c1nl9rpv", "--wait", "--timeout", "1m"}, "", ExitOK, false, ""},
+		{"import", []string{"import", "--object", "cos://backups-1250000000/manual/orders.bak", "--instance", "mssql-rdc0gajn",
+			"--wait", "--timeout", "1m"}, "", ExitOK, false, ""},
+		{"retries run out", []string{"backup", "--instance", "cdb-k2m4p6r8", "--wait", "--timeout", "1m"}, "cdb-k2m4p6r8", ExitFailed,
+			false, "level=WARN msg=\"retry budget spent\""},
+		{"asked for info", []string{"--log-level", "info", "backup", "--instance", "cdb-c1nl9rpv", "--wait", "--timeout", "1m"}, "",
+			ExitOK, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.busy != "" {
+				t.Setenv("BACKUPFLOW_RETRY_BUDGET", "3s")
+				emu.Tencent.SetBusy(tc.busy, true)
+				defer emu.Tencent.SetBusy(tc.busy, false)
+			}
+			code, out, errs := run(t, getenvOS, tc.args...)
+			if code != tc.code || infoLine.MatchString(errs) != tc.info || !strings.Contains(errs, tc.warnings) {
+				t.Errorf("%v = %d, want %d with INFO lines on stderr %v and a warning %q\nstdout:\n%s\nstderr:\n%s",
+					tc.args, code, tc.code, tc.info, tc.warnings, out, errs)
+			}
+		})
+	}
+}
