@@ -210,6 +210,9 @@ func newDeployed(ctx context.Context, clk *clocktest.Clock, ledgerName string, d
 		return nil, err
 	}
 	d := &deliverer{clk: clk, work: work, poll: poll, io: n, queues: queues}
+	for _, q := range queues {
+		q.done = func() { d.meter.done() }
+	}
 	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
 	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
 		return nil, err

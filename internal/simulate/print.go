@@ -94,8 +94,10 @@ func (r Report) Print(w io.Writer) {
 		row("invocations/job", func(n Night) float64 { return n.InvocationsPerJob }, dec)
 		row("GB-s/job (model)", func(n Night) float64 { return n.GBsPerJob }, gbs)
 		row("  calls + waits apart (first model)", func(n Night) float64 { return n.GBsPerJobCallsPlusWaits }, gbs)
-		row("slots reached late at the call time", func(n Night) float64 { return float64(n.LateSlots) }, num)
+		row("slots reached late at the call time, serial", func(n Night) float64 { return float64(n.LateSlots) }, num)
 		row("  latest by", func(n Night) float64 { return float64(n.LateMax) }, dur)
+		row(fmt.Sprintf("  with %d drain lanes (deployed)", DrainLanes), func(n Night) float64 { return float64(n.LateSlotsLanes) }, num)
+		row("  latest by", func(n Night) float64 { return float64(n.LateMaxLanes) }, dur)
 		row("simulator wall time", func(n Night) float64 { return float64(n.Wall.Round(time.Millisecond)) },
 			func(v float64) string { return time.Duration(v).String() })
 		row("simulator CPU time", func(n Night) float64 { return float64(n.CPU.Round(time.Millisecond)) },

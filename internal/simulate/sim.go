@@ -119,6 +119,14 @@ type Night struct {
 	// allowed); LateMax is the latest.
 	LateSlots int           `json:"lateSlots"`
 	LateMax   time.Duration `json:"lateMaxNs"`
+	// DrainLanes is the model's lane count for the deployed drain
+	// (bill.go); LateSlotsLanes and LateMaxLanes are LateSlots and LateMax
+	// with that many (only the deployed strategy's drain has them).
+	// GBsPerJob is billed at DrainLanes, GBsPerJobSerial at one.
+	DrainLanes      int           `json:"drainLanes,omitempty"`
+	LateSlotsLanes  int           `json:"lateSlotsLanes"`
+	LateMaxLanes    time.Duration `json:"lateMaxLanesNs"`
+	GBsPerJobSerial float64       `json:"gbSecondsPerJobSerial"`
 	// Timers are the day's timer firings around this night: the SCF drain
 	// timers' (ours) or the scans' (rescan-10m), with what the empty ones
 	// cost.
@@ -230,7 +238,8 @@ func runFlow(ctx context.Context, o Options, fl *fleet) ([]Night, error) {
 		if w, err = newWorld(clk, fl.night(o.Seed, night), injector(o.Faults, o.Seed+uint64(night)*7919)); err != nil {
 			return nil, err
 		}
-		d.meter = newMeter(o.InvocationOverhead, o.CallLatency)
+		d.meter = newMeter(o.InvocationOverhead, o.CallLatency, DrainLanes)
+		d.meter.now = clk.Now
 		w.calls.meter = d.meter
 		d.waited, d.requeued = 0, 0
 		for _, q := range d.queues {
@@ -363,7 +372,9 @@ func readOutcome(ctx context.Context, l flow.Ledger, id string) (flow.Outcome, b
 func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at time.Time, o Options, m *meter, waited time.Duration) Night {
 	invocations := m.invocations()
 	n := Night{Strategy: strategy, Night: night + 1, Jobs: len(recs), LowerBound: fl.lowerBound(), Invocations: invocations,
-		LateSlots: m.lateWaits, LateMax: m.late}
+		LateSlots: m.lateWaits[0], LateMax: m.late[0]}
+	last := len(m.widths) - 1
+	n.DrainLanes, n.LateSlotsLanes, n.LateMaxLanes = m.widths[last], m.lateWaits[last], m.late[last]
 	n.FaultBound = time.Duration(float64(n.LowerBound) / (1 - min(o.Faults, 0.99)))
 	truth := emuJobs(w.emu)
 	var statusCalls []float64
@@ -420,6 +431,7 @@ func measure(strategy string, night int, recs []jobRec, w *world, fl *fleet, at 
 		n.CallsMean = float64(st+other) / float64(len(recs))
 		n.InvocationsPerJob = float64(invocations) / float64(len(recs))
 		n.GBsPerJob = gbs(o, m.billed()) / float64(len(recs))
+		n.GBsPerJobSerial = gbs(o, m.billedAt(0)) / float64(len(recs))
 		// The first model, kept beside the new one for comparison: every
 		// call and every pacer wait billed apart (bill.go says why not).
 		n.GBsPerJobCallsPlusWaits = gbs(o, time.Duration(invocations)*o.InvocationOverhead+time.Duration(st+other)*o.CallLatency+waited) / float64(len(recs))

@@ -128,6 +128,9 @@ type countedQueue struct {
 	now   func() time.Time
 	timer *cron.Schedule
 	found map[time.Time]bool // nil: not recording
+	// done, when set, is told each delete: a drain's handled message
+	// ended (the cost model's lanes, bill.go).
+	done func()
 }
 
 func (q *countedQueue) Send(ctx context.Context, body []byte, delay time.Duration) (string, error) {
@@ -146,6 +149,9 @@ func (q *countedQueue) Receive(ctx context.Context, max int, wait time.Duration)
 
 func (q *countedQueue) Delete(ctx context.Context, receipt string) error {
 	q.n.queueCall()
+	if q.done != nil {
+		defer q.done()
+	}
 	return q.Queue.Delete(ctx, receipt)
 }
 
