@@ -206,9 +206,49 @@ func (c Config) mongoRetentionDays(p provider.Product, instance string, explicit
 			return t.RetentionDays
 		}
 	}
-	r := c.ruleFor(instance, own)
+	return mongoDaysOf(c.ruleFor(instance, own))
+}
+
+// mongoDaysOf is a rule as BackupRetentionDays (0: the instance's own).
+func mongoDaysOf(r retention.Rule) int {
 	if r.KeepLast > 0 || r.KeepDays <= 0 {
 		return 0
 	}
 	return min(r.KeepDays, 7300)
+}
+
+// targetIndex holds, per instance, the first configured target's
+// RetentionDays and Retention that are set: what mongoRetentionDays and
+// ruleFor find by scanning Targets. The nightly fan-out asks for every
+// MongoDB target, and a scan each time was quadratic in the fleet.
+type targetIndex struct {
+	days  map[string]int
+	rules map[string]*retention.Rule
+	def   retention.Rule
+}
+
+func (c Config) indexTargets() targetIndex {
+	x := targetIndex{days: map[string]int{}, rules: map[string]*retention.Rule{}, def: c.Retention}
+	for _, t := range c.Targets {
+		if _, ok := x.days[t.InstanceID]; !ok && t.RetentionDays != 0 {
+			x.days[t.InstanceID] = t.RetentionDays
+		}
+		if _, ok := x.rules[t.InstanceID]; !ok && t.Retention != nil {
+			x.rules[t.InstanceID] = t.Retention
+		}
+	}
+	return x
+}
+
+func (x targetIndex) mongoRetentionDays(instance string, own *retention.Rule) int {
+	if d, ok := x.days[instance]; ok {
+		return d
+	}
+	r := x.def
+	if own != nil {
+		r = *own
+	} else if tr, ok := x.rules[instance]; ok {
+		r = *tr
+	}
+	return mongoDaysOf(r)
 }

@@ -106,14 +106,23 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	}
 	delays, floors, _ := fanoutPacing(targets)
 	var errs []error
+	var index *targetIndex
 	for i, t := range targets {
 		delay := delays[i]
 		id := report.Jobs[i]
+		days := t.RetentionDays
+		if t.Product == provider.MongoDB && days == 0 {
+			if index == nil {
+				x := s.cfg.indexTargets()
+				index = &x
+			}
+			days = index.mongoRetentionDays(t.InstanceID, t.Retention)
+		}
 		m := job.Message{
 			JobID: id, Step: job.StepCreate,
 			Spec: provider.Spec{Op: provider.Backup, Product: t.Product, Region: t.Region, InstanceID: t.InstanceID,
 				Name: job.Name(id), Method: t.Method, Databases: t.Databases, Tables: t.Tables,
-				KeepUntilGone: t.KeepUntilGone, RetentionDays: s.cfg.mongoRetentionDays(t.Product, t.InstanceID, t.RetentionDays, t.Retention),
+				KeepUntilGone: t.KeepUntilGone, RetentionDays: days,
 				Individually: t.Individually},
 			Created: at, Origin: job.Origin{Source: "timer", Run: run}, PollFloor: floors[t.Product],
 		}

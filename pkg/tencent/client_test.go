@@ -2,6 +2,7 @@ package tencent_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -205,5 +206,43 @@ func TestTimeoutBoundsTheExchange(t *testing.T) {
 	}
 	if err == nil || apierr.KindOf(err) != apierr.RetryAfterLookup {
 		t.Errorf("err = %v (kind %v); want an ambiguous network error", err, apierr.KindOf(err))
+	}
+}
+
+// Call leaves the error envelope of an answer to the SDK's first reading of
+// it and skips the SDK's second; for the content types that first reading
+// passes over, the second is the only one and must stay. Each envelope form
+// must come back as its cloud error whatever the content type.
+func TestErrorEnvelopeReportedForEveryContentType(t *testing.T) {
+	envelopes := []struct {
+		name, body, code, requestID string
+	}{
+		{"api 3.0", `{"Response":{"Error":{"Code":"InvalidParameter","Message":"bad"},"RequestId":"r-1"}}`, "InvalidParameter", "r-1"},
+		{"deprecated", `{"code":4000,"codeDesc":"InvalidParameter.Old","message":"bad"}`, "InvalidParameter.Old", ""},
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "application/octet-stream", "text/plain", ""} {
+		for _, env := range envelopes {
+			t.Run(ct+"/"+env.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header()["Content-Type"] = []string{ct}
+					_, _ = w.Write([]byte(env.body))
+				}))
+				defer srv.Close()
+				c, err := tencent.New(tencent.Config{Credentials: tencent.Credentials{SecretID: "AKIDtest", SecretKey: secret.String("key")},
+					Region: "ap-guangzhou", Endpoint: srv.URL})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out struct{ RequestId string }
+				err = c.Call(context.Background(), tencent.Action{Service: "cdb", Version: "2017-03-20", Name: "DescribeBackups"}, struct{}{}, &out)
+				var ae *apierr.Error
+				if !errors.As(err, &ae) {
+					t.Fatalf("err = %v (answer %+v); want the cloud error %s", err, out, env.code)
+				}
+				if ae.Code != env.code || ae.Message != "bad" || ae.RequestID != env.requestID {
+					t.Errorf("error = code %q message %q request %q; want %q, \"bad\", %q", ae.Code, ae.Message, ae.RequestID, env.code, env.requestID)
+				}
+			})
+		}
 	}
 }
