@@ -1,6 +1,10 @@
 package simulate
 
-import "time"
+import (
+	"time"
+
+	"github.com/backupflow/backupflow/pkg/function"
+)
 
 // The GB-s cost model bills each invocation its duration as the model sees
 // it. The simulation runs on a virtual clock where a cloud call takes no
@@ -28,8 +32,8 @@ import "time"
 // stays deterministic, and a virtual call takes no time to overlap.
 
 // DrainLanes is the deployed drain's worker count, the lanes the model
-// gives it. The deployed drain is serial until its worker pool lands.
-const DrainLanes = 1
+// gives it (BACKUPFLOW_DRAIN_WORKERS' default).
+const DrainLanes = function.DefaultWorkers
 
 // bill is one invocation's clocks under the model: per width, the lanes'
 // clocks and the lane of the message running (-1: none since the last

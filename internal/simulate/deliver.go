@@ -10,6 +10,7 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/cron"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/function"
 	"github.com/backupflow/backupflow/pkg/invoke"
@@ -213,7 +214,11 @@ func newDeployed(ctx context.Context, clk *clocktest.Clock, ledgerName string, d
 	for _, q := range queues {
 		q.done = func() { d.meter.done() }
 	}
-	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
+	// One drain worker: the simulation's calls take no virtual time and
+	// its clock is one goroutine's, so workers would only make the figures
+	// depend on scheduling; the cost model gives the drain the deployed
+	// workers as lanes instead (bill.go, DrainLanes).
+	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep, Cfg: config.Config{DrainWorkers: 1}}
 	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
 		return nil, err
 	}

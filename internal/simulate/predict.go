@@ -12,6 +12,7 @@ import (
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/app"
+	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/ledger"
 	"github.com/backupflow/backupflow/pkg/openurl"
@@ -84,7 +85,11 @@ func Predict(ctx context.Context, p flow.Plan, cfg flow.Config) (flow.Window, er
 		return flow.Window{}, err
 	}
 	d := &deliverer{clk: clk, work: work, poll: poll}
-	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep}
+	// One drain worker: the simulation's calls take no virtual time and
+	// its clock is one goroutine's, so workers would only make the figures
+	// depend on scheduling; the cost model gives the drain the deployed
+	// workers as lanes instead (bill.go, DrainLanes).
+	a := &app.App{Service: svc, Work: wq, Poll: pq, Dead: dq, Log: discard, Now: clk.Now, Sleep: d.sleep, Cfg: config.Config{DrainWorkers: 1}}
 	if d.create, err = tableHandler(a, app.CreateBackup); err != nil {
 		return flow.Window{}, err
 	}

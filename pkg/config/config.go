@@ -52,6 +52,9 @@ type Config struct {
 	// product's typical job duration for an instance with no history.
 	PollMin   time.Duration `env:"BACKUPFLOW_POLL_MIN" default:"20s"`
 	FirstPoll time.Duration `env:"BACKUPFLOW_FIRST_POLL"`
+	// DrainWorkers: how many messages a drain handles at once
+	// (function.DefaultWorkers says why 8; a test keeps the two equal).
+	DrainWorkers int `env:"BACKUPFLOW_DRAIN_WORKERS" default:"8"`
 	// NotifyLease: how long a redelivery waits for an outcome's claimant to
 	// notify before sending the notification itself (docs/reliability.md).
 	NotifyLease time.Duration `env:"BACKUPFLOW_NOTIFY_LEASE" default:"30s"`
@@ -117,6 +120,11 @@ func LoadFrom(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// maxDrainWorkers bounds BACKUPFLOW_DRAIN_WORKERS: past the products'
+// combined create rate times a call's latency more workers only wait for
+// the pacer, and each holds a connection and a message's memory.
+const maxDrainWorkers = 64
+
 func (c Config) validate() error {
 	switch c.NotifyMode {
 	case "all", "failures":
@@ -137,6 +145,9 @@ func (c Config) validate() error {
 	if c.ReportURL != "" && (!c.ReportSecret.IsSet() || c.ReportLinkTTL <= 0 ||
 		!(strings.HasPrefix(c.ReportURL, "https://") || strings.HasPrefix(c.ReportURL, "http://"))) {
 		return fmt.Errorf("config: BACKUPFLOW_REPORT_URL wants an http(s) URL, BACKUPFLOW_REPORT_SECRET and a positive BACKUPFLOW_REPORT_LINK_TTL")
+	}
+	if c.DrainWorkers < 1 || c.DrainWorkers > maxDrainWorkers {
+		return fmt.Errorf("config: BACKUPFLOW_DRAIN_WORKERS must be from 1 to %d (got %d)", maxDrainWorkers, c.DrainWorkers)
 	}
 	if c.MaxTargets <= 0 || c.RetryBudget <= 0 || c.StaleAfter <= 0 {
 		return fmt.Errorf("config: BACKUPFLOW_MAX_TARGETS, BACKUPFLOW_RETRY_BUDGET and BACKUPFLOW_STALE_AFTER must be positive")

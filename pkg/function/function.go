@@ -104,7 +104,22 @@ type Options struct {
 	// Sleep is how the pacer waits: a real timer by default; a simulation
 	// passes its virtual clock's, so pacing costs no wall time.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Workers is how many held messages a drain handles at once (default
+	// DefaultWorkers). 1 handles them one after another, inline.
+	Workers int
 }
+
+// DefaultWorkers is how many messages a drain handles at once. A serial
+// drain makes one cloud call at a time: at ~100 ms a call that is 10 a
+// second, while the four products' create limits add up to 55 a second
+// at the start of the nightly fan-out, so most booked slots were reached
+// late (docs/benchmarks.md: 6,831 of 10,000 on night 1). 55 creates a
+// second × ~1.3 calls a step (the create, a retry or lookup now and then)
+// × 100 ms is ~7 calls in flight; 8 covers it with the ledger's and the
+// queue's own calls overlapping too, and the simulator's lane model
+// reaches no slot late at 8. More would only add pressure on the status
+// limits, which the status book already spaces.
+const DefaultWorkers = 8
 
 func (o *Options) defaults() {
 	if o.Logger == nil {
@@ -121,6 +136,9 @@ func (o *Options) defaults() {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
 	}
 }
 
@@ -313,69 +331,112 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 		return len(held) < heldMax && pace.last().Before(deadline.Add(-o.Headroom))
 	}
 	empty := false // the last receive found nothing, and no time has passed
-	for {
-		late := ok && o.Now().Add(o.Headroom).After(deadline)
-		more := len(held) == 0 || (o.Pace && !empty && room() && held[0].at.After(o.Now()))
-		if !late && more {
-			msgs, err := q.Receive(ctx, 16, 0)
-			if err != nil {
-				return nil, fmt.Errorf("drain: %w", err)
-			}
-			if len(msgs) == 0 {
-				if len(held) == 0 {
-					break
-				}
-				empty = true
-				continue
-			}
-			for _, m := range msgs {
-				var at time.Time
-				// A message that has been received often is handled at
-				// once, unpaced: every held message is received, so each
-				// death of a process holding it cost it a receive without a
-				// try, and in the 1,000-job crash soak (seed 7) 140 healthy
-				// creates held behind far slots reached the receive limit
-				// with no failure ever recorded. Handled now, it either
-				// starts or records why not; a throttled start is retried.
-				if o.Pace && m.Receives <= o.MaxReceives/2 {
-					var dup bool
-					if at, dup = slotOf[m.ID]; !dup {
-						at = pace.book(m.Body)
-						slotOf[m.ID] = at
-					}
-				}
-				held = append(held, booked{m: m, at: at})
-			}
-			slices.SortStableFunc(held, func(a, b booked) int { return a.at.Compare(b.at) })
-			continue
-		}
-		if len(held) == 0 {
-			rep.Leftover = true
-			break
-		}
-		// Held messages are finished even when late: their slots end
-		// before the headroom (at most one batch past it).
-		b := held[0]
-		held = held[1:]
-		m := b.m
-		if o.Pace {
-			slept, err := pace.until(ctx, b.at)
-			if err != nil {
-				return nil, err
-			}
-			empty = empty && !slept
-		}
-		if err := handle(ctx, svc, o, m.ID, m.Receives, m.Body); err != nil {
+	// Handled messages run on up to o.Workers goroutines, each started at
+	// its slot in slot order, so the pacer still sets the rate and slow
+	// calls overlap. The drain returns only once every handle has ended
+	// and its message was deleted or left for redelivery.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards rep while workers run
+		busy = make(chan struct{}, o.Workers)
+	)
+	run := func(m queue.Message) {
+		err := handle(ctx, svc, o, m.ID, m.Receives, m.Body)
+		if err != nil {
 			o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
-			rep.Failed++
-			continue
-		}
-		if err := q.Delete(ctx, m.Receipt); err != nil {
+		} else if err := q.Delete(ctx, m.Receipt); err != nil {
 			// Handled but not deleted: it will come back and be
 			// recognised as a duplicate.
 			o.Logger.Warn("delete failed; the duplicate will be dropped on redelivery", "id", m.ID, "err", err)
 		}
-		rep.Drained++
+		mu.Lock()
+		if err != nil {
+			rep.Failed++
+		} else {
+			rep.Drained++
+		}
+		mu.Unlock()
+	}
+	err := func() error {
+		for {
+			late := ok && o.Now().Add(o.Headroom).After(deadline)
+			more := len(held) == 0 || (o.Pace && !empty && room() && held[0].at.After(o.Now()))
+			if !late && more {
+				msgs, err := q.Receive(ctx, 16, 0)
+				if err != nil {
+					return fmt.Errorf("drain: %w", err)
+				}
+				if len(msgs) == 0 {
+					if len(held) == 0 {
+						return nil
+					}
+					empty = true
+					continue
+				}
+				for _, m := range msgs {
+					var at time.Time
+					// A message that has been received often is handled at
+					// once, unpaced: every held message is received, so each
+					// death of a process holding it cost it a receive without a
+					// try, and in the 1,000-job crash soak (seed 7) 140 healthy
+					// creates held behind far slots reached the receive limit
+					// with no failure ever recorded. Handled now, it either
+					// starts or records why not; a throttled start is retried.
+					if o.Pace && m.Receives <= o.MaxReceives/2 {
+						var dup bool
+						if at, dup = slotOf[m.ID]; !dup {
+							at = pace.book(m.Body)
+							slotOf[m.ID] = at
+						}
+					}
+					held = append(held, booked{m: m, at: at})
+				}
+				slices.SortStableFunc(held, func(a, b booked) int { return a.at.Compare(b.at) })
+				continue
+			}
+			if len(held) == 0 {
+				mu.Lock()
+				rep.Leftover = true
+				mu.Unlock()
+				return nil
+			}
+			// Held messages are finished even when late: their slots end
+			// before the headroom (at most one batch past it).
+			b := held[0]
+			held = held[1:]
+			m := b.m
+			if o.Pace {
+				slept, err := pace.until(ctx, b.at)
+				if err != nil {
+					return err
+				}
+				empty = empty && !slept
+			}
+			if o.Workers == 1 {
+				run(m)
+				continue
+			}
+			select {
+			case busy <- struct{}{}:
+			default:
+				// Every worker is busy: time passes while the next frees.
+				empty = false
+				select {
+				case busy <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			wg.Add(1)
+			go func() {
+				defer func() { <-busy; wg.Done() }()
+				run(m)
+			}()
+		}
+	}()
+	wg.Wait()
+	if err != nil {
+		return nil, err
 	}
 	return json.Marshal(rep)
 }

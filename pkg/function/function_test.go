@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +30,16 @@ type nopNotifier struct{}
 
 func (nopNotifier) Notify(context.Context, flow.Notice) error { return nil }
 
-// stubProvider finishes every job at once.
-type stubProvider struct{ starts int }
+// stubProvider finishes every job at once. A drain's workers call it
+// concurrently.
+type stubProvider struct {
+	mu     sync.Mutex
+	starts int
+}
 
 func (p *stubProvider) Start(context.Context, provider.Spec) (provider.Ref, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.starts++
 	return "backup/1", nil
 }
@@ -56,7 +63,9 @@ type startClock struct {
 }
 
 func (p *startClock) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	p.mu.Lock()
 	p.at[spec.Product] = append(p.at[spec.Product], p.now())
+	p.mu.Unlock()
 	return p.stubProvider.Start(ctx, spec)
 }
 
@@ -80,6 +89,12 @@ func newServiceWith(t *testing.T, p provider.Provider) (*flow.Service, *queue.Qu
 	}
 	return svc, work, poll, dead
 }
+
+// virtualWorkers: a drain on a virtual clock runs one worker, as the
+// simulator's does. A worker reads the clock when it runs, after the drain
+// may have moved it on to a later slot, so starts would be timed by the
+// goroutines' scheduling, not by the slots.
+const virtualWorkers = 1
 
 func quiet() Options { return Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))} }
 
@@ -206,7 +221,7 @@ func TestDrainPacesThroughItsSleep(t *testing.T) {
 	}
 	var slept []time.Duration
 	o := quiet()
-	o.Now, o.Pace = clk.Now, true
+	o.Now, o.Pace, o.Workers = clk.Now, true, virtualWorkers
 	o.Sleep = func(ctx context.Context, d time.Duration) error {
 		slept = append(slept, d)
 		return clk.Sleep(ctx, d)
@@ -245,7 +260,7 @@ func TestDrainPacesEachProductApart(t *testing.T) {
 		send(provider.MongoDB, fmt.Sprintf("cmgo-%d", i))
 	}
 	o := quiet()
-	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	o.Now, o.Pace, o.Sleep, o.Workers = clk.Now, true, clk.Sleep, virtualWorkers
 	start := clk.Now()
 	if _, err := CreateBackup(svc, work, o)(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`)); err != nil {
 		t.Fatal(err)
@@ -277,7 +292,7 @@ func TestDrainReceivesAheadWhileWaiting(t *testing.T) {
 		}
 	}
 	o := quiet()
-	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	o.Now, o.Pace, o.Sleep, o.Workers = clk.Now, true, clk.Sleep, virtualWorkers
 	start := clk.Now()
 	out, err := CreateBackup(svc, work, o)(context.Background(), []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))
 	if err != nil {
@@ -324,7 +339,7 @@ func TestDrainLetsOtherProductsPastABacklog(t *testing.T) {
 		}
 	}
 	o := quiet()
-	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	o.Now, o.Pace, o.Sleep, o.Workers = clk.Now, true, clk.Sleep, virtualWorkers
 	start := clk.Now()
 	// As SCF invokes it: create-backup's 900 s timeout.
 	ctx := invoke.WithMeta(context.Background(), invoke.Meta{Platform: "scf", Deadline: start.Add(900 * time.Second)})
@@ -349,7 +364,9 @@ type instanceStarts struct {
 }
 
 func (p *instanceStarts) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	p.mu.Lock()
 	p.at[spec.InstanceID] = p.now()
+	p.mu.Unlock()
 	return p.stubProvider.Start(ctx, spec)
 }
 
@@ -400,7 +417,7 @@ func TestDrainStartsAnOftenReceivedMessageAtOnce(t *testing.T) {
 	}
 	clk.Advance(31 * time.Second)
 	o := quiet()
-	o.Now, o.Pace, o.Sleep = clk.Now, true, clk.Sleep
+	o.Now, o.Pace, o.Sleep, o.Workers = clk.Now, true, clk.Sleep, virtualWorkers
 	start := clk.Now()
 	dctx := invoke.WithMeta(ctx, invoke.Meta{Platform: "scf", Deadline: start.Add(900 * time.Second)})
 	out, err := CreateBackup(svc, work, o)(dctx, []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`))

@@ -60,7 +60,7 @@ func TestPoisonMessageIsDeadLetteredWithItsReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := quiet()
-	o.Now = clk.Now
+	o.Now, o.Workers = clk.Now, virtualWorkers
 	h := CreateBackup(svc, work, o)
 	drainEv := []byte(`{"Type":"Timer","TriggerName":"drain","Message":"drain"}`)
 	for i := 1; i <= DefaultMaxReceives+1; i++ {
