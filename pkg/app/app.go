@@ -81,6 +81,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if o.Function != "" {
 		log = log.With("function", o.Function)
 	}
+	if o.Sleep != nil {
+		// A virtual clock (o.Sleep set) is one goroutine's: a drain worker
+		// reads it when it runs, after the drain may have moved it on to a
+		// later slot, so its drains run one worker (function.Options.Workers).
+		cfg.DrainWorkers = 1
+	}
 	a := &App{Cfg: cfg, Log: log, Providers: map[provider.Product]provider.Provider{}, Now: o.Now, Sleep: o.Sleep, Getenv: o.Getenv}
 	enabled := map[provider.Product]bool{}
 	for i, p := range cfg.Products {
