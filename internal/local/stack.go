@@ -227,7 +227,7 @@ func (s *Stack) wire(ctx context.Context, name, run string) (*Function, error) {
 	if s.opts.LogFormat == "json" {
 		h = slog.NewJSONHandler(s.con, &slog.HandlerOptions{Level: level})
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Function: name, Getenv: getenv, Stdout: s.con, Logger: slog.New(h)})
+	a, err := app.Open(ctx, cfg, app.Options{Function: name, Getenv: getenv, Stdout: notices{s}, Logger: slog.New(h)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -96,6 +96,24 @@ func (c *console) draw() {
 	}
 }
 
+// notices is what the functions print (print: notifications, chat
+// replies): each write goes out after the view is brought up to date, so
+// it follows the job changes before it (view.before).
+type notices struct{ s *Stack }
+
+func (n notices) Write(p []byte) (int, error) {
+	v := n.s.view
+	if v == nil {
+		return n.s.con.Write(p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var written int
+	var err error
+	v.before(ctx, func() { written, err = n.s.con.Write(p) })
+	return written, err
+}
+
 // Row is one job as the view shows it.
 type Row struct {
 	JobID   string
@@ -152,6 +170,25 @@ func (v *view) run(ctx context.Context) {
 // refresh reads the state of every job not yet finished and reports the
 // changes.
 func (v *view) refresh(ctx context.Context) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.refreshLocked(ctx)
+}
+
+// before brings the view up to date, then calls write, with no change
+// printed in between. The view learns of a change at its next poll, but a
+// function prints a notification as it sends it, right after the outcome
+// it tells of: written through here, a notice comes after the job lines
+// that led to it (the night's summary after every job's outcome), so the
+// output follows the order of events.
+func (v *view) before(ctx context.Context, write func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.refreshLocked(ctx)
+	write()
+}
+
+func (v *view) refreshLocked(ctx context.Context) {
 	keys, err := v.a.Ledger.List(ctx, "jobs/")
 	if err != nil {
 		return
@@ -163,8 +200,6 @@ func (v *view) refresh(ctx context.Context) {
 		}
 	}
 	var changed []Row
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	for id := range ids {
 		old, known := v.rows[id]
 		if known && old.Outcome != nil {
