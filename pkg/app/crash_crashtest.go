@@ -59,6 +59,13 @@ func (k *killer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if k.budget == 0 && n == 1 {
 		die(0)
 	}
+	if k.budget > 0 && n > k.budget {
+		// A drain's workers make exchanges at once: one numbered past the
+		// budget must not go out while the budget's own is in flight, or
+		// the far side sees more than the kill allowed (the crash soak
+		// checks it saw exactly up to the budget). It waits for the kill.
+		select {}
+	}
 	r = r.Clone(r.Context())
 	r.Header.Set(CrashExchangeHeader, strconv.Itoa(k.pid)+"."+strconv.FormatInt(n, 10))
 	resp, err := k.next.RoundTrip(r)
