@@ -82,14 +82,14 @@ type fnProcess struct {
 	budget int64 // exchanges before the crash soak's kill
 }
 
-func startProcess(t *testing.T, bin string, logs *syncBuf) *fnProcess {
+func startProcess(t testing.TB, bin string, logs *syncBuf) *fnProcess {
 	t.Helper()
 	return startProcessEnv(t, bin, nil, logs)
 }
 
 // startProcessEnv starts an instance with env added to its process
 // environment (the crashtest hooks read theirs there, at start).
-func startProcessEnv(t *testing.T, bin string, env []string, logs *syncBuf) *fnProcess {
+func startProcessEnv(t testing.TB, bin string, env []string, logs *syncBuf) *fnProcess {
 	t.Helper()
 	p, err := scfinvoketest.Start(context.Background(), bin, env, logs)
 	if err != nil {

@@ -1,0 +1,154 @@
+package reliability
+
+import (
+	"bytes"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// cloudLatency is what each database API call costs in this benchmark:
+// the order of a cross-zone API round trip and its server-side work, and
+// the figure the simulator's lane model charges (docs/benchmarks.md).
+const cloudLatency = 100 * time.Millisecond
+
+// slowFront puts cloudLatency in front of every database API call (queue
+// and COS exchanges stay at loopback speed, as they are in-region) and
+// counts the calls the emulator refused for their rate limit.
+type slowFront struct {
+	emu       http.Handler
+	throttled atomic.Int64
+}
+
+func (f *slowFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a := r.Header.Get("X-TC-Action"); a != "" && a != "SendCmqMsg" {
+		time.Sleep(cloudLatency)
+	}
+	f.emu.ServeHTTP(&throttleSpy{ResponseWriter: w, f: f}, r)
+}
+
+type throttleSpy struct {
+	http.ResponseWriter
+	f    *slowFront
+	seen bool
+}
+
+func (s *throttleSpy) Write(p []byte) (int, error) {
+	if !s.seen && (bytes.Contains(p, []byte("RequestLimitExceeded")) || bytes.Contains(p, []byte("TooManyRequests"))) {
+		s.seen = true
+		s.f.throttled.Add(1)
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// BenchmarkNightlyWindowRealTime measures the fan-out window on a real
+// clock through what ships: the SCF create-backup binary, configured from
+// the environment, run over SCF's Go1 protocol, against the emulator over
+// HTTP with its rate limits on and cloudLatency on every database call.
+// The nightly timer queues one create per tagged instance; drain timers
+// then start them. The figure is the span from the first accepted create
+// to the last over the span the rate limits allow at best (per product
+// (count-1) ÷ rate, the slowest product bounding the whole); the wait for
+// the first drain timer is the simulator's to model, not this one's. The
+// simulator drains on virtual time and models the drain's workers as
+// lanes; this is the same drain running its workers for real.
+//
+//	go test -run '^$' -bench NightlyWindowRealTime -benchtime 1x ./internal/reliability/
+func BenchmarkNightlyWindowRealTime(b *testing.B) {
+	bins, err := buildBinaries()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, workers := range []string{"8", "1"} {
+		b.Run("workers="+workers, func(b *testing.B) {
+			for range b.N {
+				windowNight(b, bins.prodCreate, workers)
+			}
+		})
+	}
+}
+
+func windowNight(b *testing.B, bin, workers string) {
+	const n = 300
+	set := tencentFleet(n, n)
+	emu, err := emulator.New(emulator.Options{Fleet: set})
+	if err != nil {
+		b.Fatal(err)
+	}
+	front := &slowFront{emu: emu}
+	srv := httptest.NewServer(front)
+	defer srv.Close()
+	env := emu.Env(srv.URL)
+	maps.Copy(env, emulator.CloudQueues("ledger-window"))
+	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
+	env["BACKUPFLOW_DRAIN_WORKERS"] = workers
+	logs := &syncBuf{}
+	pr := startProcess(b, bin, logs)
+	defer pr.Kill()
+
+	nightly := `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
+	if reply, err := pr.invoke(nightly, env); err != nil || reply.Error != nil {
+		b.Fatalf("nightly fan-out: %v %+v\n%s", err, reply, tail(logs))
+	}
+	b.ResetTimer()
+	for round := 0; ; round++ {
+		if v, i, _ := emu.CMQ.Stats("backupflow-work"); v+i == 0 {
+			break
+		}
+		if round == 20 {
+			b.Fatalf("work queue not drained after %d drain invocations\n%s", round, tail(logs))
+		}
+		if reply, err := pr.invoke(drainTimer, env); err != nil || reply.Error != nil {
+			b.Fatalf("drain: %v %+v\n%s", err, reply, tail(logs))
+		}
+	}
+	b.StopTimer()
+
+	created := map[provider.Product][]time.Time{}
+	for _, j := range emu.Jobs() {
+		if !j.Auto {
+			created[j.Product] = append(created[j.Product], j.Created)
+		}
+	}
+	total, bound := 0, time.Duration(0)
+	var first, last time.Time
+	for _, p := range slices.Sorted(maps.Keys(created)) {
+		ts := created[p]
+		slices.SortFunc(ts, time.Time.Compare)
+		total += len(ts)
+		rate := provider.LimitsOf(p, provider.Backup).CreatePerSecond
+		floor := time.Duration(float64(len(ts)-1) / rate * float64(time.Second))
+		bound = max(bound, floor)
+		if first.IsZero() || ts[0].Before(first) {
+			first = ts[0]
+		}
+		last = later(last, ts[len(ts)-1])
+		// Per product for the reader: a fast product's creates wait
+		// behind the slow one's in the held batch, which costs the window
+		// nothing (the slowest product bounds it).
+		b.Logf("workers=%s %-9s %3d creates in %6.2fs; its own floor at %2.0f/s %6.2fs", workers, p, len(ts),
+			ts[len(ts)-1].Sub(ts[0]).Seconds(), rate, floor.Seconds())
+	}
+	if total != n {
+		b.Fatalf("%d backups created; want one per tagged instance, %d", total, n)
+	}
+	window := last.Sub(first)
+	b.Logf("workers=%s window %.2fs (first create to last), bound %.2fs (slowest product): ×%.3f",
+		workers, window.Seconds(), bound.Seconds(), float64(window)/float64(bound))
+	b.ReportMetric(float64(window)/float64(max(bound, 1)), "window/bound")
+	b.ReportMetric(float64(front.throttled.Load()), "throttled")
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
