@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
+	"github.com/backupflow/backupflow/internal/emulator/fault"
 	"github.com/backupflow/backupflow/internal/emulator/fixture"
 	"github.com/backupflow/backupflow/pkg/app"
 	"github.com/backupflow/backupflow/pkg/config"
@@ -976,4 +977,71 @@ func TestCrashSoak_RetentionDelete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNightlyFanOutRidesOutTransientFaults runs the shipped create-backup
+// binary's nightly fan-out over 150 tagged instances against the emulator
+// breaking 10 % of requests with transient faults (internal errors, 5xx,
+// dropped connections, throttling, null and gateway answers). Discovery makes one read per MongoDB
+// instance (its encryption status) besides the list pages; a single fault
+// in any of them failed the whole invocation, and every retry started over,
+// so at this rate the night never ran (found by the real-time window
+// benchmark). Reads are idempotent, so discovery retries them.
+func TestNightlyFanOutRidesOutTransientFaults(t *testing.T) {
+	b := needBinaries(t)
+	const n = 150
+	set := tencentFleet(n, n)
+	// Every transient kind but Slow, which only waits (2 s a time).
+	inj := fault.New(0.1, 1, fault.InternalError, fault.ServerError, fault.Drop, fault.Throttle,
+		fault.Null, fault.GatewayThrottle, fault.GatewayBadGateway)
+	emu, err := emulator.New(emulator.Options{Fleet: set, Faults: inj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	env := emu.Env(srv.URL)
+	maps.Copy(env, emulator.CloudQueues("ledger-fanout-faults"))
+	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
+	logs := &syncBuf{}
+	pr := startProcess(t, b.prodCreate, logs)
+	nightly := `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
+	// A hand-off whose send failed fails the invocation on purpose: the
+	// platform's retry (SCF retries a failed async invocation twice) sends
+	// what is missing, and the run's slots keep it from sending anything
+	// twice. So the fan-out may take a retry; it may not take more.
+	const tries = 3
+	for try := 1; ; try++ {
+		reply, err := pr.invoke(nightly, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reply.Error == nil {
+			t.Logf("the fan-out completed on invocation %d", try)
+			break
+		}
+		if try == tries {
+			t.Fatalf("the nightly fan-out failed %d times on transient faults; the last: %s\n%s", tries, reply.Error.Message, tail(logs))
+		}
+	}
+	// Every tagged instance's job is queued; a retry's repeats carry the
+	// same job ids, which the consumers drop.
+	queued := map[string]int{}
+	bodies := emu.CMQ.Bodies("backupflow-work")
+	for _, body := range bodies {
+		m, err := job.Decode([]byte(body))
+		if err != nil {
+			t.Fatalf("queued message does not decode: %v", err)
+		}
+		queued[m.Spec.InstanceID]++
+	}
+	for _, in := range set.Instances {
+		if queued[in.ID] == 0 {
+			t.Errorf("tagged instance %s has no queued job", in.ID)
+		}
+	}
+	if len(queued) != n {
+		t.Errorf("jobs queued for %d instances; want the %d tagged", len(queued), n)
+	}
+	t.Logf("%d messages for %d jobs; faults injected: %v", len(bodies), len(queued), emu.Faults.Counts())
 }

@@ -114,6 +114,10 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		// A simulation (o.Sleep set) models the limits on its own virtual
 		// time; everything else is paced on the wall clock.
 		tc.NoPace = o.Sleep != nil
+		if o.Sleep != nil {
+			// and waits out a retried read's backoff on that time too.
+			tc.Now, tc.Sleep = o.Now, o.Sleep
+		}
 		if a.Tencent, err = tencent.New(tc); err != nil {
 			return nil, err
 		}
@@ -140,7 +144,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-		hc.Now = o.Now
+		hc.Now, hc.Sleep = o.Now, o.Sleep
 		p, err := huaweirds.New(hc)
 		if err != nil {
 			return nil, err

@@ -295,6 +295,18 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	return nil
 }
 
+// Read is Call for an action that only reads: transient failures are tried
+// again with backoff (apierr.RetryRead), permanent ones and a done context
+// return at once, and the last error is returned as is, so callers classify
+// it as they would Call's. Use it where one failure costs far more than a
+// retry: discovery makes one read per instance, and a single fault failed
+// the whole nightly fan-out, whose retries started over
+// (TestNightlyFanOutRidesOutTransientFaults). Not for status polls: the
+// poll step's own backoff re-schedules those.
+func (c *Client) Read(ctx context.Context, a Action, req, resp any) error {
+	return apierr.RetryRead(ctx, c.cfg.Sleep, func() error { return c.Call(ctx, a, req, resp) })
+}
+
 // rawRequest is an action whose parameters are already JSON: the SDK signs
 // and sends what MarshalJSON returns, as for its generated request types.
 // Its generic CommonRequest holds them in a map instead, which cost a

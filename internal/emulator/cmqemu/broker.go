@@ -330,6 +330,22 @@ func (b *Broker) Stats(queue string) (visible, inflight, delayed int) {
 	return visible, inflight, delayed
 }
 
+// Bodies returns the bodies of a queue's messages in send order, whatever
+// their state, without receiving them: a test reads what was queued.
+func (b *Broker) Bodies(queue string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.queueLocked(queue, false)
+	if q == nil {
+		return nil
+	}
+	out := make([]string, 0, len(q.msgs))
+	for _, m := range q.msgs {
+		out = append(out, m.body)
+	}
+	return out
+}
+
 // NextDue is the earliest time a hidden message on any queue becomes
 // visible; false when nothing is hidden. Simulators advance their clock to it.
 func (b *Broker) NextDue() (time.Time, bool) {

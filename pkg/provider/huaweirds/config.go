@@ -1,6 +1,7 @@
 package huaweirds
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,6 +44,9 @@ type Config struct {
 	// Now is the clock used to date (sign) requests; default time.Now. An
 	// emulator on a virtual clock checks X-Sdk-Date against its own time.
 	Now func() time.Time
+	// Sleep waits between the attempts of a retried read (discovery's
+	// pages); default a timer. A test's clock advances instead.
+	Sleep func(context.Context, time.Duration) error
 	// Timeout bounds each HTTP exchange; default DefaultTimeout.
 	Timeout time.Duration
 	// Transport overrides the HTTP transport (an in-process emulator);

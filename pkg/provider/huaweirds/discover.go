@@ -28,7 +28,12 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		q := pageQuery(offset, pageSize)
 		q.Set("tags", filter)
 		var r instancesAnswer
-		if err := p.do(ctx, actionListInstances, http.MethodGet, "/instances", q, nil, &r); err != nil {
+		// A page is a read: one transient fault among the night's calls
+		// must not end the fan-out (apierr.RetryRead).
+		err := apierr.RetryRead(ctx, p.sleep, func() error {
+			return p.do(ctx, actionListInstances, http.MethodGet, "/instances", q, nil, &r)
+		})
+		if err != nil {
 			return nil, err
 		}
 		if len(r.Instances) == 0 {

@@ -59,6 +59,7 @@ type Provider struct {
 	sk       secret.String
 	region   string
 	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error // nil: a timer
 }
 
 var (
@@ -92,7 +93,7 @@ func New(cfg Config) (*Provider, error) {
 	// client's Timeout: over a transport net/http does not know, that costs
 	// a goroutine and a timer per request.
 	return &Provider{hc: &http.Client{Transport: cfg.Transport}, timeout: cfg.Timeout, endpoint: ep, project: cfg.ProjectID,
-		ak: cfg.AK, sk: cfg.SK, region: cfg.Region, now: cfg.Now}, nil
+		ak: cfg.AK, sk: cfg.SK, region: cfg.Region, now: cfg.Now, sleep: cfg.Sleep}, nil
 }
 
 func check(spec provider.Spec) error {

@@ -438,6 +438,34 @@ func TestDiscoverPages(t *testing.T) {
 	}
 }
 
+// TestDiscoverRidesOutTransientFaults: a page that fails transiently is
+// read again after a backoff on the provider's clock; a permanent failure
+// is not. One fault among a night's pages used to fail the whole fan-out.
+func TestDiscoverRidesOutTransientFaults(t *testing.T) {
+	f := &fixture.Set{HuaweiProjectID: project}
+	for i := 0; i < 230; i++ {
+		f.Instances = append(f.Instances, fixture.Instance{Product: provider.HuaweiRDS, ID: fmt.Sprintf("%032xin01", i),
+			Name: fmt.Sprintf("db-%d", i), Tags: map[string]string{"backupflow": "nightly"}})
+	}
+	e := newEnv(t, func(o *huaweiemu.Options) { o.Fleet = f })
+	e.p = e.provider(t, func(c *Config) { c.Sleep = e.clk.Sleep })
+	start := e.clk.Now()
+	// (Not Drop: net/http itself sends a GET again on a dropped reused
+	// connection, before Discover sees anything.)
+	e.inj.Force(fault.ServerError, fault.None, fault.InternalError, fault.ServerError)
+	got, err := e.p.Discover(context.Background(), "backupflow", "nightly")
+	if err != nil || len(got) != 230 {
+		t.Fatalf("got %d, %v", len(got), err)
+	}
+	// Page 1 failed once (5xx), page 2 twice (internal error, 5xx).
+	if n := e.calls.Load(); n != 6 {
+		t.Errorf("%d calls; want 3 pages and 3 retries", n)
+	}
+	if waited := e.clk.Now().Sub(start); waited != 400*time.Millisecond {
+		t.Errorf("waited %s; want 100 ms, then 100 and 200 ms", waited)
+	}
+}
+
 func TestEligible(t *testing.T) {
 	for _, tc := range []struct {
 		typ, status string

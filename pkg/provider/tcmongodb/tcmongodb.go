@@ -54,6 +54,16 @@ func (p *Provider) call(ctx context.Context, region, action string, req, resp an
 	return p.c.Call(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
 }
 
+// read is call for the discovery's reads, which retry transient failures
+// (tencent.Client.Read): one fault among a fleet's reads must not end the
+// night's fan-out.
+func (p *Provider) read(ctx context.Context, region, action string, req, resp any) error {
+	if region == "" {
+		region = p.opts.Region
+	}
+	return p.c.Read(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
+}
+
 func check(spec provider.Spec) error {
 	if spec.Product != provider.MongoDB {
 		return apierr.Invalid("tcmongodb: product %q is not %s", spec.Product, provider.MongoDB)
@@ -155,7 +165,7 @@ func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, 
 // kind fills in.Methods from the machine type and the TDE status.
 func (p *Provider) kind(ctx context.Context, in *provider.Instance, d InstanceDetail) error {
 	var tde DescribeTransparentDataEncryptionStatusResponse
-	if err := p.call(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
+	if err := p.read(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
 		DescribeTransparentDataEncryptionStatusRequest{InstanceId: d.InstanceId}, &tde); err != nil {
 		return fmt.Errorf("encryption status of %s: %w", d.InstanceId, err)
 	}
@@ -318,7 +328,7 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 		req := DescribeDBInstancesRequest{InstanceType: 1, ClusterType: -1,
 			Tags: []TagFilter{{TagKey: tagKey, TagValue: tagValue}}, Limit: pageSize, Offset: offset}
 		var resp DescribeDBInstancesResponse
-		if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		if err := p.read(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
 			return nil, fmt.Errorf("tcmongodb: discover %s=%s in %s: %w", tagKey, tagValue, p.opts.Region, err)
 		}
 		for _, in := range resp.InstanceDetails {

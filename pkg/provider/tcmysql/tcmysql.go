@@ -59,6 +59,16 @@ func (p *Provider) call(ctx context.Context, region, action string, req, resp an
 	return p.c.Call(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
 }
 
+// read is call for the discovery's reads, which retry transient failures
+// (tencent.Client.Read): one fault among a fleet's reads must not end the
+// night's fan-out.
+func (p *Provider) read(ctx context.Context, region, action string, req, resp any) error {
+	if region == "" {
+		region = p.opts.Region
+	}
+	return p.c.Read(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
+}
+
 func check(spec provider.Spec) error {
 	if spec.Product != provider.MySQL {
 		return apierr.Invalid("tcmysql: product %q is not %s", spec.Product, provider.MySQL)
@@ -337,7 +347,7 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 			Offset: offset, Limit: instancePageSize,
 		}
 		var resp DescribeDBInstancesResponse
-		if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		if err := p.read(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
 			return nil, fmt.Errorf("tcmysql: discover %s=%s in %s: %w", tagKey, tagValue, p.opts.Region, err)
 		}
 		for _, in := range resp.Items {

@@ -66,6 +66,16 @@ func (p *Provider) call(ctx context.Context, region, action string, req, resp an
 	return p.c.Call(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
 }
 
+// read is call for the discovery's reads, which retry transient failures
+// (tencent.Client.Read): one fault among a fleet's reads must not end the
+// night's fan-out.
+func (p *Provider) read(ctx context.Context, region, action string, req, resp any) error {
+	if region == "" {
+		region = p.opts.Region
+	}
+	return p.c.Read(ctx, tencent.Action{Service: service, Version: version, Name: action, Region: region}, req, resp)
+}
+
 // check validates a spec. Status and Find run in later steps that get the
 // spec from a message, where SourceURL is never serialised, so only Start
 // (needURL) demands it.
@@ -577,7 +587,7 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 	for page := range int64(maxPages) {
 		req := DescribeDBInstancesRequest{TagKeys: []string{tagKey}, Limit: pageSize, Offset: page}
 		var resp DescribeDBInstancesResponse
-		if err := p.call(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
+		if err := p.read(ctx, "", "DescribeDBInstances", req, &resp); err != nil {
 			return nil, fmt.Errorf("tcsqlserver: discover %s=%s in %s: %w", tagKey, tagValue, p.opts.Region, err)
 		}
 		for _, in := range resp.DBInstances {
