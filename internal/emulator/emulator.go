@@ -46,9 +46,13 @@ type Options struct {
 	FaultRate           float64 // share of requests broken (0..1)
 	Seed                uint64
 	Faults              *fault.Injector // overrides FaultRate/Seed when set
-	DisableRateLimits   bool
-	Queues              []string
-	RedeliverRate       float64 // CMQ: share of messages delivered once more
+	// QuietQueues spares the queues the faults (CMQ receive and delete,
+	// TDMQ's SendCmqMsg, SQS): a run that measures the database APIs'
+	// faults alone, as the simulator's in-memory queue does.
+	QuietQueues       bool
+	DisableRateLimits bool
+	Queues            []string
+	RedeliverRate     float64 // CMQ: share of messages delivered once more
 	// CMQMaxUnacked is the queues' max unacknowledged time, after which CMQ
 	// drops a message, handled or not (default 12 h): how a message is lost.
 	CMQMaxUnacked time.Duration
@@ -100,8 +104,12 @@ func New(o Options) (*Emulator, error) {
 	}
 	e := &Emulator{Faults: faults, Fleet: o.Fleet, opts: o, Feishu: feishuemu.New(nil, o.Now), Chat: chatemu.New(),
 		WeCom: wecomemu.New(o.Now)}
+	queueFaults := faults
+	if o.QuietQueues {
+		queueFaults = nil
+	}
 	e.CMQ = cmqemu.New(cmqemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Now: o.Now,
-		Faults: faults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
+		Faults: queueFaults, RedeliverRate: o.RedeliverRate, Seed: o.Seed, MaxUnacked: o.CMQMaxUnacked})
 	for _, q := range o.Queues {
 		if err := e.CMQ.CreateQueue(q); err != nil {
 			return nil, fmt.Errorf("emulator: create queue %s: %w", q, err)
@@ -110,13 +118,13 @@ func New(o Options) (*Emulator, error) {
 	e.COS = cosemu.New(cosemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Dir: o.COSDir, Now: o.Now,
 		Buckets: o.Fleet.Buckets})
 	e.Tencent = tencentemu.New(tencentemu.Options{SecretID: o.SecretID, SecretKey: o.SecretKey, Fleet: o.Fleet,
-		Now: o.Now, JobDuration: o.JobDuration, Faults: faults, DisableRateLimits: o.DisableRateLimits,
+		Now: o.Now, JobDuration: o.JobDuration, Faults: faults, QuietQueues: o.QuietQueues, DisableRateLimits: o.DisableRateLimits,
 		CMQ: e.CMQ, SourceChecker: e.COS.CheckURL, Logger: o.Logger})
 	e.Huawei = huaweiemu.New(huaweiemu.Options{AK: o.SecretID, SK: o.SecretKey, Fleet: o.Fleet, Now: o.Now,
 		JobDuration: o.JobDuration, Faults: faults, DisableRateLimits: o.DisableRateLimits, Logger: o.Logger})
 	// SQS takes the same key pair as the Tencent APIs (Env hands it out as
 	// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the same faults.
-	e.SQS = sqsemu.New(sqsemu.Options{Now: o.Now, AccessKeyID: o.SecretID, SecretAccessKey: o.SecretKey, Faults: faults})
+	e.SQS = sqsemu.New(sqsemu.Options{Now: o.Now, AccessKeyID: o.SecretID, SecretAccessKey: o.SecretKey, Faults: queueFaults})
 	for _, q := range o.Queues {
 		if err := e.SQS.CreateQueue(q); err != nil {
 			return nil, fmt.Errorf("emulator: create sqs queue %s: %w", q, err)

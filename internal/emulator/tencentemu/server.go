@@ -37,9 +37,11 @@ type Options struct {
 	// SignatureNow is the clock X-TC-Timestamp is checked against (±300 s).
 	// nil → time.Now, not Now: SDK clients stamp requests with the wall
 	// clock, so a virtual Now must not expire their signatures.
-	SignatureNow      func() time.Time
-	JobDuration       time.Duration   // default 3 s; fixture.Instance.Duration overrides per instance
-	Faults            *fault.Injector // nil → no faults
+	SignatureNow func() time.Time
+	JobDuration  time.Duration   // default 3 s; fixture.Instance.Duration overrides per instance
+	Faults       *fault.Injector // nil → no faults
+	// QuietQueues spares TDMQ's SendCmqMsg the faults (emulator.Options).
+	QuietQueues       bool
 	DisableRateLimits bool
 	CMQ               CMQSender // tdmq SendCmqMsg forwards here; nil → UnsupportedOperation
 	// SourceChecker verifies an import's COS URL at StartBackupMigration;
@@ -190,7 +192,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	performFirst := false
-	f := s.o.Faults.Next(act.create)
+	var f fault.Kind
+	if !(s.o.QuietQueues && id.Service == "tdmq") {
+		f = s.o.Faults.Next(act.create)
+	}
 	switch f {
 	case fault.ServerError:
 		fault.ServeGatewayError(w)
