@@ -61,6 +61,8 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 		// virtual time and the emulator enforces the limits there, as app.Open
 		// does for a simulated App.
 		NoPace: true,
+		// A retried read (discovery's) waits out its backoff on that time.
+		Now: clk.Now, Sleep: clk.Sleep,
 	})
 	if err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func newWorld(clk *clocktest.Clock, set *fixture.Set, inj *fault.Injector) (*wor
 		// In process like Tencent's: over loopback HTTP each call cost two
 		// goroutine hand-offs and four socket syscalls.
 		hw, err := huaweirds.New(huaweirds.Config{AK: emulator.DefaultSecretID, SK: secret.String(emulator.DefaultSecretKey),
-			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: "emulator.local:80", Transport: huaweiTransport(emu), Now: clk.Now})
+			ProjectID: set.HuaweiProjectID, Region: "cn-north-4", Endpoint: "emulator.local:80", Transport: huaweiTransport(emu), Now: clk.Now, Sleep: clk.Sleep})
 		if err != nil {
 			return nil, err
 		}

@@ -176,6 +176,36 @@ func TestThrottlingRetryLater(t *testing.T) {
 	})
 }
 
+// TestOnlyDiscoveryRetriesItsReads: a fault on the encryption-status read
+// is retried inside Discover (one fault among a fleet's reads ended the
+// nightly fan-out) but not inside a create's lookup, whose step the flow
+// retries with its own backoff and budget — retried inline there, the
+// simulator's faulted creates waited out real-time backoffs.
+func TestOnlyDiscoveryRetriesItsReads(t *testing.T) {
+	ctx := context.Background()
+	t.Run("create", func(t *testing.T) {
+		e := newEnv(t, false)
+		e.inj.Force(fault.None, fault.Throttle) // the list answers; the TDE read is throttled
+		if _, err := e.p.Start(ctx, spec("cmgo-ayxpky6l", "n1")); apierr.KindOf(err) != apierr.RetryLater {
+			t.Errorf("err = %v; want retry-later", err)
+		}
+		if n := e.calls.Load(); n != 2 {
+			t.Errorf("%d calls; want the list and one TDE read", n)
+		}
+	})
+	t.Run("discover", func(t *testing.T) {
+		e := newEnv(t, false)
+		e.inj.Force(fault.None, fault.InternalError)
+		got, err := e.p.Discover(ctx, fixture.NightlyTagKey, fixture.NightlyTagValue)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("Discover = %d instances, %v; want the 3 tagged", len(got), err)
+		}
+		if n := e.calls.Load(); n != 5 {
+			t.Errorf("%d calls; want the list, 3 TDE reads and one retry", n)
+		}
+	})
+}
+
 func TestDiscoverDefaultFleet(t *testing.T) {
 	e := newEnv(t, false)
 	got, err := e.p.Discover(context.Background(), fixture.NightlyTagKey, fixture.NightlyTagValue)

@@ -153,7 +153,7 @@ func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, 
 	for _, in := range resp.InstanceDetails {
 		if in.InstanceId == id {
 			out := provider.Instance{Region: region}
-			if err := p.kind(ctx, &out, in); err != nil {
+			if err := p.kind(ctx, &out, in, false); err != nil {
 				return nil, err
 			}
 			return out.Methods, nil
@@ -162,10 +162,17 @@ func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, 
 	return []string{"logical"}, nil
 }
 
-// kind fills in.Methods from the machine type and the TDE status.
-func (p *Provider) kind(ctx context.Context, in *provider.Instance, d InstanceDetail) error {
+// kind fills in.Methods from the machine type and the TDE status, read
+// once (a create's lookup: the flow retries the step) or with discovery's
+// retries (retry set: one fault among the fleet's reads must not end the
+// fan-out).
+func (p *Provider) kind(ctx context.Context, in *provider.Instance, d InstanceDetail, retry bool) error {
+	send := p.call
+	if retry {
+		send = p.read
+	}
 	var tde DescribeTransparentDataEncryptionStatusResponse
-	if err := p.read(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
+	if err := send(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
 		DescribeTransparentDataEncryptionStatusRequest{InstanceId: d.InstanceId}, &tde); err != nil {
 		return fmt.Errorf("encryption status of %s: %w", d.InstanceId, err)
 	}
@@ -339,7 +346,7 @@ func (p *Provider) Discover(ctx context.Context, tagKey, tagValue string) ([]pro
 			if c.Eligible {
 				// The method depends on the disk kind and on TDE, which
 				// the instance list does not carry: one call per instance.
-				if err := p.kind(ctx, &c, in); err != nil {
+				if err := p.kind(ctx, &c, in, true); err != nil {
 					return nil, fmt.Errorf("tcmongodb: discover: %w", err)
 				}
 			}
@@ -367,7 +374,7 @@ func (p *Provider) Describe(ctx context.Context, id string) (provider.Instance, 
 		}
 		c := classify(in, p.opts.Region)
 		if c.Eligible {
-			if err := p.kind(ctx, &c, in); err != nil {
+			if err := p.kind(ctx, &c, in, false); err != nil {
 				return provider.Instance{}, false, fmt.Errorf("tcmongodb: describe: %w", err)
 			}
 		}
