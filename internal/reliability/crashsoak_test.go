@@ -810,6 +810,42 @@ func crashOutcomes(t *testing.T, a *app.App) map[string]flow.Outcome {
 	return out
 }
 
+// prodRig is the shipped create-backup binary (SCF build) against an
+// emulator over HTTP with the cloud queues and a COS ledger, configured
+// from the environment it is invoked with, as deployed.
+type prodRig struct {
+	emu  *emulator.Emulator
+	env  map[string]string
+	pr   *fnProcess
+	logs *syncBuf
+}
+
+// newProdRig starts one; front, when set, wraps the emulator's handler
+// (added latency, a spy).
+func newProdRig(tb testing.TB, bin string, o emulator.Options, front func(http.Handler) http.Handler, ledger string) *prodRig {
+	tb.Helper()
+	emu, err := emulator.New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var h http.Handler = emu
+	if front != nil {
+		h = front(emu)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	env := emu.Env(srv.URL)
+	maps.Copy(env, emulator.CloudQueues(ledger))
+	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
+	logs := &syncBuf{}
+	return &prodRig{emu: emu, env: env, pr: startProcess(tb, bin, logs), logs: logs}
+}
+
+// nightlyTimer is the nightly timer's event, fired now.
+func nightlyTimer() string {
+	return `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
+}
+
 // TestNightlyFanOutKeepsToTheSendLimit runs the shipped create-backup
 // binary's nightly fan-out over 300 tagged instances against the emulator,
 // which holds SendCmqMsg to its documented 100 requests/s. Over loopback a
@@ -821,19 +857,9 @@ func TestNightlyFanOutKeepsToTheSendLimit(t *testing.T) {
 	b := needBinaries(t)
 	const n = 300
 	set := tencentFleet(n, n)
-	emu, err := emulator.New(emulator.Options{Fleet: set})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	env := emu.Env(srv.URL)
-	maps.Copy(env, emulator.CloudQueues("ledger-fanout"))
-	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
-	logs := &syncBuf{}
-	pr := startProcess(t, b.prodCreate, logs)
-	nightly := `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
-	reply, err := pr.invoke(nightly, env)
+	r := newProdRig(t, b.prodCreate, emulator.Options{Fleet: set}, nil, "ledger-fanout")
+	emu, env, pr := r.emu, r.env, r.pr
+	reply, err := pr.invoke(nightlyTimer(), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -994,22 +1020,14 @@ func TestNightlyFanOutRidesOutTransientFaults(t *testing.T) {
 	// Every transient kind but Slow, which only waits (2 s a time).
 	inj := fault.New(0.1, 1, fault.InternalError, fault.ServerError, fault.Drop, fault.Throttle,
 		fault.Null, fault.GatewayThrottle, fault.GatewayBadGateway)
-	emu, err := emulator.New(emulator.Options{Fleet: set, Faults: inj})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	env := emu.Env(srv.URL)
-	maps.Copy(env, emulator.CloudQueues("ledger-fanout-faults"))
-	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
-	logs := &syncBuf{}
-	pr := startProcess(t, b.prodCreate, logs)
-	nightly := `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
-	// A hand-off whose send failed fails the invocation on purpose: the
-	// platform's retry (SCF retries a failed async invocation twice) sends
-	// what is missing, and the run's slots keep it from sending anything
-	// twice. So the fan-out may take a retry; it may not take more.
+	r := newProdRig(t, b.prodCreate, emulator.Options{Fleet: set, Faults: inj}, nil, "ledger-fanout-faults")
+	emu, env, pr, logs := r.emu, r.env, r.pr, r.logs
+	nightly := nightlyTimer()
+	// A hand-off whose send failed (after its three tries) fails the
+	// invocation on purpose, and the platform retries it (SCF retries a
+	// failed async invocation twice). The retry sends every job again; the
+	// same job ids let the consumers drop the repeats. So the fan-out may
+	// take a retry; it may not take more.
 	const tries = 3
 	for try := 1; ; try++ {
 		reply, err := pr.invoke(nightly, env)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -89,22 +88,13 @@ func windowNight(b *testing.B, bin, workers string, faults float64) {
 	// memory). On the queues too, an ambiguous receive hides its messages
 	// for the work queue's visibility timeout (16 min), which no window
 	// survives and this benchmark cannot wait out.
-	emu, err := emulator.New(emulator.Options{Fleet: set, FaultRate: faults, Seed: 1, QuietQueues: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	front := &slowFront{emu: emu}
-	srv := httptest.NewServer(front)
-	defer srv.Close()
-	env := emu.Env(srv.URL)
-	maps.Copy(env, emulator.CloudQueues("ledger-window"))
-	env["BACKUPFLOW_PRODUCTS"], env["BACKUPFLOW_LOG_LEVEL"] = "mysql,sqlserver,mongodb", "warn"
+	front := &slowFront{}
+	r := newProdRig(b, bin, emulator.Options{Fleet: set, FaultRate: faults, Seed: 1, QuietQueues: true},
+		func(emu http.Handler) http.Handler { front.emu = emu; return front }, "ledger-window")
+	emu, env, pr, logs := r.emu, r.env, r.pr, r.logs
 	env["BACKUPFLOW_DRAIN_WORKERS"] = workers
-	logs := &syncBuf{}
-	pr := startProcess(b, bin, logs)
-	defer pr.Kill()
 
-	nightly := `{"Type":"Timer","TriggerName":"nightly","Time":"` + time.Now().UTC().Format(time.RFC3339) + `","Message":""}`
+	nightly := nightlyTimer()
 	// The platform retries a failed timer invocation (a fault can break
 	// discovery); the run's slot makes a retry send nothing twice.
 	for try := 1; ; try++ {

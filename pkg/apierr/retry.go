@@ -3,6 +3,8 @@ package apierr
 import (
 	"context"
 	"time"
+
+	"github.com/backupflow/backupflow/pkg/clock"
 )
 
 // ReadAttempts bounds RetryRead: with independent transient faults at a
@@ -26,7 +28,7 @@ const (
 // is a timer. The last error is returned as is.
 func RetryRead(ctx context.Context, sleep func(context.Context, time.Duration) error, read func() error) error {
 	if sleep == nil {
-		sleep = timerSleep
+		sleep = clock.Sleep
 	}
 	wait := readBackoff
 	for attempt := 1; ; attempt++ {
@@ -38,16 +40,5 @@ func RetryRead(ctx context.Context, sleep func(context.Context, time.Duration) e
 			return err
 		}
 		wait = min(2*wait, readBackoffMax)
-	}
-}
-
-func timerSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/clock"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke"
@@ -135,22 +136,10 @@ func (o *Options) defaults() {
 		o.MaxReceives = DefaultMaxReceives
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = clock.Sleep
 	}
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
-	}
-}
-
-// sleep waits d in real time, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/clock"
 	"github.com/backupflow/backupflow/pkg/event"
 	"github.com/backupflow/backupflow/pkg/flow"
 	"github.com/backupflow/backupflow/pkg/invoke"
@@ -190,7 +191,7 @@ func TestDrainKeepsHeadroomBeforeTheDeadline(t *testing.T) {
 
 func TestPacerSpacesCreatesAtTheRate(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	p := newPacer(func() time.Time { return now }, sleep)
+	p := newPacer(func() time.Time { return now }, clock.Sleep)
 	m := job.Message{JobID: "jx", Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: provider.MySQL, InstanceID: "cdb-c1nl9rpv"}}
 	body, _ := m.Encode()
 	ctx, cancel := context.WithCancel(context.Background())

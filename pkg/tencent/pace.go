@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/backupflow/backupflow/pkg/clock"
 )
 
 // Rates are the documented per-second limits of the API 3.0 actions
@@ -52,7 +54,7 @@ type pacer struct {
 
 func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
 	if now == nil || sleep == nil {
-		now, sleep = time.Now, realSleep
+		now, sleep = time.Now, clock.Sleep
 	}
 	return &pacer{now: now, sleep: sleep, next: map[string]int64{}}
 }
@@ -105,15 +107,4 @@ func (g grid) at(i int64) time.Time {
 		sec--
 	}
 	return time.Unix(sec, 0).Add(time.Duration(i-sec*g.quota) * g.gap)
-}
-
-func realSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -422,13 +422,18 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
-func TestDiscoverPages(t *testing.T) {
+// taggedFleet is n instances tagged backupflow=nightly (230 fill three pages).
+func taggedFleet(n int) *fixture.Set {
 	f := &fixture.Set{HuaweiProjectID: project}
-	for i := 0; i < 230; i++ {
+	for i := range n {
 		f.Instances = append(f.Instances, fixture.Instance{Product: provider.HuaweiRDS, ID: fmt.Sprintf("%032xin01", i),
 			Name: fmt.Sprintf("db-%d", i), Tags: map[string]string{"backupflow": "nightly"}})
 	}
-	e := newEnv(t, func(o *huaweiemu.Options) { o.Fleet = f })
+	return f
+}
+
+func TestDiscoverPages(t *testing.T) {
+	e := newEnv(t, func(o *huaweiemu.Options) { o.Fleet = taggedFleet(230) })
 	got, err := e.p.Discover(context.Background(), "backupflow", "nightly")
 	if err != nil || len(got) != 230 || got[229].Name != "db-229" {
 		t.Fatalf("got %d, %v", len(got), err)
@@ -442,12 +447,7 @@ func TestDiscoverPages(t *testing.T) {
 // read again after a backoff on the provider's clock; a permanent failure
 // is not. One fault among a night's pages used to fail the whole fan-out.
 func TestDiscoverRidesOutTransientFaults(t *testing.T) {
-	f := &fixture.Set{HuaweiProjectID: project}
-	for i := 0; i < 230; i++ {
-		f.Instances = append(f.Instances, fixture.Instance{Product: provider.HuaweiRDS, ID: fmt.Sprintf("%032xin01", i),
-			Name: fmt.Sprintf("db-%d", i), Tags: map[string]string{"backupflow": "nightly"}})
-	}
-	e := newEnv(t, func(o *huaweiemu.Options) { o.Fleet = f })
+	e := newEnv(t, func(o *huaweiemu.Options) { o.Fleet = taggedFleet(230) })
 	e.p = e.provider(t, func(c *Config) { c.Sleep = e.clk.Sleep })
 	start := e.clk.Now()
 	// (Not Drop: net/http itself sends a GET again on a dropped reused
