@@ -105,7 +105,7 @@ func scanPackage(t *testing.T, dir, camService string) *scanned {
 							sf.calls[recvType+"."+fun.Sel.Name] = true
 						}
 						switch fun.Sel.Name {
-						case "call":
+						case "call", "read": // read: a call that retries (discovery)
 							if a := firstString(n.Args); a != "" {
 								sf.actions[camService+":"+a] = true
 							}

@@ -167,13 +167,17 @@ func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, 
 // retries (retry set: one fault among the fleet's reads must not end the
 // fan-out).
 func (p *Provider) kind(ctx context.Context, in *provider.Instance, d InstanceDetail, retry bool) error {
-	send := p.call
-	if retry {
-		send = p.read
-	}
+	// Both calls name the action: internal/descriptor's CAM policy test
+	// reads the actions off call and read sites.
+	req := DescribeTransparentDataEncryptionStatusRequest{InstanceId: d.InstanceId}
 	var tde DescribeTransparentDataEncryptionStatusResponse
-	if err := send(ctx, in.Region, "DescribeTransparentDataEncryptionStatus",
-		DescribeTransparentDataEncryptionStatusRequest{InstanceId: d.InstanceId}, &tde); err != nil {
+	var err error
+	if retry {
+		err = p.read(ctx, in.Region, "DescribeTransparentDataEncryptionStatus", req, &tde)
+	} else {
+		err = p.call(ctx, in.Region, "DescribeTransparentDataEncryptionStatus", req, &tde)
+	}
+	if err != nil {
 		return fmt.Errorf("encryption status of %s: %w", d.InstanceId, err)
 	}
 	in.Methods, in.Kind = Methods(d.MachineType, tde.TransparentDataEncryptionStatus == "open")
