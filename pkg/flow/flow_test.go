@@ -348,3 +348,36 @@ func TestParseSelection_Strict(t *testing.T) {
 		}
 	}
 }
+
+// TestNightly_RetrySendsOnlyWhatIsMissing: a fan-out whose send failed
+// fails the invocation and the platform retries it. The retry sent every
+// job again: at 10,000 instances and 10 % queue faults some send fails its
+// three tries in every invocation, so each retry resent 10,000 messages and
+// failed again (TestNightlyFanOutRidesOutTransientFaults: 299 messages for
+// 150 jobs). A job whose open record exists was handed off — the record is
+// written after the send — so the retry sends only the rest.
+func TestNightly_RetrySendsOnlyWhatIsMissing(t *testing.T) {
+	h := newHarness(t, Config{Targets: nightlyTargets})
+	at := h.clk.Now()
+	h.work.fail = 1 // the first target's send (a plain error: permanent, not tried again)
+	if _, err := h.svc.Nightly(context.Background(), at, Selection{}); err == nil {
+		t.Fatal("a fan-out with a lost send succeeded")
+	}
+	if h.work.sent != len(nightlyTargets)-1 {
+		t.Fatalf("first try sent %d; want %d", h.work.sent, len(nightlyTargets)-1)
+	}
+	r, err := h.svc.Nightly(context.Background(), at, Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.work.sent != len(nightlyTargets) {
+		t.Errorf("after the retry %d sends; want %d, one per job", h.work.sent, len(nightlyTargets))
+	}
+	if len(r.Jobs) != len(nightlyTargets) {
+		t.Errorf("the retry reports %d jobs; want all %d", len(r.Jobs), len(nightlyTargets))
+	}
+	h.run()
+	if h.prov.starts != len(nightlyTargets) {
+		t.Errorf("starts = %d; want %d", h.prov.starts, len(nightlyTargets))
+	}
+}

@@ -93,6 +93,21 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 		Jobs    []string            `json:"jobs"`
 		Skipped []provider.Instance `json:"skipped,omitempty"`
 	}{report.Jobs, skipped})
+	// A manifest already there is an earlier try of this run (a failed
+	// send failed it, or the timer came twice). Its jobs with an open
+	// record were handed off — the record is written after the send — so
+	// they are not sent again: resending every job made each retry as
+	// likely to fail as the first, at twice the queue traffic.
+	handed := map[string]bool{}
+	if _, again, err := s.d.Ledger.Get(ctx, keyRun(run)+"manifest"); err == nil && again {
+		if keys, err := s.d.Ledger.List(ctx, "open/"); err == nil {
+			for _, k := range keys {
+				handed[strings.TrimPrefix(k, "open/")] = true
+			}
+		} else {
+			log.Warn("open records not listed; the retry sends every job (duplicates are dropped)", "err", err)
+		}
+	}
 	if err := s.d.Ledger.Put(ctx, keyRun(run)+"manifest", manifest); err != nil {
 		return report, wrapLedger(err)
 	}
@@ -107,9 +122,14 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 	delays, floors, _ := fanoutPacing(targets)
 	var errs []error
 	var index *targetIndex
+	before := 0 // handed off by an earlier try
 	for i, t := range targets {
 		delay := delays[i]
 		id := report.Jobs[i]
+		if handed[id] {
+			before++
+			continue
+		}
 		days := t.RetentionDays
 		if t.Product == provider.MongoDB && days == 0 {
 			if index == nil {
@@ -140,7 +160,7 @@ func (s *Service) Nightly(ctx context.Context, at time.Time, sel Selection) (Run
 			errs = append(errs, err)
 		}
 	}
-	log.Info("nightly fan-out", "jobs", len(report.Jobs), "skipped", len(skipped), "failedSends", len(errs))
+	log.Info("nightly fan-out", "jobs", len(report.Jobs), "skipped", len(skipped), "failedSends", len(errs), "handedOffBefore", before)
 	if len(errs) > 0 {
 		// The timer is retried by the platform; job ids make the re-run idempotent.
 		return report, fmt.Errorf("nightly run %s: %d of %d hand-offs failed: %w", run, len(errs), len(targets), errors.Join(errs...))
