@@ -310,6 +310,12 @@ func TestLambdaUnderRIE(t *testing.T) {
 					c.Errorf("%v", err)
 					return
 				}
+				// Each sample in a fresh instance, with its own in-memory
+				// ledger, as outcomes.json records it (against fresh state).
+				// In one warm instance the schedule samples are deliveries
+				// of one night (the same scheduledTime), and a repeat rightly
+				// queues only what an earlier one did not.
+				r := startRIE(t, fn, env)
 				ctx := deadline(t, 60*time.Second)
 				_ = purge(ctx, sqsClient(e), "backupflow-work")
 				_, from := r.logs.From(0)
