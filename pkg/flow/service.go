@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -591,6 +592,20 @@ func (s *Service) renotifyIfOrphaned(ctx context.Context, jobID string) error {
 	if s.d.Now().Sub(o.Finished) < s.cfg.NotifyLease {
 		return fmt.Errorf("job %s: %w", jobID, errNotifyPending)
 	}
+	// Two copies of the message handled at once (the drain's workers, the
+	// sweep's copy beside the original) both found the outcome unmarked and
+	// both sent (the 1,000-job crash soak). Only the copy that claims this
+	// lease-long window's re-send sends; another is kept and looks again.
+	// A re-sender that dies leaves its window's claim; the next window's
+	// copy takes over, so the notification is never lost. (Two copies
+	// straddling a window's boundary can still both send.)
+	won, err := s.d.Ledger.Claim(ctx, keyResend(jobID, resendEpoch(s.d.Now(), s.cfg.NotifyLease)), []byte(s.d.Now().UTC().Format(time.RFC3339Nano)))
+	if err != nil {
+		return wrapLedger(err)
+	}
+	if !won {
+		return fmt.Errorf("job %s: %w", jobID, errNotifyPending)
+	}
 	if o.Origin.Run != "" {
 		// The claimant may have died before filing the outcome in its run:
 		// filing is idempotent, and the sweep summarizes a run whose last
@@ -675,7 +690,17 @@ func keyDone(id string, step job.Step, seq int) string {
 func keyStart(id string) string    { return "jobs/" + id + "/start" }
 func keyOutcome(id string) string  { return "jobs/" + id + "/outcome" }
 func keyNotified(id string) string { return "jobs/" + id + "/notified" }
-func keyState(id string) string    { return "jobs/" + id + "/state" }
+
+// keyResend is the claim of one window's re-send of an orphaned outcome.
+func keyResend(id string, epoch int64) string {
+	return "jobs/" + id + "/resend/" + strconv.FormatInt(epoch, 10)
+}
+
+// resendEpoch numbers the lease-long window now falls in.
+func resendEpoch(now time.Time, lease time.Duration) int64 {
+	return now.UnixNano() / int64(max(lease, time.Second))
+}
+func keyState(id string) string { return "jobs/" + id + "/state" }
 
 type loggerKey struct{}
 
