@@ -1068,3 +1068,54 @@ func TestNightlyFanOutRidesOutTransientFaults(t *testing.T) {
 	}
 	t.Logf("%d messages for %d jobs; faults injected: %v", len(bodies), len(queued), emu.Faults.Counts())
 }
+
+// TestDrainFinishesWhatItHoldsWhenAReceiveFails: the shipped create-backup
+// binary drains its CMQ work queue through the real driver; the queue API
+// answers the drain's second receive with a 503 while the first batch is
+// held for its paced slots. Every held create is still made in that
+// invocation, and the invocation reports the failed receive. Abandoned,
+// they stayed hidden for the work queue's visibility timeout (16 min).
+func TestDrainFinishesWhatItHoldsWhenAReceiveFails(t *testing.T) {
+	b := needBinaries(t)
+	const n = 40
+	set := tencentFleet(n, n)
+	var receives atomic.Int32
+	front := func(emu http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			form, _ := url.ParseQuery(string(body))
+			if form.Get("Action") == "BatchReceiveMessage" && form.Get("queueName") == "backupflow-work" && receives.Add(1) == 2 {
+				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			emu.ServeHTTP(w, r)
+		})
+	}
+	r := newProdRig(t, b.prodCreate, emulator.Options{Fleet: set}, front, "ledger-drain-receive")
+	if reply, err := r.pr.invoke(nightlyTimer(), r.env); err != nil || reply.Error != nil {
+		t.Fatalf("fan-out: %v %+v\n%s", err, reply, tail(r.logs))
+	}
+	reply, err := r.pr.invoke(drainTimer, r.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Error == nil || !strings.Contains(reply.Error.Message, "receive") {
+		t.Errorf("drain answered %+v; want the failed receive reported", reply.Error)
+	}
+	if receives.Load() < 2 {
+		t.Fatalf("the drain received %d times; the test needs a second receive to fail", receives.Load())
+	}
+	made := 0
+	for _, j := range r.emu.Jobs() {
+		if !j.Auto {
+			made++
+		}
+	}
+	// Whatever the first receive took was handled and deleted: nothing is
+	// left hidden in flight.
+	if _, inflight, _ := r.emu.CMQ.Stats("backupflow-work"); inflight != 0 || made == 0 {
+		t.Errorf("after the drain: %d backups made, %d work messages hidden in flight; want the held ones made and none hidden\n%s",
+			made, inflight, tail(r.logs))
+	}
+}

@@ -690,6 +690,7 @@ func keyDone(id string, step job.Step, seq int) string {
 func keyStart(id string) string    { return "jobs/" + id + "/start" }
 func keyOutcome(id string) string  { return "jobs/" + id + "/outcome" }
 func keyNotified(id string) string { return "jobs/" + id + "/notified" }
+func keyState(id string) string    { return "jobs/" + id + "/state" }
 
 // keyResend is the claim of one window's re-send of an orphaned outcome.
 func keyResend(id string, epoch int64) string {
@@ -700,7 +701,6 @@ func keyResend(id string, epoch int64) string {
 func resendEpoch(now time.Time, lease time.Duration) int64 {
 	return now.UnixNano() / int64(max(lease, time.Second))
 }
-func keyState(id string) string { return "jobs/" + id + "/state" }
 
 type loggerKey struct{}
 
