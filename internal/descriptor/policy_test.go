@@ -18,15 +18,16 @@ type use struct {
 }
 
 // Package directories and the CAM service of their "call" actions ("" =
-// the package's `service` constant; the CMQ data plane is authorized as tdmq).
+// the package's `service` constant; the CMQ data plane is authorized as tdmq;
+// "sqs." and "s3.": AWS operations, named for IAM by iamAction).
 var scannedPackages = map[string]string{
 	"pkg/provider/tcmysql":     "",
 	"pkg/provider/tcsqlserver": "",
 	"pkg/provider/tcmongodb":   "",
 	"pkg/queue/cmqqueue":       "tdmq",
-	"pkg/queue/sqsqueue":       "-",
+	"pkg/queue/sqsqueue":       "sqs.",
 	"pkg/objstore/cosstore":    "-",
-	"pkg/objstore/s3store":     "-",
+	"pkg/objstore/s3store":     "s3.",
 }
 
 func provider(pkg string, entries ...string) []use {

@@ -22,7 +22,10 @@ import (
 //   - cosError("HeadObject", ...): a COS API the store called;
 //   - GetPresignedURL2(ctx, http.MethodGet, ...): a presigned GET, which COS
 //     authorizes as GetObject of the signer;
-//   - &s3.XInput{...} / &sqs.XInput{...}: AWS SDK operation X.
+//   - d.call(ctx, "X", ...) in sqsqueue and s.do(ctx, "X", ...) in s3store:
+//     SQS or S3 operation X (their service is "sqs." or "s3." below);
+//   - s.signer.Presign(...) in s3store: a presigned GET, authorized as
+//     s3:GetObject of the signer.
 //
 // Calls are followed inside a package from an entry point: plain function
 // calls by name, and method calls on the method's own receiver.
@@ -105,9 +108,13 @@ func scanPackage(t *testing.T, dir, camService string) *scanned {
 							sf.calls[recvType+"."+fun.Sel.Name] = true
 						}
 						switch fun.Sel.Name {
-						case "call", "read": // read: a call that retries (discovery)
+						case "call", "read", "do": // read: a call that retries (discovery); do: an S3 request
 							if a := firstString(n.Args); a != "" {
-								sf.actions[camService+":"+a] = true
+								sf.actions[action(camService, a)] = true
+							}
+						case "Presign":
+							if camService == "s3." {
+								sf.actions["s3.GetObject"] = true
 							}
 						case "GetPresignedURL", "GetPresignedURL2", "GetPresignedURL3":
 							sf.actions["name/cos:GetObject"] = true
@@ -128,8 +135,6 @@ func scanPackage(t *testing.T, dir, camService string) *scanned {
 						if svc != "" && name != "" {
 							sf.actions[svc+":"+name] = true
 						}
-					case (pkg.Name == "s3" || pkg.Name == "sqs") && strings.HasSuffix(sel.Sel.Name, "Input"):
-						sf.actions[pkg.Name+"."+strings.TrimSuffix(sel.Sel.Name, "Input")] = true
 					}
 				}
 				return true
@@ -178,6 +183,15 @@ func (s *scanned) all() map[string]bool {
 		}
 	}
 	return out
+}
+
+// action names a scanned call: "sqs.X" for the AWS packages, whose
+// service ends in a dot, "service:X" for Tencent's.
+func action(service, name string) string {
+	if strings.HasSuffix(service, ".") {
+		return service + name
+	}
+	return service + ":" + name
 }
 
 func firstString(args []ast.Expr) string {

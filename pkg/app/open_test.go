@@ -58,6 +58,7 @@ func TestEverySchemeOpensAsDeployed(t *testing.T) {
 	s3fake.PutObject("uploads", key, []byte("MSSQLBAK-rest"))
 	s3Env := maps.Clone(awsEnv)
 	s3Env["BACKUPFLOW_AWS_ENDPOINT"] = s3srv.URL
+	s3fake.CheckSignatures(s3Env["AWS_ACCESS_KEY_ID"], s3Env["AWS_SECRET_ACCESS_KEY"])
 
 	with := func(base map[string]string, k, v string) map[string]string {
 		env := maps.Clone(base)

@@ -75,6 +75,8 @@ func drivers(t *testing.T) map[string]func(t *testing.T) *ledger.Ledger {
 		"cos-dir": func(t *testing.T) *ledger.Ledger { return cosAt(t.TempDir())(t) },
 		"s3": func(t *testing.T) *ledger.Ledger {
 			fake := objstoretest.NewS3()
+			fake.CheckSignatures("AKIA", "s")
+			fake.MaxKeys = 3 // lists page
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			l, err := ledger.Open(ctx, "s3://ledger-bucket/records", envOf(map[string]string{

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/backupflow/backupflow/internal/sigcheck"
+	"github.com/backupflow/backupflow/pkg/sigv4"
 )
 
 // Request is the shape of one request the fake received.
@@ -25,6 +29,10 @@ type Request struct {
 // S3 is an in-memory, path-style S3 endpoint. Buckets spring into existence
 // on first write. Safe for concurrent use.
 type S3 struct {
+	// MaxKeys is the page size of a list (default 1000, as S3's).
+	MaxKeys int
+
+	key      sigcheck.Key // with a Secret, signatures are recomputed
 	mu       sync.Mutex
 	objects  map[string][]byte // "bucket/key"
 	requests []Request
@@ -33,6 +41,11 @@ type S3 struct {
 
 // NewS3 returns an empty fake.
 func NewS3() *S3 { return &S3{objects: map[string][]byte{}} }
+
+// CheckSignatures makes the fake refuse a request not signed by keyID with
+// secret, recomputing each signature with aws-sdk-go-v2's own signer, and
+// one whose X-Amz-Content-Sha256 is not its body's.
+func (f *S3) CheckSignatures(keyID, secret string) { f.key = sigcheck.Key{ID: keyID, Secret: secret} }
 
 // Requests returns what the fake has received so far.
 func (f *S3) Requests() []Request {
@@ -75,8 +88,22 @@ func (f *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.seq++
 	w.Header().Set("x-amz-request-id", fmt.Sprintf("FAKE%08d", f.seq))
 	f.mu.Unlock()
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		f.fail(w, r, http.StatusForbidden, "AccessDenied", "request is not SigV4-signed")
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		f.fail(w, r, http.StatusBadRequest, "IncompleteBody", err.Error())
+		return
+	}
+	hash := r.Header.Get("X-Amz-Content-Sha256")
+	if _, err := sigcheck.Verify(r, hash, "s3", f.key, false); err != nil {
+		code := "SignatureDoesNotMatch"
+		if errors.Is(err, sigcheck.ErrUnsigned) || errors.Is(err, sigcheck.ErrUnknownKey) {
+			code = "AccessDenied"
+		}
+		f.fail(w, r, http.StatusForbidden, code, err.Error())
+		return
+	}
+	if f.key.Secret != "" && hash != sigv4.PayloadHash(body) {
+		f.fail(w, r, http.StatusBadRequest, "XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 header does not match what was computed")
 		return
 	}
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
@@ -101,11 +128,6 @@ func (f *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", etag(b))
 		http.ServeContent(w, r, "", time.Unix(0, 0), bytes.NewReader(b))
 	case http.MethodPut:
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			f.fail(w, r, http.StatusBadRequest, "IncompleteBody", err.Error())
-			return
-		}
 		f.mu.Lock()
 		_, exists := f.objects[id]
 		if exists && r.Header.Get("If-None-Match") == "*" {
@@ -133,7 +155,9 @@ type listResult struct {
 	KeyCount    int
 	MaxKeys     int
 	IsTruncated bool
-	Contents    []listEntry
+	// NextContinuationToken is set on a truncated page.
+	NextContinuationToken string `xml:",omitempty"`
+	Contents              []listEntry
 }
 
 type listEntry struct {
@@ -143,17 +167,26 @@ type listEntry struct {
 }
 
 func (f *S3) list(w http.ResponseWriter, r *http.Request, bucket string) {
-	prefix := r.URL.Query().Get("prefix")
+	q := r.URL.Query()
+	prefix, after := q.Get("prefix"), q.Get("continuation-token")
 	res := listResult{Name: bucket, Prefix: prefix, MaxKeys: 1000}
+	if f.MaxKeys > 0 {
+		res.MaxKeys = f.MaxKeys
+	}
 	f.mu.Lock()
 	for id, b := range f.objects {
 		k, ok := strings.CutPrefix(id, bucket+"/")
-		if ok && strings.HasPrefix(k, prefix) {
+		if ok && strings.HasPrefix(k, prefix) && k > after {
 			res.Contents = append(res.Contents, listEntry{Key: k, ETag: etag(b), Size: int64(len(b))})
 		}
 	}
 	f.mu.Unlock()
 	sort.Slice(res.Contents, func(i, j int) bool { return res.Contents[i].Key < res.Contents[j].Key })
+	if len(res.Contents) > res.MaxKeys {
+		// The token is the last key returned: opaque to the client.
+		res.Contents = res.Contents[:res.MaxKeys]
+		res.IsTruncated, res.NextContinuationToken = true, res.Contents[res.MaxKeys-1].Key
+	}
 	res.KeyCount = len(res.Contents)
 	b, _ := xml.Marshal(res)
 	w.Header().Set("Content-Type", "application/xml")

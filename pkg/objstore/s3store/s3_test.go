@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/objstore"
 	"github.com/backupflow/backupflow/pkg/objstore/objstoretest"
 	"github.com/backupflow/backupflow/pkg/objstore/s3store"
@@ -18,6 +19,7 @@ import (
 func newS3(t *testing.T) (*s3store.Store, *objstoretest.S3) {
 	t.Helper()
 	fake := objstoretest.NewS3()
+	fake.CheckSignatures("AKIAEXAMPLE", "s3-secret")
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	s, err := s3store.New(s3store.Config{Region: "us-east-1", AccessKeyID: "AKIAEXAMPLE",
@@ -92,5 +94,97 @@ func TestS3(t *testing.T) {
 	}
 	if strings.Contains(raw, "s3-secret") {
 		t.Error("URL contains the secret")
+	}
+}
+
+// TestKeysAndPages: keys with bytes S3 escapes are signed as sent (the
+// fake recomputes each signature with the SDK's signer), and a list reads
+// every page.
+func TestKeysAndPages(t *testing.T) {
+	ctx := context.Background()
+	s, fake := newS3(t)
+	fake.MaxKeys = 2
+	// In key order, which is byte order: ü sorts last.
+	keys := []string{"open/a b.json", "open/x*~!'().json", "open/y=&?.json", "open/z", "open/ü+%25.json"}
+	for _, k := range keys {
+		if err := s.Put(ctx, "bk", k, []byte(k), true); err != nil {
+			t.Fatalf("Put(%q) = %v", k, err)
+		}
+		if b, err := s.Get(ctx, "bk", k); err != nil || string(b) != k {
+			t.Errorf("Get(%q) = %q, %v", k, b, err)
+		}
+	}
+	list, err := s.List(ctx, "bk", "open/")
+	if err != nil || len(list) != len(keys) {
+		t.Fatalf("List = %d objects, %v; want %d", len(list), err, len(keys))
+	}
+	for i, o := range list {
+		if o.Key != keys[i] || o.Size != int64(len(keys[i])) {
+			t.Errorf("List[%d] = %+v; want key %q", i, o, keys[i])
+		}
+	}
+	if got := len(fake.Requests()); got != 2*len(keys)+3 {
+		t.Errorf("%d requests; want %d (a list of 5 in pages of 2 is 3 calls)", got, 2*len(keys)+3)
+	}
+}
+
+func TestWrongSecretIsRefused(t *testing.T) {
+	fake := objstoretest.NewS3()
+	fake.CheckSignatures("AKIAEXAMPLE", "s3-secret")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	s, err := s3store.New(s3store.Config{Region: "us-east-1", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "not-it", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Put(context.Background(), "bk", "k", []byte("x"), false)
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || ae.Code != "SignatureDoesNotMatch" || ae.Kind != apierr.Permanent || ae.RequestID == "" {
+		t.Errorf("Put with a wrong secret = %v; want a permanent SignatureDoesNotMatch with a request id", err)
+	}
+}
+
+// recorder answers every request with status and remembers its URL.
+type recorder struct {
+	status int
+	urls   []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.urls = append(r.urls, req.URL.String())
+	return &http.Response{StatusCode: r.status, Header: http.Header{"Content-Length": {"3"}}, Body: http.NoBody, Request: req}, nil
+}
+
+// TestAddressing: on AWS a bucket is a virtual host unless its name has a
+// dot; an endpoint is path-style; a gateway's bodiless refusal is named by
+// its status.
+func TestAddressing(t *testing.T) {
+	rec := &recorder{status: 200}
+	s, err := s3store.New(s3store.Config{Region: "eu-west-1", AccessKeyID: "AK", SecretAccessKey: "sk", HTTPClient: &http.Client{Transport: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, _ = s.Head(ctx, "bk", "a b/c")
+	_, _ = s.Head(ctx, "my.bk", "k")
+	_, _ = s.List(ctx, "bk", "p")
+	want := []string{
+		"https://bk.s3.eu-west-1.amazonaws.com/a%20b/c",
+		"https://s3.eu-west-1.amazonaws.com/my.bk/k",
+		"https://bk.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=p",
+	}
+	if strings.Join(rec.urls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("URLs:\n%s\nwant:\n%s", strings.Join(rec.urls, "\n"), strings.Join(want, "\n"))
+	}
+	for _, tt := range []struct {
+		status int
+		kind   apierr.Kind
+		is     error
+	}{{404, apierr.Permanent, objstore.ErrNotFound}, {503, apierr.RetryLater, nil}, {500, apierr.RetryAfterLookup, nil}, {412, apierr.Permanent, objstore.ErrExists}} {
+		rec.status = tt.status
+		_, err := s.Head(ctx, "bk", "k")
+		if apierr.KindOf(err) != tt.kind || (tt.is != nil && !errors.Is(err, tt.is)) {
+			t.Errorf("HEAD answered %d: %v (kind %v); want kind %v", tt.status, err, apierr.KindOf(err), tt.kind)
+		}
 	}
 }

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/internal/emulator/sqsemu"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/queuetest"
+	"github.com/backupflow/backupflow/pkg/sigv4"
 )
 
 const (
@@ -21,9 +20,7 @@ const (
 	testSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 )
 
-var staticCreds = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, nil
-})
+var staticCreds = sigv4.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
 
 type stack struct {
 	clock *clocktest.Clock
@@ -34,7 +31,9 @@ type stack struct {
 func newStack(t *testing.T, o sqsemu.Options) *stack {
 	t.Helper()
 	s := &stack{clock: clocktest.New(time.Now())}
-	o.Now, o.AccessKeyID = s.clock.Now, testKeyID
+	// With the secret the emulator checks each signature with the SDK's
+	// own signer.
+	o.Now, o.AccessKeyID, o.SecretAccessKey = s.clock.Now, testKeyID, testSecret
 	s.emu = sqsemu.New(o)
 	s.srv = httptest.NewServer(s.emu)
 	t.Cleanup(s.srv.Close)

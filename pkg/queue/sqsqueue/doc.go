@@ -1,3 +1,3 @@
 // Package sqsqueue is the Amazon SQS queue driver (sqs://name or
-// sqs://host/account/name), built on aws-sdk-go-v2's sqs client.
+// sqs://host/account/name), speaking SQS's JSON protocol over pkg/sigv4.
 package sqsqueue

@@ -3,7 +3,9 @@ package sqsqueue
 import (
 	"bytes"
 	"context"
-	"errors"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -13,17 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go"
-
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/config"
 	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
 	"github.com/backupflow/backupflow/pkg/queue/driver"
 	"github.com/backupflow/backupflow/pkg/secret"
+	"github.com/backupflow/backupflow/pkg/sigv4"
 )
 
 // Limits of SQS standard queues.
@@ -36,16 +34,18 @@ const (
 // Cloud is the apierr.Error Cloud of SQS errors.
 const Cloud = "aws"
 
+// maxAnswer bounds what is read of an answer: ten messages of at most
+// 1 MiB each, JSON-escaped.
+const maxAnswer = 24 << 20
+
 // Options configure an SQS queue.
 type Options struct {
-	// Client, when set, is used as is and the fields below are ignored.
-	Client *sqs.Client
 	// Region, e.g. us-east-1.
 	Region string
 	// Endpoint overrides the SQS endpoint (an emulator); empty: AWS.
 	Endpoint string
 	// Credentials sign requests.
-	Credentials aws.CredentialsProvider
+	Credentials sigv4.Credentials
 	// HTTPClient carries requests; default: 35 s timeout, above the
 	// longest long poll.
 	HTTPClient *http.Client
@@ -119,10 +119,8 @@ func openURL(ctx context.Context, u *url.URL, env openurl.Env) (*queue.Queue, er
 	if st.AccessKeyID == "" || !st.SecretAccessKey.IsSet() {
 		return nil, apierr.Invalid("sqs needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Lambda the execution role provides them)")
 	}
-	id, key, token := st.AccessKeyID, st.SecretAccessKey.Reveal(), st.SessionToken.Reveal()
-	o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: token, Source: "backupflow"}, nil
-	})
+	o.Credentials = sigv4.Credentials{AccessKeyID: st.AccessKeyID, SecretAccessKey: st.SecretAccessKey.Reveal(),
+		SessionToken: st.SessionToken.Reveal()}
 	target := u.Host
 	if u.Path != "" && u.Path != "/" {
 		base := "https://" + u.Host
@@ -134,46 +132,49 @@ func openURL(ctx context.Context, u *url.URL, env openurl.Env) (*queue.Queue, er
 	return Open(ctx, target, &o)
 }
 
+// sqsDriver speaks SQS's JSON protocol (AWS JSON 1.0) itself: four
+// operations do not need the SDK, whose init the Lambda cold start paid
+// for (docs/benchmarks.md). sqsemu checks every request's signature with
+// the SDK's signer, and interop runs the SDK's client against the emulator.
 type sqsDriver struct {
-	client *sqs.Client
-	url    string
+	hc       *http.Client
+	endpoint string // the service endpoint every operation is posted to
+	signer   sigv4.Signer
+	url      string // the queue's URL
 }
 
 func newDriver(ctx context.Context, queueURL string, o Options) (*sqsDriver, error) {
 	if queueURL == "" {
 		return nil, apierr.Invalid("empty queue URL or name")
 	}
-	c := o.Client
-	if c == nil {
-		if o.Region == "" {
-			return nil, apierr.Invalid("no region")
-		}
-		if o.Credentials == nil {
-			return nil, apierr.Invalid("no credentials")
-		}
-		hc := o.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: MaxWait + 15*time.Second}
-		}
-		so := sqs.Options{
-			Region:      o.Region,
-			Credentials: o.Credentials,
-			HTTPClient:  bufferingClient{hc},
-			// Retries are the flows' decision, by error kind.
-			Retryer: aws.NopRetryer{},
-		}
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-		c = sqs.New(so)
+	if o.Region == "" {
+		return nil, apierr.Invalid("no region")
 	}
-	d := &sqsDriver{client: c, url: queueURL}
+	if o.Credentials.AccessKeyID == "" || o.Credentials.SecretAccessKey == "" {
+		return nil, apierr.Invalid("no credentials")
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: MaxWait + 15*time.Second}
+	}
+	endpoint := strings.TrimSuffix(o.Endpoint, "/") + "/"
+	if o.Endpoint == "" {
+		endpoint = "https://sqs." + o.Region + ".amazonaws.com/"
+	}
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, apierr.Invalid("endpoint %q: want http(s)://host[:port]", o.Endpoint)
+	}
+	d := &sqsDriver{hc: hc, endpoint: endpoint, url: queueURL,
+		signer: sigv4.Signer{Service: "sqs", Region: o.Region, Credentials: o.Credentials}}
 	if !strings.Contains(queueURL, "://") {
-		out, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queueURL)})
-		if err != nil {
-			return nil, convert("GetQueueUrl", err)
+		var out struct{ QueueUrl string }
+		if err := d.call(ctx, "GetQueueUrl", map[string]any{"QueueName": queueURL}, &out); err != nil {
+			return nil, err
 		}
-		d.url = aws.ToString(out.QueueUrl)
+		if out.QueueUrl == "" {
+			return nil, fmt.Errorf("sqs GetQueueUrl: the answer names no queue URL")
+		}
+		d.url = out.QueueUrl
 	}
 	return d, nil
 }
@@ -182,106 +183,135 @@ func (d *sqsDriver) MaxDelay() time.Duration { return MaxDelay }
 func (d *sqsDriver) MaxBatch() int           { return MaxBatch }
 func (d *sqsDriver) Close() error            { return nil }
 
-func seconds(d time.Duration) int32 {
-	return int32(math.Ceil(d.Seconds()))
+func seconds(d time.Duration) int {
+	return int(math.Ceil(d.Seconds()))
+}
+
+func md5Hex(s string) string {
+	h := md5.Sum([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 func (d *sqsDriver) Send(ctx context.Context, body []byte, delay time.Duration) (string, error) {
-	out, err := d.client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:     aws.String(d.url),
-		MessageBody:  aws.String(string(body)),
-		DelaySeconds: seconds(delay),
-	})
-	if err != nil {
-		return "", convert("SendMessage", err)
+	var out struct{ MessageId, MD5OfMessageBody string }
+	in := map[string]any{"QueueUrl": d.url, "MessageBody": string(body), "DelaySeconds": seconds(delay)}
+	if err := d.call(ctx, "SendMessage", in, &out); err != nil {
+		return "", err
 	}
-	return aws.ToString(out.MessageId), nil
+	// As the SDK does: a digest that does not match means the body was
+	// changed on the way; what was queued is unknown, so it is ambiguous.
+	if out.MD5OfMessageBody != md5Hex(string(body)) {
+		return "", fmt.Errorf("sqs SendMessage: MD5OfMessageBody %q does not match the body sent: %w", out.MD5OfMessageBody, apierr.ErrAmbiguous)
+	}
+	return out.MessageId, nil
 }
 
 func (d *sqsDriver) Receive(ctx context.Context, n int, wait time.Duration) ([]driver.Message, error) {
-	out, err := d.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(d.url),
-		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             seconds(min(wait, MaxWait)),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-	})
-	if err != nil {
-		return nil, convert("ReceiveMessage", err)
+	var out struct {
+		Messages []struct {
+			MessageId, ReceiptHandle, Body, MD5OfBody string
+			Attributes                                map[string]string
+		}
+	}
+	in := map[string]any{"QueueUrl": d.url, "MaxNumberOfMessages": n, "WaitTimeSeconds": seconds(min(wait, MaxWait)),
+		"MessageSystemAttributeNames": []string{"ApproximateReceiveCount"}}
+	if err := d.call(ctx, "ReceiveMessage", in, &out); err != nil {
+		return nil, err
 	}
 	ms := make([]driver.Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		count, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-		ms = append(ms, driver.Message{
-			ID: aws.ToString(m.MessageId), Body: []byte(aws.ToString(m.Body)),
-			Receipt: aws.ToString(m.ReceiptHandle), Receives: max(count, 1),
-		})
+		if m.MD5OfBody != md5Hex(m.Body) {
+			return nil, fmt.Errorf("sqs ReceiveMessage: message %s: MD5OfBody %q does not match its body: %w", m.MessageId, m.MD5OfBody, apierr.ErrAmbiguous)
+		}
+		count, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+		ms = append(ms, driver.Message{ID: m.MessageId, Body: []byte(m.Body), Receipt: m.ReceiptHandle, Receives: max(count, 1)})
 	}
 	return ms, nil
 }
 
 func (d *sqsDriver) Delete(ctx context.Context, receipt string) error {
-	_, err := d.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(d.url), ReceiptHandle: aws.String(receipt)})
+	err := d.call(ctx, "DeleteMessage", map[string]any{"QueueUrl": d.url, "ReceiptHandle": receipt}, nil)
+	if c := apierr.Code(err); c == "ReceiptHandleIsInvalid" || c == "InvalidParameterValue" {
+		return fmt.Errorf("%w: %w", driver.ErrInvalidReceipt, err)
+	}
+	return err
+}
+
+// call posts one operation and decodes its answer into out (nil: ignore
+// it). Errors are classified here, in one place.
+func (d *sqsDriver) call(ctx context.Context, action string, in, out any) error {
+	body, err := json.Marshal(in)
 	if err != nil {
-		err = convert("DeleteMessage", err)
-		if c := apierr.Code(err); c == "ReceiptHandleIsInvalid" || c == "InvalidParameterValue" {
-			return fmt.Errorf("%w: %w", driver.ErrInvalidReceipt, err)
-		}
-		return err
+		return fmt.Errorf("sqs %s: encode: %w", action, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sqs %s: %w", action, err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "AmazonSQS."+action)
+	// SQS answers the legacy query-protocol error codes in
+	// x-amzn-query-error when asked; they are the documented ones.
+	req.Header.Set("X-Amzn-Query-Mode", "true")
+	d.signer.Sign(req, sigv4.PayloadHash(body), time.Now())
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("sqs %s: %w", action, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		// The call may have happened: ambiguous, like a dropped connection.
+		return fmt.Errorf("sqs %s: read the answer: %w: %w", action, apierr.ErrAmbiguous, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return apiError(action, resp, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("sqs %s: decode the answer: %w: %w", action, apierr.ErrAmbiguous, err)
 	}
 	return nil
 }
 
-// convert turns an SQS answer into an *apierr.Error with a kind; transport
-// failures stay as they are (apierr.KindOf calls them ambiguous).
-func convert(action string, err error) error {
-	status := 0
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
+// apiError classifies a refusal. An answer without SQS's JSON error shape
+// is a gateway's, not the API's, and is classified by status alone.
+func apiError(action string, resp *http.Response, raw []byte) error {
+	status := resp.StatusCode
+	var e struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Msg     string `json:"Message"`
 	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		if k, ok := apierr.ClassifyStatus(status); ok {
-			// A gateway's answer, not the API's.
-			return &apierr.Error{Cloud: Cloud, Service: "sqs", Action: action, Code: "HTTP" + strconv.Itoa(status),
-				Message: http.StatusText(status), HTTPStatus: status, Kind: k, Err: err}
+	if json.Unmarshal(raw, &e) != nil || e.Type == "" {
+		k, ok := apierr.ClassifyStatus(status)
+		if !ok {
+			k = apierr.Permanent
 		}
-		return fmt.Errorf("sqs %s: %w", action, err)
+		return &apierr.Error{Cloud: Cloud, Service: "sqs", Action: action, Code: "HTTP" + strconv.Itoa(status),
+			Message: http.StatusText(status), HTTPStatus: status, Kind: k}
+	}
+	code := e.Type
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	code, _, _ = strings.Cut(code, ":")
+	if q, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Query-Error"), ";"); q != "" {
+		code = q
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = e.Msg
 	}
 	kind := apierr.Permanent
-	switch code := ae.ErrorCode(); {
+	switch {
 	case code == "RequestThrottled" || code == "ThrottlingException" || code == "OverLimit" || status == http.StatusTooManyRequests:
 		kind = apierr.RetryLater
-	case status >= 500 || ae.ErrorFault() == smithy.FaultServer:
+	case status >= 500:
 		kind = apierr.RetryAfterLookup
 	}
-	reqID := ""
-	var rid interface{ ServiceRequestID() string }
-	if errors.As(err, &rid) {
-		reqID = rid.ServiceRequestID()
-	}
-	return &apierr.Error{Cloud: Cloud, Service: "sqs", Action: action, Code: ae.ErrorCode(), Message: ae.ErrorMessage(),
-		RequestID: reqID, HTTPStatus: status, Kind: kind, Err: err}
-}
-
-// bufferingClient hands the transport a request body of its own. smithy-go
-// closes the request body as soon as Do returns, and when that lands before
-// net/http's writer has read the body to EOF the transport closes the
-// connection under the response being read ("use of closed network
-// connection", seen here under load; aws-sdk-go-v2#2737). Our request
-// bodies are at most about 1 MiB, so a copy is cheap.
-type bufferingClient struct{ c *http.Client }
-
-func (b bufferingClient) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		buf, err := io.ReadAll(r.Body)
-		_ = r.Body.Close() // a read error below matters; a close error does not
-		if err != nil {
-			return nil, fmt.Errorf("buffer request body: %w", err)
-		}
-		r.Body = io.NopCloser(bytes.NewReader(buf))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-		r.ContentLength = int64(len(buf))
-	}
-	return b.c.Do(r)
+	return &apierr.Error{Cloud: Cloud, Service: "sqs", Action: action, Code: code, Message: msg,
+		RequestID: resp.Header.Get("X-Amzn-Requestid"), HTTPStatus: status, Kind: kind}
 }

@@ -3,6 +3,9 @@ package sqsqueue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/openurl"
 	"github.com/backupflow/backupflow/pkg/queue"
+	"github.com/backupflow/backupflow/pkg/sigv4"
 )
 
 func TestErrorsAreClassified(t *testing.T) {
@@ -59,9 +63,7 @@ func TestMissingQueueIsPermanent(t *testing.T) {
 func TestWrongAccessKey(t *testing.T) {
 	s := newStack(t, sqsemu.Options{})
 	s.emu.CreateQueue("q")
-	other := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: "AKIAOTHER", SecretAccessKey: "x"}, nil
-	})
+	other := sigv4.Credentials{AccessKeyID: "AKIAOTHER", SecretAccessKey: "x"}
 	_, err := Open(context.Background(), "q", &Options{Region: "us-east-1", Endpoint: s.srv.URL, Credentials: other})
 	if apierr.Code(err) != "InvalidClientTokenId" {
 		t.Fatalf("Open with another key = %v; want InvalidClientTokenId", err)
@@ -71,7 +73,10 @@ func TestWrongAccessKey(t *testing.T) {
 func TestChangeVisibilityAndAttributes(t *testing.T) {
 	s := newStack(t, sqsemu.Options{})
 	s.emu.CreateQueue("cv")
-	c := sqs.New(sqs.Options{Region: "us-east-1", Credentials: staticCreds, BaseEndpoint: aws.String(s.srv.URL), Retryer: aws.NopRetryer{}})
+	sdkCreds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}, nil
+	})
+	c := sqs.New(sqs.Options{Region: "us-east-1", Credentials: sdkCreds, BaseEndpoint: aws.String(s.srv.URL), Retryer: aws.NopRetryer{}})
 	ctx := context.Background()
 	u, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("cv")})
 	if err != nil {
@@ -125,5 +130,63 @@ func TestOpenURL(t *testing.T) {
 	}
 	if _, err := queue.Open(context.Background(), "sqs://jobs?endpoint="+s.srv.URL, openurl.Env{}); !errors.Is(err, apierr.ErrInvalidInput) {
 		t.Errorf("Open without credentials = %v; want ErrInvalidInput", err)
+	}
+}
+
+// TestWrongSecretIsRefused: the emulator recomputes each signature with the
+// SDK's signer, so the conformance suite passing means ours match.
+func TestWrongSecretIsRefused(t *testing.T) {
+	s := newStack(t, sqsemu.Options{})
+	s.emu.CreateQueue("q")
+	wrong := sigv4.Credentials{AccessKeyID: testKeyID, SecretAccessKey: "not-the-secret"}
+	_, err := Open(context.Background(), "q", &Options{Region: "us-east-1", Endpoint: s.srv.URL, Credentials: wrong})
+	if apierr.Code(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("Open with a wrong secret = %v; want SignatureDoesNotMatch", err)
+	}
+}
+
+// TestDigestMismatch: an answer whose MD5 does not match the body fails
+// the call, as the SDK's check did; a send's is ambiguous, not permanent.
+func TestDigestMismatch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Amz-Target") {
+		case "AmazonSQS.SendMessage":
+			fmt.Fprint(w, `{"MessageId":"m1","MD5OfMessageBody":"00000000000000000000000000000000"}`)
+		case "AmazonSQS.ReceiveMessage":
+			fmt.Fprint(w, `{"Messages":[{"MessageId":"m1","ReceiptHandle":"r","Body":"x","MD5OfBody":"0"}]}`)
+		}
+	}))
+	defer srv.Close()
+	q, err := Open(context.Background(), srv.URL+"/1/q", &Options{Region: "us-east-1", Endpoint: srv.URL, Credentials: staticCreds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Send(context.Background(), []byte("x"), 0); err == nil || apierr.KindOf(err) == apierr.Permanent {
+		t.Errorf("Send with a wrong digest = %v (kind %v); want an ambiguous error", err, apierr.KindOf(err))
+	}
+	if ms, err := q.Receive(context.Background(), 1, 0); err == nil {
+		t.Errorf("Receive with a wrong digest = %v; want an error", ms)
+	}
+}
+
+// TestGatewayAnswers: a refusal without SQS's JSON error is classified by
+// its status alone.
+func TestGatewayAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		want   apierr.Kind
+	}{{502, apierr.RetryAfterLookup}, {503, apierr.RetryLater}, {429, apierr.RetryLater}, {403, apierr.Permanent}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "<html>busy</html>", tt.status)
+		}))
+		q, err := Open(context.Background(), srv.URL+"/1/q", &Options{Region: "us-east-1", Endpoint: srv.URL, Credentials: staticCreds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = q.Send(context.Background(), []byte("x"), 0)
+		if apierr.KindOf(err) != tt.want || apierr.Code(err) != fmt.Sprintf("HTTP%d", tt.status) {
+			t.Errorf("HTTP %d: Send = %v (kind %v); want kind %v", tt.status, err, apierr.KindOf(err), tt.want)
+		}
+		srv.Close()
 	}
 }
