@@ -69,11 +69,11 @@ package: build ## one zip per function per platform, binary at the zip root
 cli: ## build the operator CLI into bin/
 	CGO_ENABLED=0 $(GO) build $(CLIFLAGS) -o bin/backupflow ./cmd/backupflow
 
-bench: ## the fleet simulation, 30 nights of retention, per-function footprint and the real-time drain window, with baselines
+bench: ## the fleet simulation, 30 nights of retention, per-function footprint and the real-time windows (SCF drain, Lambda SQS batches), with baselines
 	$(GO) run ./cmd/backupflow simulate --instances 10000 --faults 0.1 --duplicates 0.1 --strategies backupflow,oracle,fixed-30s,rescan-10m
 	$(GO) run ./cmd/backupflow simulate --retention keep-last=7 --instances 200 --faults 0.1 --duplicates 0.1
 	$(GO) run ./cmd/backupflow footprint
-	$(GO) test -run '^$$' -bench NightlyWindowRealTime -benchtime 1x ./internal/reliability/
+	$(GO) test -run '^$$' -bench 'NightlyWindow(RealTime|Lambda)' -benchtime 1x ./internal/reliability/
 
 fuzz: ## run every fuzz target for $(FUZZTIME) each (FUZZTIME=10s for a quick pass); crashers land in testdata/fuzz/
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -98,7 +98,8 @@ func (f Function) Handler(a *App, wrap func(function.Receiver) function.Receiver
 	if q != nil && wrap != nil {
 		q = wrap(q)
 	}
-	return f.build(a.Service, q, function.Options{Logger: a.Log, Now: a.Now, Sleep: a.Sleep, Pace: f.Pace, Headroom: f.Headroom, Workers: a.Cfg.DrainWorkers}), nil
+	return f.build(a.Service, q, function.Options{Logger: a.Log, Now: a.Now, Sleep: a.Sleep, Pace: f.Pace, Headroom: f.Headroom, Workers: a.Cfg.DrainWorkers,
+		Consumers: a.Cfg.Consumers}), nil
 }
 
 // Main is what an event function's main runs: the table's handler for name,

@@ -55,6 +55,10 @@ type Config struct {
 	// DrainWorkers: how many messages a drain handles at once
 	// (function.DefaultWorkers says why 8; a test keeps the two equal).
 	DrainWorkers int `env:"BACKUPFLOW_DRAIN_WORKERS" default:"8"`
+	// Consumers: each instance of create-backup paces creates at 1/Consumers
+	// of the limits (docs/operations.md: 1 measured best with Lambda's
+	// MaximumConcurrency 2).
+	Consumers int `env:"BACKUPFLOW_CONSUMERS" default:"1"`
 	// NotifyLease: how long a redelivery waits for an outcome's claimant to
 	// notify before sending the notification itself (docs/reliability.md).
 	NotifyLease time.Duration `env:"BACKUPFLOW_NOTIFY_LEASE" default:"30s"`
@@ -120,7 +124,7 @@ func LoadFrom(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// maxDrainWorkers bounds BACKUPFLOW_DRAIN_WORKERS: past the products'
+// maxDrainWorkers bounds BACKUPFLOW_DRAIN_WORKERS (and BACKUPFLOW_CONSUMERS): past the products'
 // combined create rate times a call's latency more workers only wait for
 // the pacer, and each holds a connection and a message's memory.
 const maxDrainWorkers = 64
@@ -145,6 +149,9 @@ func (c Config) validate() error {
 	if c.ReportURL != "" && (!c.ReportSecret.IsSet() || c.ReportLinkTTL <= 0 ||
 		!(strings.HasPrefix(c.ReportURL, "https://") || strings.HasPrefix(c.ReportURL, "http://"))) {
 		return fmt.Errorf("config: BACKUPFLOW_REPORT_URL wants an http(s) URL, BACKUPFLOW_REPORT_SECRET and a positive BACKUPFLOW_REPORT_LINK_TTL")
+	}
+	if c.Consumers < 1 || c.Consumers > maxDrainWorkers {
+		return fmt.Errorf("config: BACKUPFLOW_CONSUMERS must be from 1 to %d (got %d)", maxDrainWorkers, c.Consumers)
 	}
 	if c.DrainWorkers < 1 || c.DrainWorkers > maxDrainWorkers {
 		return fmt.Errorf("config: BACKUPFLOW_DRAIN_WORKERS must be from 1 to %d (got %d)", maxDrainWorkers, c.DrainWorkers)

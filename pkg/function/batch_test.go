@@ -1,0 +1,139 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/backupflow/backupflow/internal/clocktest"
+	"github.com/backupflow/backupflow/pkg/event"
+	"github.com/backupflow/backupflow/pkg/job"
+	"github.com/backupflow/backupflow/pkg/provider"
+)
+
+// sqsBatch is the event Lambda's SQS event source pushes: one record per
+// create step, the products in turn.
+func sqsBatch(t *testing.T, products ...provider.Product) []byte {
+	t.Helper()
+	type record struct {
+		MessageID      string            `json:"messageId"`
+		ReceiptHandle  string            `json:"receiptHandle"`
+		Body           string            `json:"body"`
+		Attributes     map[string]string `json:"attributes"`
+		EventSource    string            `json:"eventSource"`
+		EventSourceARN string            `json:"eventSourceARN"`
+		AWSRegion      string            `json:"awsRegion"`
+	}
+	var ev struct {
+		Records []record `json:"Records"`
+	}
+	for i, p := range products {
+		id := fmt.Sprintf("%s%08d", map[provider.Product]string{provider.MySQL: "cdb-", provider.SQLServer: "mssql-", provider.MongoDB: "cmgo-"}[p], i)
+		m := job.Message{JobID: "j" + id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id, Name: job.Name("j" + id)}}
+		body, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Records = append(ev.Records, record{MessageID: "m" + strconv.Itoa(i), ReceiptHandle: "r" + strconv.Itoa(i), Body: string(body),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
+			EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:backupflow-work", AWSRegion: "us-east-1"})
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSQSBatchIsPacedAtItsShare: a pushed batch's creates keep to their
+// product's limit, divided by Options.Consumers. The batch was unpaced:
+// its creates went out as fast as the calls returned.
+func TestSQSBatchIsPacedAtItsShare(t *testing.T) {
+	for _, consumers := range []int{1, 2} {
+		t.Run(fmt.Sprint("consumers=", consumers), func(t *testing.T) {
+			clk := clocktest.New(time.Unix(1_700_000_000, 0))
+			cloud := &startClock{now: clk.Now, at: map[provider.Product][]time.Time{}}
+			svc, work, _, _ := newServiceWith(t, cloud)
+			o := quiet()
+			o.Now, o.Pace, o.Sleep, o.Workers, o.Consumers = clk.Now, true, clk.Sleep, virtualWorkers, consumers
+			out, err := CreateBackup(svc, work, o)(context.Background(),
+				sqsBatch(t, provider.MySQL, provider.MongoDB, provider.MySQL, provider.MongoDB, provider.MySQL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var br event.BatchResponse
+			if err := json.Unmarshal(out, &br); err != nil || len(br.BatchItemFailures) != 0 {
+				t.Fatalf("reply %s, %v; want no failed record", out, err)
+			}
+			gap := time.Duration(float64(time.Second) / provider.LimitsOf(provider.MySQL, provider.Backup).CreatePerSecond * float64(consumers))
+			at := cloud.at[provider.MySQL]
+			if len(at) != 3 || len(cloud.at[provider.MongoDB]) != 2 {
+				t.Fatalf("creates reached the cloud: %v; want 3 MySQL and 2 MongoDB", cloud.at)
+			}
+			for i := 1; i < len(at); i++ {
+				if d := at[i].Sub(at[i-1]); d != gap {
+					t.Errorf("MySQL create %d came %s after the one before; want %s (5/s shared by %d)", i, d, gap, consumers)
+				}
+			}
+		})
+	}
+}
+
+// TestSQSBatchOverlapsSlowCalls: a pushed batch is handled by the drain's
+// workers, so its creates' calls overlap instead of queueing one behind
+// another (the batch was serial: at 100 ms a call, ten a second per
+// consumer whatever the limits allowed).
+func TestSQSBatchOverlapsSlowCalls(t *testing.T) {
+	cloud := &slowCloud{delay: 50 * time.Millisecond}
+	svc, work, _, _ := newServiceWith(t, cloud)
+	o := quiet()
+	o.Pace = true
+	batch := sqsBatch(t, provider.MongoDB, provider.MongoDB, provider.MongoDB, provider.MongoDB, provider.MongoDB, provider.MongoDB)
+	out, err := CreateBackup(svc, work, o)(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil || len(br.BatchItemFailures) != 0 || cloud.starts != 6 {
+		t.Fatalf("reply %s, %d creates; want six creates and no failed record", out, cloud.starts)
+	}
+	if cloud.most < 2 {
+		t.Errorf("at most %d create in flight; want the batch's calls to overlap", cloud.most)
+	}
+}
+
+// TestSQSBatchReportsWhatFailed: of a pushed batch, exactly the records
+// not handled are named for redelivery, the unreadable one among them.
+func TestSQSBatchReportsWhatFailed(t *testing.T) {
+	cloud := &failFor{product: provider.SQLServer}
+	svc, work, _, _ := newServiceWith(t, cloud)
+	batch := sqsBatch(t, provider.MongoDB, provider.SQLServer, provider.MongoDB)
+	out, err := CreateBackup(svc, work, quiet())(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil {
+		t.Fatal(err)
+	}
+	if len(br.BatchItemFailures) != 1 || br.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Errorf("failures %+v; want exactly m1", br.BatchItemFailures)
+	}
+}
+
+// failFor panics starting a create of its product, as a broken answer
+// once did; HandleSafely turns that into this message's failure.
+type failFor struct {
+	stubProvider
+	product provider.Product
+}
+
+func (p *failFor) Start(ctx context.Context, spec provider.Spec) (provider.Ref, error) {
+	if spec.Product == p.product {
+		panic("broken answer")
+	}
+	return p.stubProvider.Start(ctx, spec)
+}
