@@ -137,3 +137,25 @@ func (p *failFor) Start(ctx context.Context, spec provider.Spec) (provider.Ref, 
 	}
 	return p.stubProvider.Start(ctx, spec)
 }
+
+// TestSQSBatchInsideTheHeadroom: a pushed batch is handled even when less
+// than the drain's headroom is left: the headroom keeps a drain from
+// taking more, and a pushed batch takes nothing more (interop's Lambda
+// cases run poll-status with a timeout below its 15 s headroom; the
+// batch failed every record).
+func TestSQSBatchInsideTheHeadroom(t *testing.T) {
+	cloud := &stubProvider{}
+	svc, work, _, _ := newServiceWith(t, cloud)
+	o := quiet()
+	o.Pace, o.Headroom = true, 15*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := CreateBackup(svc, work, o)(ctx, sqsBatch(t, provider.MongoDB, provider.MySQL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil || len(br.BatchItemFailures) != 0 || cloud.starts != 2 {
+		t.Errorf("reply %s, %d creates; want both records handled", out, cloud.starts)
+	}
+}

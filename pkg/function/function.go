@@ -292,6 +292,10 @@ func batch(ctx context.Context, svc *flow.Service, tr *event.Trigger, o Options)
 		p.ms = append(p.ms, queue.Message{ID: m.ID, Body: m.Body, Receipt: strconv.Itoa(i), Receives: m.Receives})
 	}
 	if len(p.ms) > 0 {
+		// No headroom: it keeps a drain from taking more messages near the
+		// deadline, and a pushed batch takes none; with it, a function whose
+		// timeout is below the headroom failed every record.
+		o.Headroom = 0
 		if _, err := drain(ctx, svc, p, o); err != nil {
 			// What it did not finish is reported failed below.
 			o.Logger.Error("batch stopped early", "err", err)
