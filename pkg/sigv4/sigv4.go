@@ -58,6 +58,10 @@ func PayloadHash(body []byte) string {
 // paths need no escaping (SQS posts to "/").
 func (s Signer) Sign(r *http.Request, payloadHash string, at time.Time) {
 	at = at.UTC()
+	// net/http sends r.Host when set, else the URL's host with its port:
+	// the host signed must be the one sent (a default port is dropped from
+	// both, as the SDK does).
+	r.Host = hostOf(r.URL, r.Host)
 	r.Header.Set("X-Amz-Date", at.Format(timeFormat))
 	if s.Credentials.SessionToken != "" {
 		r.Header.Set("X-Amz-Security-Token", s.Credentials.SessionToken)
@@ -177,11 +181,12 @@ func hostOf(u *url.URL, host string) string {
 	return host
 }
 
-// squeeze trims v and collapses each run of spaces to one.
+// squeeze collapses each run of spaces to one and trims white space off
+// both ends, as net/http does to a value it sends and the SDK to one it
+// signs.
 func squeeze(v string) string {
-	v = strings.Trim(v, " ")
 	for strings.Contains(v, "  ") {
 		v = strings.ReplaceAll(v, "  ", " ")
 	}
-	return v
+	return strings.TrimSpace(v)
 }

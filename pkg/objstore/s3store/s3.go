@@ -104,6 +104,11 @@ func escapePath(p string) string {
 // do sends one signed request and returns the answer when it is a 2xx;
 // the caller closes its body.
 func (s *Store) do(ctx context.Context, action, method, bucket, key string, query url.Values, header http.Header, body []byte) (*http.Response, error) {
+	if key == "" && action != "ListObjectsV2" {
+		// Addressed as the bucket itself it would be DeleteBucket,
+		// CreateBucket or a listing read as the object.
+		return nil, apierr.Invalid("objstore: s3 %s %s: empty key", action, bucket)
+	}
 	u, err := s.objectURL(bucket, key, query)
 	if err != nil {
 		return nil, err
@@ -118,6 +123,9 @@ func (s *Store) do(ctx context.Context, action, method, bucket, key string, quer
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	// Asked for nothing, net/http asks for gzip and un-gzips the answer: an
+	// object stored gzip-encoded would read as other bytes than stored.
+	req.Header.Set("Accept-Encoding", "identity")
 	hash := sigv4.PayloadHash(body)
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	s.signer.Sign(req, hash, time.Now())

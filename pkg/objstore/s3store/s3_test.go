@@ -188,3 +188,53 @@ func TestAddressing(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyKeyIsRefused: an object call with an empty key (an event can
+// carry one) is refused before any request. Addressed as the bucket it
+// was DELETE /bucket (DeleteBucket), PUT /bucket (CreateBucket), and a
+// GET read the bucket's listing as the object.
+func TestEmptyKeyIsRefused(t *testing.T) {
+	rec := &recorder{status: 204}
+	s, err := s3store.New(s3store.Config{Region: "us-east-1", AccessKeyID: "AK", SecretAccessKey: "sk", Endpoint: "http://127.0.0.1:1",
+		HTTPClient: &http.Client{Transport: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Head":      func() error { _, err := s.Head(ctx, "bk", ""); return err },
+		"Get":       func() error { _, err := s.Get(ctx, "bk", ""); return err },
+		"ReadMagic": func() error { _, err := s.ReadMagic(ctx, "bk", ""); return err },
+		"Put":       func() error { return s.Put(ctx, "bk", "", []byte("x"), false) },
+		"Delete":    func() error { return s.Delete(ctx, "bk", "") },
+		"Presign":   func() error { _, err := s.Presign(ctx, "bk", "", time.Hour); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, apierr.ErrInvalidInput) {
+			t.Errorf("%s(bk, \"\") = %v; want ErrInvalidInput", name, err)
+		}
+	}
+	if len(rec.urls) != 0 {
+		t.Errorf("requests sent: %v; want none", rec.urls)
+	}
+}
+
+// TestGetReturnsTheStoredBytes: an object stored gzip-encoded is read as
+// stored. net/http asked for gzip on its own and un-gzipped the answer,
+// so Get and ReadMagic saw different bytes.
+func TestGetReturnsTheStoredBytes(t *testing.T) {
+	stored := []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x2a\xc9\xc8\x2c\x06\x04\x00\x00\xff\xff\xaa\x8c\xff\x76\x04\x00\x00\x00")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(stored)
+	}))
+	defer srv.Close()
+	s, err := s3store.New(s3store.Config{Region: "us-east-1", AccessKeyID: "AK", SecretAccessKey: "sk", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(context.Background(), "bk", "k.gz")
+	if err != nil || string(got) != string(stored) {
+		t.Errorf("Get = %q, %v; want the %d stored bytes", got, err, len(stored))
+	}
+}
