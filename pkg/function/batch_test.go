@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -157,5 +158,117 @@ func TestSQSBatchInsideTheHeadroom(t *testing.T) {
 	var br event.BatchResponse
 	if err := json.Unmarshal(out, &br); err != nil || len(br.BatchItemFailures) != 0 || cloud.starts != 2 {
 		t.Errorf("reply %s, %d creates; want both records handled", out, cloud.starts)
+	}
+}
+
+// TestSQSBatchRepliesBeforeItsDeadline: a batch whose paced slots run past
+// the invocation's deadline handles what fits and names the rest before
+// the deadline. It slept to its slots past the deadline: the platform had
+// timed the invocation out, the reply was lost, and SQS redelivered the
+// whole batch, handled records too.
+func TestSQSBatchRepliesBeforeItsDeadline(t *testing.T) {
+	cloud := &stubProvider{}
+	svc, work, _, _ := newServiceWith(t, cloud)
+	o := quiet()
+	o.Pace = true
+	ps := make([]provider.Product, 10)
+	for i := range ps {
+		ps[i] = provider.MySQL // 5/s: 1.8 s of slots
+	}
+	deadline := time.Now().Add(time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	out, err := CreateBackup(svc, work, o)(ctx, sqsBatch(t, ps...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !time.Now().Before(deadline) {
+		t.Fatalf("replied %s after the deadline", time.Since(deadline))
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil {
+		t.Fatal(err)
+	}
+	if failed := len(br.BatchItemFailures); cloud.starts+failed != 10 || cloud.starts == 0 || failed == 0 {
+		t.Errorf("%d creates started, %d records named failed; want some of each, 10 in all", cloud.starts, failed)
+	}
+}
+
+// TestDrainRunsOneCopyAtATime: two copies of a message in one batch, one
+// received too often, never end with the job dead-lettered while its
+// backup starts. Run at once on two workers, the give-up found nothing
+// handled yet and dead-lettered the job the other copy was starting.
+func TestDrainRunsOneCopyAtATime(t *testing.T) {
+	for i := range 20 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			cloud := &slowCloud{delay: 20 * time.Millisecond}
+			svc, work, _, dead := newServiceWith(t, cloud)
+			var ev map[string][]map[string]any
+			if err := json.Unmarshal(sqsBatch(t, provider.MongoDB, provider.MongoDB), &ev); err != nil {
+				t.Fatal(err)
+			}
+			c := maps.Clone(ev["Records"][0])
+			c["attributes"] = map[string]string{"ApproximateReceiveCount": "11"}
+			ev["Records"][1] = c
+			b, _ := json.Marshal(ev)
+			o := quiet()
+			o.Pace = true
+			if _, err := CreateBackup(svc, work, o)(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			ds, _ := dead.Receive(context.Background(), 10, 0)
+			if cloud.starts > 0 && len(ds) > 0 {
+				t.Errorf("the job's backup was started (%d) and the job dead-lettered", cloud.starts)
+			}
+		})
+	}
+}
+
+// TestSQSBatchRedeliveriesMakeProgress: under a short timeout, each
+// redelivery of what the last reply named starts more, until all is done.
+func TestSQSBatchRedeliveriesMakeProgress(t *testing.T) {
+	cloud := &stubProvider{}
+	svc, work, _, _ := newServiceWith(t, cloud)
+	o := quiet()
+	o.Pace = true
+	ps := make([]provider.Product, 10)
+	for i := range ps {
+		ps[i] = provider.MySQL
+	}
+	var ev struct{ Records []map[string]any }
+	if err := json.Unmarshal(sqsBatch(t, ps...), &ev); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; len(ev.Records) > 0; round++ {
+		if round > 6 {
+			t.Fatalf("%d records still failed after 6 invocations of 1 s", len(ev.Records))
+		}
+		b, _ := json.Marshal(ev)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		before := cloud.starts
+		out, err := CreateBackup(svc, work, o)(ctx, b)
+		cancel()
+		var br event.BatchResponse
+		if err != nil || json.Unmarshal(out, &br) != nil {
+			t.Fatalf("round %d: %s, %v", round, out, err)
+		}
+		if cloud.starts == before {
+			t.Fatalf("round %d started nothing new", round)
+		}
+		failed := map[string]bool{}
+		for _, f := range br.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		var next []map[string]any
+		for _, r := range ev.Records {
+			if failed[r["messageId"].(string)] {
+				r["attributes"] = map[string]string{"ApproximateReceiveCount": strconv.Itoa(round + 1)}
+				next = append(next, r)
+			}
+		}
+		ev.Records = next
+	}
+	if cloud.starts != 10 {
+		t.Errorf("%d creates started; want each of the 10 once", cloud.starts)
 	}
 }

@@ -167,7 +167,7 @@ func CreateBackup(svc *flow.Service, work Receiver, o Options) invoke.Handler {
 			// The drain timer (SCF) also mends jobs whose message a queue
 			// lost; the sweep spaces itself out (flow.Config.SweepEvery).
 			sweep(ctx, svc, o, false)
-			return drain(ctx, svc, work, o)
+			return drain(ctx, svc, work, o, time.Time{})
 		case event.SCFTimer, event.Schedule:
 			sel, err := flow.ParseSelection(tr.Timer.Message)
 			if err != nil {
@@ -257,7 +257,7 @@ func PollStatus(svc *flow.Service, poll Receiver, o Options) invoke.Handler {
 			return nil, err
 		}
 		if tr.Kind == event.SCFDrainTimer {
-			return drain(ctx, svc, poll, o)
+			return drain(ctx, svc, poll, o, time.Time{})
 		}
 		return batch(ctx, svc, tr, o)
 	}
@@ -296,7 +296,12 @@ func batch(ctx context.Context, svc *flow.Service, tr *event.Trigger, o Options)
 		// deadline, and a pushed batch takes none; with it, a function whose
 		// timeout is below the headroom failed every record.
 		o.Headroom = 0
-		if _, err := drain(ctx, svc, p, o); err != nil {
+		var finishBy time.Time
+		if dl, ok := invocationDeadline(ctx); ok {
+			// A short invocation keeps a quarter of what it has instead.
+			finishBy = dl.Add(-min(batchReplyMargin, dl.Sub(o.Now())/4))
+		}
+		if _, err := drain(ctx, svc, p, o, finishBy); err != nil {
 			// What it did not finish is reported failed below.
 			o.Logger.Error("batch stopped early", "err", err)
 		}
@@ -353,8 +358,10 @@ func (p *pushed) handled(receipt string) bool {
 
 // drain receives and handles due messages until the queue is empty or the
 // invocation's deadline (less headroom) is near. A message whose hand-off
-// fails is not deleted: it becomes visible again and is retried.
-func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byte, error) {
+// fails is not deleted: it becomes visible again and is retried. A
+// non-zero finishBy (a pushed batch's) is when it stops starting messages:
+// a held one whose slot is later is left, neither handled nor deleted.
+func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options, finishBy time.Time) ([]byte, error) {
 	if q == nil {
 		return nil, errors.New("drain: this function has no queue to drain")
 	}
@@ -393,7 +400,21 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 		mu   sync.Mutex // guards rep while workers run
 		busy = make(chan struct{}, o.Workers)
 	)
+	// running serialises the copies of one message (same id): run at once
+	// on two workers, a copy received too often dead-lettered the job while
+	// the other copy started it (TestDrainRunsOneCopyAtATime). One after
+	// the other, the second finds the first's work and is dropped.
+	running := map[string]*sync.Mutex{}
 	run := func(m queue.Message) {
+		mu.Lock()
+		l := running[m.ID]
+		if l == nil {
+			l = &sync.Mutex{}
+			running[m.ID] = l
+		}
+		mu.Unlock()
+		l.Lock()
+		defer l.Unlock()
 		err := handle(ctx, svc, o, m.ID, m.Receives, m.Body)
 		if err != nil {
 			o.Logger.Error("message left for redelivery", "id", m.ID, "err", err)
@@ -469,6 +490,9 @@ func drain(ctx context.Context, svc *flow.Service, q Receiver, o Options) ([]byt
 			// Held messages are finished even when late: their slots end
 			// before the headroom (at most one batch past it).
 			b := held[0]
+			if !finishBy.IsZero() && (b.at.After(finishBy) || o.Now().After(finishBy)) {
+				return nil // the rest is left for redelivery
+			}
 			held = held[1:]
 			m := b.m
 			if o.Pace {
@@ -611,3 +635,10 @@ func handle(ctx context.Context, svc *flow.Service, o Options, id string, receiv
 	}
 	return svc.HandleSafely(ctx, body)
 }
+
+// batchReplyMargin is how long before its deadline a pushed batch stops
+// starting records (at most a quarter of the invocation's time): a slot
+// later than that is left for redelivery, so the reply (which names it)
+// reaches the platform before the invocation is timed out. A record's
+// handling takes a few calls, well under it.
+const batchReplyMargin = 2 * time.Second
