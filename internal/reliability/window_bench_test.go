@@ -3,15 +3,12 @@ package reliability
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/backupflow/backupflow/internal/emulator"
-	"github.com/backupflow/backupflow/pkg/provider"
 )
 
 // cloudLatency is what each database API call costs in this benchmark:
@@ -114,15 +111,7 @@ func windowNight(b *testing.B, bin, workers string, faults float64) {
 	// delete failed stays in flight for the queue's visibility timeout
 	// (16 min) and is then dropped as a duplicate; the window is over
 	// before that.
-	made := func() int {
-		c := 0
-		for _, j := range emu.Jobs() {
-			if !j.Auto {
-				c++
-			}
-		}
-		return c
-	}
+	made := func() int { return backupsMade(emu) }
 	drains, drainErrs := 0, 0
 	for round := 0; ; round++ {
 		v, i, d := emu.CMQ.Stats("backupflow-work")
@@ -147,52 +136,39 @@ func windowNight(b *testing.B, bin, workers string, faults float64) {
 	}
 	b.StopTimer()
 
-	created := map[provider.Product][]time.Time{}
-	for _, j := range emu.Jobs() {
-		if !j.Auto {
-			created[j.Product] = append(created[j.Product], j.Created)
-		}
-	}
-	total, bound := 0, time.Duration(0)
-	var first, last time.Time
-	for _, p := range slices.Sorted(maps.Keys(created)) {
-		ts := created[p]
-		slices.SortFunc(ts, time.Time.Compare)
-		total += len(ts)
-		rate := provider.LimitsOf(p, provider.Backup).CreatePerSecond
-		floor := time.Duration(float64(len(ts)-1) / rate * float64(time.Second))
-		bound = max(bound, floor)
-		if first.IsZero() || ts[0].Before(first) {
-			first = ts[0]
-		}
-		last = later(last, ts[len(ts)-1])
-		// Per product for the reader: a fast product's creates wait
-		// behind the slow one's in the held batch, which costs the window
-		// nothing (the slowest product bounds it).
-		b.Logf("workers=%s %-9s %3d creates in %6.2fs; its own floor at %2.0f/s %6.2fs", workers, p, len(ts),
-			ts[len(ts)-1].Sub(ts[0]).Seconds(), rate, floor.Seconds())
-	}
+	// Per product for the reader: a fast product's creates wait behind the
+	// slow one's in the held batch, which costs the window nothing (the
+	// slowest product bounds it).
+	label := fmt.Sprintf("workers=%s faults=%.0f%%", workers, 100*faults)
+	total, first := reportWindow(b, emu, label, faults, front.throttled.Load())
 	if total != n {
 		b.Fatalf("%d backups created; want one per tagged instance, %d", total, n)
 	}
 	// Where the time went: creates per 5 s from the first.
 	var buckets []int
-	for _, ts := range created {
-		for _, at := range ts {
-			k := int(at.Sub(first) / (5 * time.Second))
-			for len(buckets) <= k {
-				buckets = append(buckets, 0)
-			}
-			buckets[k]++
+	for _, j := range emu.Jobs() {
+		if j.Auto {
+			continue
+		}
+		k := int(j.Created.Sub(first) / (5 * time.Second))
+		for len(buckets) <= k {
+			buckets = append(buckets, 0)
+		}
+		buckets[k]++
+	}
+	b.Logf("%s creates per 5 s: %v; drain invocations %d (%d ended in an error)", label, buckets, drains, drainErrs)
+}
+
+// backupsMade counts the backups the emulator made on request (not its
+// automatic ones).
+func backupsMade(emu *emulator.Emulator) int {
+	c := 0
+	for _, j := range emu.Jobs() {
+		if !j.Auto {
+			c++
 		}
 	}
-	b.Logf("workers=%s faults=%.0f%% creates per 5 s: %v; drain invocations %d (%d ended in an error)", workers, 100*faults, buckets, drains, drainErrs)
-	window := last.Sub(first)
-	bound = time.Duration(float64(bound) / (1 - faults))
-	b.Logf("workers=%s faults=%.0f%% window %.2fs (first create to last), bound %.2fs (slowest product, fault-adjusted): ×%.3f",
-		workers, 100*faults, window.Seconds(), bound.Seconds(), float64(window)/float64(bound))
-	b.ReportMetric(float64(window)/float64(max(bound, 1)), "window/bound")
-	b.ReportMetric(float64(front.throttled.Load()), "throttled")
+	return c
 }
 
 func later(a, b time.Time) time.Time {

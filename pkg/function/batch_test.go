@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/event"
@@ -15,22 +18,12 @@ import (
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
-// sqsBatch is the event Lambda's SQS event source pushes: one record per
-// create step, the products in turn.
+// sqsBatch is the event Lambda's SQS event source pushes, built with
+// aws-lambda-go's own types: one record per create step, the products in
+// turn.
 func sqsBatch(t *testing.T, products ...provider.Product) []byte {
 	t.Helper()
-	type record struct {
-		MessageID      string            `json:"messageId"`
-		ReceiptHandle  string            `json:"receiptHandle"`
-		Body           string            `json:"body"`
-		Attributes     map[string]string `json:"attributes"`
-		EventSource    string            `json:"eventSource"`
-		EventSourceARN string            `json:"eventSourceARN"`
-		AWSRegion      string            `json:"awsRegion"`
-	}
-	var ev struct {
-		Records []record `json:"Records"`
-	}
+	var ev events.SQSEvent
 	for i, p := range products {
 		id := fmt.Sprintf("%s%08d", map[provider.Product]string{provider.MySQL: "cdb-", provider.SQLServer: "mssql-", provider.MongoDB: "cmgo-"}[p], i)
 		m := job.Message{JobID: "j" + id, Step: job.StepCreate, Spec: provider.Spec{Op: provider.Backup, Product: p, InstanceID: id, Name: job.Name("j" + id)}}
@@ -38,7 +31,7 @@ func sqsBatch(t *testing.T, products ...provider.Product) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev.Records = append(ev.Records, record{MessageID: "m" + strconv.Itoa(i), ReceiptHandle: "r" + strconv.Itoa(i), Body: string(body),
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m" + strconv.Itoa(i), ReceiptHandle: "r" + strconv.Itoa(i), Body: string(body),
 			Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
 			EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:backupflow-work", AWSRegion: "us-east-1"})
 	}
@@ -47,6 +40,11 @@ func sqsBatch(t *testing.T, products ...provider.Product) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// mysqlCreates is n MySQL creates: 5/s, the slowest limit.
+func mysqlCreates(n int) []provider.Product {
+	return slices.Repeat([]provider.Product{provider.MySQL}, n)
 }
 
 // TestSQSBatchIsPacedAtItsShare: a pushed batch's creates keep to their
@@ -171,10 +169,7 @@ func TestSQSBatchRepliesBeforeItsDeadline(t *testing.T) {
 	svc, work, _, _ := newServiceWith(t, cloud)
 	o := quiet()
 	o.Pace = true
-	ps := make([]provider.Product, 10)
-	for i := range ps {
-		ps[i] = provider.MySQL // 5/s: 1.8 s of slots
-	}
+	ps := mysqlCreates(10) // 1.8 s of slots
 	deadline := time.Now().Add(time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
@@ -231,10 +226,7 @@ func TestSQSBatchRedeliveriesMakeProgress(t *testing.T) {
 	svc, work, _, _ := newServiceWith(t, cloud)
 	o := quiet()
 	o.Pace = true
-	ps := make([]provider.Product, 10)
-	for i := range ps {
-		ps[i] = provider.MySQL
-	}
+	ps := mysqlCreates(10)
 	var ev struct{ Records []map[string]any }
 	if err := json.Unmarshal(sqsBatch(t, ps...), &ev); err != nil {
 		t.Fatal(err)
