@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,5 +264,32 @@ func TestSQSBatchRedeliveriesMakeProgress(t *testing.T) {
 	}
 	if cloud.starts != 10 {
 		t.Errorf("%d creates started; want each of the 10 once", cloud.starts)
+	}
+}
+
+// TestSQSBatchLogsRecordsItCannotName: a record of a batch with no
+// message id to name (not an SQS record at all) is logged as skipped;
+// the records beside it are handled.
+func TestSQSBatchLogsRecordsItCannotName(t *testing.T) {
+	svc, work, _, _ := newService(t)
+	var ev map[string][]json.RawMessage
+	if err := json.Unmarshal(sqsBatch(t, provider.MongoDB), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["Records"] = append(ev["Records"], json.RawMessage(`42`))
+	b, _ := json.Marshal(ev)
+	var logs strings.Builder
+	o := quiet()
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	out, err := CreateBackup(svc, work, o)(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br event.BatchResponse
+	if err := json.Unmarshal(out, &br); err != nil || len(br.BatchItemFailures) != 0 {
+		t.Errorf("reply %s, %v; want the readable record handled", out, err)
+	}
+	if !strings.Contains(logs.String(), "record is not a JSON object") {
+		t.Errorf("logs %q; want the unreadable record named", logs.String())
 	}
 }

@@ -276,6 +276,11 @@ func batch(ctx context.Context, svc *flow.Service, tr *event.Trigger, o Options)
 	rep := Report{}
 	sqs := false
 	p := &pushed{done: map[string]bool{}}
+	for _, e := range tr.RecordErrors {
+		// No id to name in the reply: it is not a record the queue holds
+		// (SQS delivers only its own), so logging it loses nothing.
+		o.Logger.Error("unreadable record skipped", "err", e)
+	}
 	for i, m := range tr.Messages {
 		if m.Platform == "sqs" {
 			sqs = true
