@@ -38,7 +38,7 @@ func (r Report) Print(w io.Writer) {
 				cols = append(cols, n)
 			}
 		}
-		label := "first night: no duration history, first check at a quarter of the typical duration (MySQL, whose answer carries progress: 0.15)"
+		label := "first night: no duration history, first check at half the typical duration (MySQL, whose answer carries progress: 0.15)"
 		if night > 1 {
 			label = "durations measured on the previous night drive the first check"
 		}

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -68,6 +69,52 @@ func TestColdJobsClimbTheLadderAtTheNightOneShare(t *testing.T) {
 			got, _ := h.svc.nextCheck(st, tc.m, now, now.Sub(tc.m.Started))
 			if got != tc.want {
 				t.Fatalf("next check in %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFanoutJobsWithoutHistoryCheckFirstAtHalfTheTypicalDuration: on a
+// fleet's first night a job of a product without progress is checked first
+// at half its typical duration, a lone job (no poll floor: its checks press
+// on no limit) at a quarter, and a MySQL job, whose first answer carries
+// progress, at 0.15 either way. At 10,000 instances, night 1, a quarter
+// cost 6.01 status checks a job (issue 20 wants at most 5); the geometric
+// ladder spends about log(2)/log(1.25) ≈ 3 more checks on every job to
+// start at a quarter instead of half, for the few percent of jobs shorter
+// than 0.4 of the typical duration (docs/benchmarks.md, fifth pass).
+func TestFanoutJobsWithoutHistoryCheckFirstAtHalfTheTypicalDuration(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		product provider.Product
+		id      string
+		floor   time.Duration
+		want    time.Duration
+	}{
+		{"fan-out, no progress: half", provider.SQLServer, "mssql-i1z41iwd", time.Minute, 5 * time.Minute},
+		{"fan-out, Huawei: half", provider.HuaweiRDS, "0123456789abcdef0123456789abcdefin01", time.Minute, 5 * time.Minute},
+		{"lone job, no progress: a quarter", provider.SQLServer, "mssql-i1z41iwd", 0, 150 * time.Second},
+		{"fan-out, MySQL reads progress early", provider.MySQL, "cdb-c1nl9rpv", time.Minute, 90 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			h.poll.max = 0
+			now := h.clk.Now()
+			spec := provider.Spec{Product: tc.product, InstanceID: tc.id, Op: provider.Backup, Name: job.Name("t")}
+			m := job.Message{JobID: "t", Step: job.StepCreate, Spec: spec, Seq: 0,
+				Created: now, PollFloor: tc.floor, Origin: job.Origin{Source: "timer"}}
+			body, err := m.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.svc.Handle(context.Background(), body); err != nil {
+				t.Fatal(err)
+			}
+			if h.poll.sent != 1 {
+				t.Fatalf("%d poll steps sent; want 1", h.poll.sent)
+			}
+			if d := h.poll.delay[0]; d != tc.want {
+				t.Errorf("first check in %s; want %s", d, tc.want)
 			}
 		})
 	}

@@ -223,7 +223,7 @@ func TestFirstCheckReadsProgressEarly(t *testing.T) {
 	} {
 		h := newHarness(t, Config{FirstPoll: tc.first})
 		spec := provider.Spec{Product: tc.product, InstanceID: tc.id, Op: provider.Backup}
-		if got, known := h.svc.firstPoll(context.Background(), spec); got != tc.want || known {
+		if got, known := h.svc.firstPoll(context.Background(), spec, false); got != tc.want || known {
 			t.Errorf("%s (FirstPoll %s): first check at %s (history %v); want %s without history", tc.product, tc.first, got, known, tc.want)
 		}
 	}

@@ -232,14 +232,16 @@ func (s *Service) create(ctx context.Context, m job.Message) error {
 	next.Tries = tries(m)
 	next.Started = now
 	next.Deadline = now.Add(s.deadline(m.Spec.Op))
-	first, known := s.firstPoll(ctx, m.Spec)
+	// Only where the fleet's checks press on the product's status limit
+	// (a fan-out's floor of at least PollMin): a lone job's early first
+	// check and fine steps cost nothing and bracket its end closely for
+	// the history.
+	pressed := next.PollFloor >= s.cfg.PollMin
+	first, known := s.firstPoll(ctx, m.Spec, pressed)
 	if known {
 		next.PollFloor = 0
 	}
-	// Only where the fleet's checks press on the product's status limit
-	// (a fan-out's floor of at least PollMin): a lone job's fine steps
-	// cost nothing and bracket its end closely for the history.
-	next.Cold = !known && next.PollFloor >= s.cfg.PollMin
+	next.Cold = !known && pressed
 	s.putState(ctx, next, "running")
 	if err := s.send(ctx, next, first); err != nil {
 		return err
