@@ -33,9 +33,10 @@ type Family struct {
 	Prefixes []string
 }
 
-// Families are the cloud SDKs the functions link, and aws-sdk-go-v2, which
-// they linked until pkg/sigv4 replaced it (issue 20 items 4 and 5): its row
-// of zeros shows it stays out.
+// Families are the cloud SDKs the functions link, and aws-sdk-go-v2 and
+// tencentcloud-sdk-go's common client, which they linked until pkg/sigv4
+// and pkg/tencent's TC3 signer replaced them (issue 20 items 4, 5 and 6):
+// their rows of zeros show they stay out.
 var Families = []Family{
 	{Name: "tencentcloud-sdk-go common", Prefixes: []string{"github.com/tencentcloud/tencentcloud-sdk-go"}},
 	{Name: "cos-go-sdk-v5", Prefixes: []string{"github.com/tencentyun/cos-go-sdk-v5"}},

@@ -6,16 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
-	sdkerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
-	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
-	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/backupflow/backupflow/pkg/apierr"
 	"github.com/backupflow/backupflow/pkg/secret"
@@ -81,11 +76,11 @@ type Config struct {
 
 // Client sends API 3.0 actions. Safe for concurrent use.
 type Client struct {
-	cfg     Config
-	scheme  string
-	host    string
-	mu      sync.Mutex
-	clients map[string]*common.Client // by region
+	cfg    Config
+	scheme string // "HTTP" or "HTTPS"
+	host   string // empty: <service>.<root domain>
+	http   *http.Client
+	keys   tc3Keys
 	// services holds per-product overrides: scheme ("HTTP"/"HTTPS"), host.
 	services map[string][2]string
 	pace     *pacer
@@ -99,7 +94,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
 	}
-	c := &Client{cfg: cfg, scheme: "HTTPS", clients: map[string]*common.Client{}, services: map[string][2]string{},
+	base := cfg.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	// No http.Client.Timeout: Call bounds each exchange with a context
+	// deadline, which net/http enforces with neither a goroutine nor a
+	// timer per request over a transport it does not know.
+	c := &Client{cfg: cfg, scheme: "HTTPS", http: &http.Client{Transport: base}, services: map[string][2]string{},
 		pace: newPacer(cfg.Now, cfg.Sleep)}
 	if cfg.Endpoint != "" {
 		scheme, host, err := ParseEndpoint(cfg.Endpoint)
@@ -155,7 +157,7 @@ func ParseEndpoints(s string) (map[string]string, error) {
 }
 
 // ParseEndpoint splits "host:port", "http://host:port" or "https://host" into
-// the SDK's scheme ("HTTP"/"HTTPS") and host. A bare host:port means plain
+// a scheme ("HTTP"/"HTTPS") and host. A bare host:port means plain
 // HTTP because that is what a local emulator speaks.
 func ParseEndpoint(ep string) (scheme, host string, err error) {
 	if !strings.Contains(ep, "://") {
@@ -172,62 +174,6 @@ func ParseEndpoint(ep string) (scheme, host string, err error) {
 		return "HTTPS", u.Host, nil
 	}
 	return "", "", fmt.Errorf("tencent endpoint: scheme must be http or https")
-}
-
-func (c *Client) client(region string) *common.Client {
-	if region == "" {
-		region = c.cfg.Region
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl, ok := c.clients[region]; ok {
-		return cl
-	}
-	cpf := profile.NewClientProfile()
-	// Call bounds each exchange with a context deadline of cfg.Timeout.
-	cpf.HttpProfile.ReqTimeout = 0
-	cpf.HttpProfile.Scheme = c.scheme
-	cpf.HttpProfile.Endpoint = c.host // empty: <service>.<root domain>
-	cpf.HttpProfile.RootDomain = c.cfg.RootDomain
-	cpf.Language = "en-US"
-	// The region breaker would rewrite the domain to a real Tencent host,
-	// bypassing an emulator; retries are the flows' job, by error kind.
-	cpf.DisableRegionBreaker = true
-	cpf.RateLimitExceededMaxRetries = 0
-	cred := common.NewTokenCredential(c.cfg.Credentials.SecretID, c.cfg.Credentials.SecretKey.Reveal(), c.cfg.Credentials.Token.Reveal())
-	cl := common.NewCommonClient(cred, region, cpf)
-	base := c.cfg.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	cl.WithHttpTransport(statusRecorder{base})
-	c.clients[region] = cl
-	return cl
-}
-
-// The SDK reports every failed exchange with HTTP status 0, so a gateway's
-// 429 could not be told from its 502. statusRecorder notes the status (and
-// content type) of each exchange in a holder the call put in its request's
-// context.
-type statusRecorder struct{ next http.RoundTripper }
-
-type statusKey struct{}
-
-// exchange is what statusRecorder saw of the last answer.
-type exchange struct {
-	status      int
-	contentType string
-}
-
-func (t statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(r)
-	if resp != nil {
-		if p, ok := r.Context().Value(statusKey{}).(*exchange); ok {
-			p.status = resp.StatusCode
-			p.contentType = resp.Header.Get("Content-Type")
-		}
-	}
-	return resp, err
 }
 
 // Action names one API 3.0 call.
@@ -249,48 +195,131 @@ func (c *Client) Call(ctx context.Context, a Action, req, resp any) error {
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return fmt.Errorf("%s %s: encode request: want a JSON object, got %.40s", a.Service, a.Name, body)
 	}
-	r := &rawRequest{BaseRequest: &tchttp.BaseRequest{}, body: body}
-	r.Init().WithApiInfo(a.Service, a.Version, a.Name)
-	if ep, ok := c.services[a.Service]; ok {
-		// Set on the request, the SDK keeps them: one client per region
-		// serves every product.
-		r.SetScheme(ep[0])
-		r.SetDomain(ep[1])
-	}
 	if !c.cfg.NoPace {
 		if err := c.pace.wait(ctx, a.Service+"."+a.Name); err != nil {
 			return fmt.Errorf("%s %s: waiting for the rate limit: %w", a.Service, a.Name, err)
 		}
 	}
-	// The exchange's bound is a context deadline rather than the SDK's
-	// http.Client.Timeout: net/http enforces a client timeout over a
-	// transport it does not know (statusRecorder) with a goroutine and a
-	// timer per request, and a deadline with neither.
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	ex := new(exchange)
-	r.SetContext(context.WithValue(ctx, statusKey{}, ex))
-	out := &rawResponse{seen: ex}
-	if err := c.send(a, r, out); err != nil {
-		return convert(a, err, ex.status)
+	status, answer, err := c.exchange(ctx, a, body)
+	if err != nil {
+		return err
 	}
-	// An answer that does not decode came from something that is not the
-	// API (a proxy, a truncated body): the action may have run, so it is
-	// ambiguous like the SDK's own ParseJsonError, never a permanent failure.
-	var env struct {
-		Response json.RawMessage
+	return decodeAnswer(a, status, answer, resp)
+}
+
+// maxAnswer bounds an answer read into memory; the largest the providers
+// ask for (a page of 100 backups) is a few hundred KB.
+const maxAnswer = 32 << 20
+
+// exchange signs and sends one action and reads its answer: the HTTP
+// status and body, or a network error. A failure after the request may
+// have left the action run: the error is ambiguous (NetworkError) or, for
+// an unreadable answer, ParseJsonError with the status, as the SDK's were.
+func (c *Client) exchange(ctx context.Context, a Action, body []byte) (int, []byte, error) {
+	region := a.Region
+	if region == "" {
+		region = c.cfg.Region
 	}
-	if err := json.Unmarshal(out.body, &env); err != nil || isNull(env.Response) {
-		if err == nil {
-			err = errors.New("the answer has no Response")
+	scheme, host := c.scheme, c.host
+	if ep, ok := c.services[a.Service]; ok {
+		scheme, host = ep[0], ep[1]
+	}
+	if host == "" {
+		root := c.cfg.RootDomain
+		if root == "" {
+			root = "tencentcloudapi.com"
 		}
-		return unreadable(a, ex.status, err)
+		host = a.Service + "." + root
+	}
+	u := "https://" + host + "/"
+	if scheme == "HTTP" {
+		u = "http://" + host + "/"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", a.Service, a.Name, err)
+	}
+	// The signature is checked against the cloud's clock: the wall clock,
+	// never a simulation's.
+	ts := time.Now().Unix()
+	key := c.keys.get(c.cfg.Credentials.SecretKey.Reveal(), tc3Date(ts), a.Service)
+	h := req.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Tc-Action"] = []string{a.Name}
+	h["X-Tc-Version"] = []string{a.Version}
+	h["X-Tc-Timestamp"] = []string{fmt.Sprint(ts)}
+	h["X-Tc-Language"] = []string{"en-US"}
+	h["X-Tc-Requestclient"] = []string{"backupflow"}
+	if region != "" {
+		h["X-Tc-Region"] = []string{region}
+	}
+	if t := c.cfg.Credentials.Token.Reveal(); t != "" {
+		h["X-Tc-Token"] = []string{t}
+	}
+	h["Authorization"] = []string{tc3Authorization(c.cfg.Credentials.SecretID, key, a.Service, host, ts, body)}
+	hr, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.NetworkError", err.Error(), "", 0, err)
+	}
+	defer hr.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(hr.Body, maxAnswer+1))
+	if err == nil && len(b) > maxAnswer {
+		err = fmt.Errorf("the answer is over %d bytes", maxAnswer)
+	}
+	if err != nil {
+		return hr.StatusCode, nil, unreadable(a, hr.StatusCode, err)
+	}
+	return hr.StatusCode, b, nil
+}
+
+// envelope is what every answer is read for first: API 3.0's error, or
+// the deprecated API's, which some gateways still answer with.
+type envelope struct {
+	Response *struct {
+		Error *struct {
+			Code    string
+			Message string
+		}
+		RequestId string
+	}
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	CodeDesc string `json:"codeDesc"`
+}
+
+// decodeAnswer reads an answer's error envelope, whatever its content type
+// or status, then its Response into resp. Cloud errors come back as
+// *apierr.Error with the code, message, request id and status. An answer
+// that does not decode came from something that is not the API (a proxy,
+// a truncated body): the action may have run, so it is ambiguous, never a
+// permanent failure.
+func decodeAnswer(a Action, status int, b []byte, resp any) error {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return unreadable(a, status, err)
+	}
+	if r := env.Response; r != nil && r.Error != nil && r.Error.Code != "" {
+		return apierr.New(apierr.Tencent, a.Service, a.Name, r.Error.Code, r.Error.Message, r.RequestId, status, nil)
+	}
+	if env.Code != 0 {
+		return apierr.New(apierr.Tencent, a.Service, a.Name, env.CodeDesc, env.Message, "", status, nil)
+	}
+	if status != http.StatusOK {
+		return apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.HttpStatusCodeError",
+			fmt.Sprintf("HTTP %d with no error in the answer: %.200s", status, b), "", status, nil)
+	}
+	if env.Response == nil {
+		return unreadable(a, status, errors.New("the answer has no Response"))
 	}
 	if resp == nil {
 		return nil
 	}
-	if err := json.Unmarshal(env.Response, resp); err != nil {
-		return unreadable(a, ex.status, err)
+	// One decode, into resp itself: an interface holding a pointer is
+	// decoded into what it points at.
+	if err := json.Unmarshal(b, &struct{ Response any }{resp}); err != nil {
+		return unreadable(a, status, err)
 	}
 	return nil
 }
@@ -307,88 +336,7 @@ func (c *Client) Read(ctx context.Context, a Action, req, resp any) error {
 	return apierr.RetryRead(ctx, c.cfg.Sleep, func() error { return c.Call(ctx, a, req, resp) })
 }
 
-// rawRequest is an action whose parameters are already JSON: the SDK signs
-// and sends what MarshalJSON returns, as for its generated request types.
-// Its generic CommonRequest holds them in a map instead, which cost a
-// decode and a reflective, key-sorting encode per call, and turned every
-// number into a float64 unless decoded with UseNumber first (ids above
-// 2^53 would change).
-type rawRequest struct {
-	*tchttp.BaseRequest
-	body []byte
-}
-
-func (r *rawRequest) MarshalJSON() ([]byte, error) { return r.body, nil }
-
-// rawResponse keeps the answer's bytes. The SDK still reads its error
-// envelope (BaseResponse); its CommonResponse would also decode the whole
-// answer into a map of float64s that the caller encodes again.
-type rawResponse struct {
-	tchttp.BaseResponse
-	body []byte
-	seen *exchange
-}
-
-// ParseErrorFromHTTPResponse is the SDK's own check of the error envelope
-// (two decodes of the whole answer), skipped where the SDK has just made it
-// on these very bytes: its Send reads every answer's envelope first
-// (tchttp.TryReadErr, the same two decodes) and returns on any error it
-// finds, except for the two content types TryReadErr does not read. A
-// repeat of a check on the same bytes can only pass, and it cost a fifth of
-// Send's CPU on the large DescribeBackups answers.
-// TestErrorEnvelopeReportedForEveryContentType holds both paths to the SDK.
-func (r *rawResponse) ParseErrorFromHTTPResponse(body []byte) error {
-	if r.seen != nil && r.seen.status == http.StatusOK && screenedBySend(r.seen.contentType) {
-		return nil
-	}
-	return r.BaseResponse.ParseErrorFromHTTPResponse(body)
-}
-
-// screenedBySend says whether the SDK's TryReadErr reads an answer of this
-// content type (it passes over these two unread).
-func screenedBySend(contentType string) bool {
-	switch contentType {
-	case "text/event-stream", "application/octet-stream":
-		return false
-	}
-	return true
-}
-
-func (r *rawResponse) UnmarshalJSON(b []byte) error {
-	r.body = append(r.body[:0], b...)
-	return nil
-}
-
-// send runs the SDK and turns a panic inside it into an ambiguous error:
-// the SDK dereferences the answer without checks, so a body of exactly
-// `null` panicked, killed the drain batch and the message came back forever.
-func (c *Client) send(a Action, r tchttp.Request, out tchttp.Response) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s %s: the SDK failed reading the answer: %v", a.Service, a.Name, p)
-		}
-	}()
-	return c.client(a.Region).Send(r, out)
-}
-
-func isNull(b json.RawMessage) bool {
-	s := strings.TrimSpace(string(b))
-	return s == "" || s == "null"
-}
-
 func unreadable(a Action, status int, err error) error {
 	return apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.ParseJsonError",
 		"unreadable answer: "+err.Error(), "", status, err)
-}
-
-func convert(a Action, err error, status int) error {
-	var se *sdkerr.TencentCloudSDKError
-	if errors.As(err, &se) {
-		return apierr.New(apierr.Tencent, a.Service, a.Name, se.GetCode(), se.GetMessage(), se.GetRequestId(), status, err)
-	}
-	code := "ClientError.NetworkError"
-	if status != 0 {
-		code = "ClientError.ParseJsonError" // an answer came, the SDK could not read it (a recovered panic)
-	}
-	return apierr.New(apierr.Tencent, a.Service, a.Name, code, err.Error(), "", status, err)
 }
