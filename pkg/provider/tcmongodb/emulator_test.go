@@ -248,3 +248,49 @@ func TestRetentionDays(t *testing.T) {
 		t.Errorf("%d jobs named %s", n, s.Name)
 	}
 }
+
+// TestDefaultMethods: one DescribeDBInstances call reads the kind of a
+// batch of instances, and only cloud-disk ones (whose default, physical,
+// transparent data encryption rules out) cost a TDE read each: local disk
+// defaults to logical either way. An unknown id is left out; a batch over
+// provider.MethodBatch is refused before any call. Before, every create of
+// the fan-out made both reads itself: 4,000 calls a night at 2,000
+// instances.
+func TestDefaultMethods(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	got, err := e.p.DefaultMethods(ctx, "", []string{"cmgo-ayxpky6l", "cmgo-hcd00001", "cmgo-tde00001", "cmgo-zzzzzzzz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"cmgo-ayxpky6l": "logical", "cmgo-hcd00001": "physical", "cmgo-tde00001": "snapshot"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultMethods = %v; want %v", got, want)
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("%d calls; want one DescribeDBInstances and a TDE read for each of the two cloud-disk instances", n)
+	}
+	many := make([]string, provider.MethodBatch+1)
+	for i := range many {
+		many[i] = "cmgo-ayxpky6l"
+	}
+	if _, err := e.p.DefaultMethods(ctx, "", many); apierr.KindOf(err) != apierr.Permanent {
+		t.Errorf("DefaultMethods of %d ids: err = %v; want a permanent refusal", len(many), err)
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("the oversized batch made a call (%d calls)", n)
+	}
+}
+
+// TestLocalDiskStartSkipsTheTDERead: a create with no method on a
+// local-disk instance reads its kind and starts a logical backup, with no
+// TDE read: logical is the default with or without encryption.
+func TestLocalDiskStartSkipsTheTDERead(t *testing.T) {
+	e := newEnv(t, false)
+	if _, err := e.p.Start(context.Background(), spec("cmgo-ayxpky6l", "job-local")); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls.Load(); n != 2 {
+		t.Errorf("%d calls; want DescribeDBInstances and the create", n)
+	}
+}

@@ -141,9 +141,10 @@ func (p *Provider) Start(ctx context.Context, spec provider.Spec) (provider.Ref,
 	return provider.Ref("async/" + string(resp.AsyncRequestId)), nil
 }
 
-// methodsOf reads one instance's kind (MachineType, TDE) and returns its
-// methods. An instance the list does not show gets the product default, so
-// the create call reports it with the cloud's own code.
+// methodsOf reads one instance's kind (MachineType, and TDE where it
+// changes the default) and returns its default method. An instance the
+// list does not show gets the product default, so the create call reports
+// it with the cloud's own code.
 func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, error) {
 	req := DescribeDBInstancesRequest{InstanceIds: []string{id}, ClusterType: -1, Limit: 1}
 	var resp DescribeDBInstancesResponse
@@ -152,14 +153,63 @@ func (p *Provider) methodsOf(ctx context.Context, region, id string) ([]string, 
 	}
 	for _, in := range resp.InstanceDetails {
 		if in.InstanceId == id {
-			out := provider.Instance{Region: region}
-			if err := p.kind(ctx, &out, in, false); err != nil {
+			m, err := p.defaultMethod(ctx, region, in)
+			if err != nil {
 				return nil, err
 			}
-			return out.Methods, nil
+			return []string{m}, nil
 		}
 	}
 	return []string{"logical"}, nil
+}
+
+// defaultMethod is Methods' first for a listed instance. Only on cloud
+// disk does transparent data encryption change it (physical, else
+// snapshot): local disk takes logical either way, so its TDE status is not
+// read (one call less per create).
+func (p *Provider) defaultMethod(ctx context.Context, region string, d InstanceDetail) (string, error) {
+	if !strings.EqualFold(d.MachineType, "HCD") {
+		m, _ := Methods(d.MachineType, false)
+		return m[0], nil
+	}
+	in := provider.Instance{Region: region}
+	if err := p.kind(ctx, &in, d, false); err != nil {
+		return "", err
+	}
+	return in.Methods[0], nil
+}
+
+// DefaultMethods reads the kind of up to provider.MethodBatch instances in
+// one DescribeDBInstances call (InstanceIds, Limit up to 100) and returns
+// each listed instance's default method, as Start would pick it; a
+// cloud-disk instance also costs its TDE read. One whose TDE read fails
+// is left out: its create looks it up itself.
+func (p *Provider) DefaultMethods(ctx context.Context, region string, ids []string) (map[string]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > provider.MethodBatch {
+		return nil, apierr.Invalid("tcmongodb: %d instances in one method lookup; at most %d", len(ids), provider.MethodBatch)
+	}
+	req := DescribeDBInstancesRequest{InstanceIds: ids, ClusterType: -1, Limit: uint64(len(ids))}
+	var resp DescribeDBInstancesResponse
+	if err := p.call(ctx, region, "DescribeDBInstances", req, &resp); err != nil {
+		return nil, fmt.Errorf("tcmongodb: default methods of %d instances: %w", len(ids), err)
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make(map[string]string, len(ids))
+	for _, in := range resp.InstanceDetails {
+		if !want[in.InstanceId] {
+			continue
+		}
+		if m, err := p.defaultMethod(ctx, region, in); err == nil {
+			out[in.InstanceId] = m
+		}
+	}
+	return out, nil
 }
 
 // kind fills in.Methods from the machine type and the TDE status, read
