@@ -207,17 +207,20 @@ func (s *Service) sweepOne(ctx context.Context, id string, now time.Time, rep *S
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return fmt.Errorf("sweep: open record of %s: %w", id, err)
 	}
+	grace := s.cfg.PollCap
+	if !now.After(rec.Due.Add(grace)) {
+		// Still queued, or being handled: its step will end it. Most
+		// records are, so the message is decoded only past this point
+		// (10,000 open jobs a sweep at a fleet's fan-out).
+		return nil
+	}
 	m, err := job.Decode(rec.Msg)
 	if err != nil {
 		return fmt.Errorf("sweep: open record of %s: %w", id, err)
 	}
-	grace := s.cfg.PollCap
 	deadline := m.Deadline
 	if deadline.IsZero() && !m.Created.IsZero() {
 		deadline = m.Created.Add(s.deadline(m.Spec.Op))
-	}
-	if !now.After(rec.Due.Add(grace)) {
-		return nil // still queued, or being handled: its step will end it
 	}
 	// Overdue by more than the poll cap: the message is gone.
 	switch {
