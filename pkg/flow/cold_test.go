@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -103,16 +102,7 @@ func TestFanoutJobsWithoutHistoryCheckFirstAtHalfTheTypicalDuration(t *testing.T
 			spec := provider.Spec{Product: tc.product, InstanceID: tc.id, Op: provider.Backup, Name: job.Name("t")}
 			m := job.Message{JobID: "t", Step: job.StepCreate, Spec: spec, Seq: 0,
 				Created: now, PollFloor: tc.floor, Origin: job.Origin{Source: "timer"}}
-			body, err := m.Encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.svc.Handle(context.Background(), body); err != nil {
-				t.Fatal(err)
-			}
-			if h.poll.sent != 1 {
-				t.Fatalf("%d poll steps sent; want 1", h.poll.sent)
-			}
+			h.handleToOnePoll(m)
 			if d := h.poll.delay[0]; d != tc.want {
 				t.Errorf("first check in %s; want %s", d, tc.want)
 			}

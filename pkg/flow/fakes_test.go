@@ -15,6 +15,7 @@ import (
 
 	"github.com/backupflow/backupflow/internal/clocktest"
 	"github.com/backupflow/backupflow/pkg/apierr"
+	"github.com/backupflow/backupflow/pkg/job"
 	"github.com/backupflow/backupflow/pkg/provider"
 )
 
@@ -297,6 +298,21 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	h.svc = svc
 	return h
+}
+
+// handleToOnePoll handles one step, which must send exactly one poll step.
+func (h *harness) handleToOnePoll(m job.Message) {
+	h.t.Helper()
+	body, err := m.Encode()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.svc.Handle(context.Background(), body); err != nil {
+		h.t.Fatal(err)
+	}
+	if h.poll.sent != 1 {
+		h.t.Fatalf("%d poll steps sent; want 1", h.poll.sent)
+	}
 }
 
 // run delivers due messages in time order until both queues are empty.

@@ -126,16 +126,7 @@ func TestPollPlacesACheckAtTheEndTheProgressGives(t *testing.T) {
 			if tc.ladderAt != 0 {
 				m.LadderAt = now.Add(tc.ladderAt)
 			}
-			body, err := m.Encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.svc.Handle(context.Background(), body); err != nil {
-				t.Fatal(err)
-			}
-			if h.poll.sent != 1 {
-				t.Fatalf("%d poll steps sent; want 1", h.poll.sent)
-			}
+			h.handleToOnePoll(m)
 			if d := h.poll.delay[0]; d < tc.min || d > tc.max {
 				t.Errorf("next check in %s; want %s–%s", d, tc.min, tc.max)
 			}
