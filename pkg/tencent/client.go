@@ -2,6 +2,8 @@ package tencent
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -233,9 +236,12 @@ func (c *Client) exchange(ctx context.Context, a Action, body []byte) (int, []by
 		}
 		host = a.Service + "." + root
 	}
-	u := "https://" + host + "/"
+	// An endpoint may carry a path ("host:port/prefix"): as the SDK did,
+	// the host is what is signed and sent as Host, the rest is the path.
+	host, path, _ := strings.Cut(host, "/")
+	u := "https://" + host + "/" + path
 	if scheme == "HTTP" {
-		u = "http://" + host + "/"
+		u = "http://" + host + "/" + path
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -264,7 +270,11 @@ func (c *Client) exchange(ctx context.Context, a Action, body []byte) (int, []by
 		return 0, nil, apierr.New(apierr.Tencent, a.Service, a.Name, "ClientError.NetworkError", err.Error(), "", 0, err)
 	}
 	defer hr.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(hr.Body, maxAnswer+1))
+	in, err := decoded(hr)
+	if err != nil {
+		return hr.StatusCode, nil, unreadable(a, hr.StatusCode, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(in, maxAnswer+1))
 	if err == nil && len(b) > maxAnswer {
 		err = fmt.Errorf("the answer is over %d bytes", maxAnswer)
 	}
@@ -274,19 +284,34 @@ func (c *Client) exchange(ctx context.Context, a Action, body []byte) (int, []by
 	return hr.StatusCode, b, nil
 }
 
+// decoded undoes a Content-Encoding net/http left in place (it undoes only
+// the gzip it asked for itself), as the SDK did.
+func decoded(hr *http.Response) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))) {
+	case "gzip":
+		return gzip.NewReader(hr.Body)
+	case "deflate":
+		return flate.NewReader(hr.Body), nil
+	}
+	return hr.Body, nil
+}
+
 // envelope is what every answer is read for first: API 3.0's error, or
 // the deprecated API's, which some gateways still answer with.
 type envelope struct {
-	Response *struct {
-		Error *struct {
-			Code    string
-			Message string
-		}
-		RequestId string
-	}
+	Response *apiError
 	Code     int    `json:"code"`
 	Message  string `json:"message"`
 	CodeDesc string `json:"codeDesc"`
+}
+
+// apiError is API 3.0's error, and the request id, in a Response.
+type apiError struct {
+	Error *struct {
+		Code    string
+		Message string
+	}
+	RequestId string
 }
 
 // decodeAnswer reads an answer's error envelope, whatever its content type
@@ -298,6 +323,13 @@ type envelope struct {
 func decodeAnswer(a Action, status int, b []byte, resp any) error {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
+		// A stray field of another type beside the Response must not hide
+		// the API's own error, which the SDK read in a decode of its own.
+		var only struct{ Response *apiError }
+		if json.Unmarshal(b, &only) == nil && only.Response != nil && only.Response.Error != nil && only.Response.Error.Code != "" {
+			r := only.Response
+			return apierr.New(apierr.Tencent, a.Service, a.Name, r.Error.Code, r.Error.Message, r.RequestId, status, nil)
+		}
 		return unreadable(a, status, err)
 	}
 	if r := env.Response; r != nil && r.Error != nil && r.Error.Code != "" {
@@ -315,6 +347,10 @@ func decodeAnswer(a Action, status int, b []byte, resp any) error {
 	}
 	if resp == nil {
 		return nil
+	}
+	if v := reflect.ValueOf(resp); v.Kind() != reflect.Pointer || v.IsNil() {
+		// The answer would be dropped in silence (decoded into a map).
+		return unreadable(a, status, fmt.Errorf("cannot decode the answer into a %T: want a non-nil pointer", resp))
 	}
 	// One decode, into resp itself: an interface holding a pointer is
 	// decoded into what it points at.
