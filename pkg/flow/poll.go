@@ -21,7 +21,8 @@ import (
 // be the job's duration, not the time we noticed its end — that adds the
 // detection latency every night and, when the first check already finds the
 // job done, says nothing about how short it was. So a first run (no history)
-// checks early, at a quarter of the product's typical duration, to bracket
+// checks early, at a quarter of the product's typical duration (half in a
+// fan-out that presses on the status limit: fanoutStartShare), to bracket
 // the end within PollShare; the bracket's midpoint is recorded; later runs
 // check first at historyLead of it, which stays before the end for the usual
 // night-to-night swing of about ±10 %.
