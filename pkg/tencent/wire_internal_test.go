@@ -2,30 +2,15 @@ package tencent
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/backupflow/backupflow/pkg/secret"
 )
 
-type wireCapture struct {
-	req  *http.Request
-	body []byte
-}
-
-func (c *wireCapture) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(r.Body)
-	c.req, c.body = r, b
-	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(strings.NewReader(`{"Response":{"RequestId":"r"}}`)), Request: r}, nil
-}
-
 // serverSees is the signature a TC3 server computes: over the Host header
 // it received (r.Host) and the body.
-func serverSees(t *testing.T, c *wireCapture, service string) string {
+func serverSees(t *testing.T, c *sdkCapture, service string) string {
 	ts, _ := strconv.ParseInt(c.req.Header.Get("X-TC-Timestamp"), 10, 64)
 	var k tc3Keys
 	return tc3Authorization("id", k.get("k", tc3Date(ts), service), service, c.req.Host, ts, c.body)
@@ -37,7 +22,7 @@ func serverSees(t *testing.T, c *wireCapture, service string) string {
 // endpoint at its first '/'); this package signs "host:port/prefix" while
 // the Host header says host:port, so every call fails AuthFailure.
 func TestBareEndpointWithPathSignsTheHostItSends(t *testing.T) {
-	capt := &wireCapture{}
+	capt := &sdkCapture{}
 	c, err := New(Config{Credentials: Credentials{SecretID: "id", SecretKey: secret.String("k")},
 		Region: "ap-guangzhou", Endpoint: "127.0.0.1:9000/tc3", Transport: capt, NoPace: true})
 	if err != nil {
